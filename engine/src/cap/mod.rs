@@ -1,0 +1,204 @@
+//! Directory capabilities: the only way the engine touches the filesystem.
+//!
+//! [`Dir`] is a handle to one directory. Everything the engine reads or writes is named
+//! relative to such a handle, so the engine can reach nothing its caller did not hand it.
+//!
+//! Natively a `Dir` wraps a [`cap_std::fs::Dir`]: every path is resolved beneath the
+//! handle by cap-std, which refuses `..` escapes, absolute paths and symlinks that lead out.
+//!
+//! Under WASI (`wasm32-wasip1`) cap-std does not build on stable Rust, so a `Dir` is a path
+//! below one of the guest's preopened directories, used through `std::fs`. wasi-libc
+//! resolves such paths against the preopen handles and the runtime (wasmtime, itself built
+//! on cap-std) enforces the same confinement on the host side. Either way, the engine's
+//! logic above this module is identical.
+//!
+//! This module is the only place where the two runtimes differ; everything platform
+//! specific lives in the private `imp` module selected below.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+#[cfg(not(target_os = "wasi"))]
+#[path = "native.rs"]
+mod imp;
+#[cfg(target_os = "wasi")]
+#[path = "wasi.rs"]
+mod imp;
+
+/// A capability to one directory: the engine can read and write below it, and nowhere else.
+///
+/// Natively, make one from a [`cap_std::fs::Dir`] (`Dir::from(cap_dir)`); only the caller
+/// decides which directories the engine may see.
+pub struct Dir {
+    inner: imp::Dir,
+}
+
+impl std::fmt::Debug for Dir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dir").finish_non_exhaustive()
+    }
+}
+
+/// What a name below a [`Dir`] refers to, without following symlinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// A symbolic link (not followed).
+    Symlink,
+    /// Anything else: a socket, a device, a fifo.
+    Other,
+}
+
+/// The outcome of [`Dir::symlink()`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SymlinkOutcome {
+    /// The link exists now.
+    Created,
+    /// The runtime cannot create this link (WASI refuses absolute targets); the caller
+    /// must have it created on its behalf. Never the answer natively on Unix.
+    #[cfg_attr(all(unix, not(target_os = "wasi")), allow(dead_code))]
+    Unsupported,
+}
+
+impl Dir {
+    /// Open the directory at `path` below this one.
+    pub(crate) fn open_dir(&self, path: &Path) -> io::Result<Dir> {
+        Ok(Dir {
+            inner: self.inner.open_dir(path)?,
+        })
+    }
+
+    /// Open the file at `path` below this one for reading.
+    pub(crate) fn open_file(&self, path: &Path) -> io::Result<File> {
+        self.inner.open_file(path)
+    }
+
+    /// Read the whole file at `path` below this one.
+    pub(crate) fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut file = self.open_file(path)?;
+        let mut buf = Vec::new();
+        file.read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// The names in the directory at `path` below this one, in no particular order.
+    pub(crate) fn entries(&self, path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
+        self.inner.entries(path)
+    }
+
+    /// What `path` below this one is, without following a final symlink; `None` if nothing is there.
+    pub(crate) fn kind(&self, path: &Path) -> io::Result<Option<Kind>> {
+        match self.inner.kind(path) {
+            Ok(kind) => Ok(Some(kind)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Create the directory `path` below this one; its parent must exist.
+    pub(crate) fn create_dir(&self, path: &Path) -> io::Result<()> {
+        self.inner.create_dir(path)
+    }
+
+    /// Create the new file `name` in this directory, failing if anything already has that
+    /// name (a symlink included: the create is exclusive, so it never follows one).
+    /// `executable` asks for mode 0o755 instead of 0o644 where the runtime can set modes at
+    /// creation; the result says whether it did.
+    pub(crate) fn create_file(&self, name: &OsStr, executable: bool) -> io::Result<(File, bool)> {
+        self.inner.create_file(name, executable)
+    }
+
+    /// Create a symlink `name` in this directory whose target is the bytes `target`, verbatim.
+    pub(crate) fn symlink(&self, target: &[u8], name: &OsStr) -> io::Result<SymlinkOutcome> {
+        self.inner.symlink(target, name)
+    }
+
+    /// Make the regular file at `path` below this one executable (0o755, less the umask
+    /// natively); `false` if the runtime has no way to do it (WASI preview 1).
+    pub(crate) fn set_executable(&self, path: &Path) -> io::Result<bool> {
+        self.inner.set_executable(path)
+    }
+
+    /// Rename `from` in this directory to `to` in this directory. An existing empty
+    /// directory at `to` is replaced; anything else there makes it fail.
+    pub(crate) fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
+        self.inner.rename(from, to)
+    }
+
+    /// Remove the directory `name` in this directory with everything in it, never following symlinks.
+    pub(crate) fn remove_dir_all(&self, name: &OsStr) -> io::Result<()> {
+        self.inner.remove_dir_all(name)
+    }
+}
+
+#[cfg(not(target_os = "wasi"))]
+impl From<cap_std::fs::Dir> for Dir {
+    fn from(dir: cap_std::fs::Dir) -> Self {
+        Dir {
+            inner: imp::Dir::new(dir),
+        }
+    }
+}
+
+#[cfg(target_os = "wasi")]
+impl Dir {
+    /// Use the directory the WASI runtime preopened at `guest_path` (for example `/store`).
+    ///
+    /// The runtime decides what lies below it; the engine can reach nothing else.
+    pub fn preopened(guest_path: impl Into<std::path::PathBuf>) -> Dir {
+        Dir {
+            inner: imp::Dir::new(guest_path.into()),
+        }
+    }
+}
+
+/// Positioned reads on a shared file: several workers read one pack without a shared cursor.
+#[derive(Debug)]
+pub(crate) struct ReadAt {
+    file: File,
+    len: u64,
+}
+
+impl ReadAt {
+    /// Wrap `file` for positioned reads.
+    pub(crate) fn new(file: File) -> io::Result<ReadAt> {
+        let len = file.metadata()?.len();
+        Ok(ReadAt { file, len })
+    }
+
+    /// The file's length when it was opened.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Read as many bytes as fit into `buf` from `offset`, fewer only at the end of the file.
+    pub(crate) fn read_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<usize> {
+        let mut total = 0;
+        while !buf.is_empty() {
+            match imp::read_at(&self.file, buf, offset) {
+                Ok(0) => break,
+                Ok(n) => {
+                    total += n;
+                    offset += n as u64;
+                    buf = &mut buf[n..];
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// `bytes` as a path component or relative path, for the platform's filesystem API.
+///
+/// Git names are bytes; Unix takes them as they are, other platforms need UTF-8.
+pub(crate) fn os_str(bytes: &[u8]) -> io::Result<&OsStr> {
+    imp::os_str(bytes)
+}

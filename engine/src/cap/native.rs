@@ -1,0 +1,141 @@
+//! Native directory capabilities, on cap-std.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use cap_std::fs::OpenOptions;
+
+use super::{Kind, SymlinkOutcome};
+
+pub(super) struct Dir(cap_std::fs::Dir);
+
+impl Dir {
+    pub(super) fn new(dir: cap_std::fs::Dir) -> Dir {
+        Dir(dir)
+    }
+
+    pub(super) fn open_dir(&self, path: &Path) -> io::Result<Dir> {
+        self.0.open_dir(path).map(Dir)
+    }
+
+    pub(super) fn open_file(&self, path: &Path) -> io::Result<File> {
+        self.0.open(path).map(cap_std::fs::File::into_std)
+    }
+
+    pub(super) fn entries(&self, path: &Path) -> io::Result<Vec<OsString>> {
+        self.0
+            .read_dir(path)?
+            .map(|entry| entry.map(|e| e.file_name()))
+            .collect()
+    }
+
+    pub(super) fn kind(&self, path: &Path) -> io::Result<Kind> {
+        let file_type = self.0.symlink_metadata(path)?.file_type();
+        Ok(if file_type.is_symlink() {
+            Kind::Symlink
+        } else if file_type.is_dir() {
+            Kind::Dir
+        } else if file_type.is_file() {
+            Kind::File
+        } else {
+            Kind::Other
+        })
+    }
+
+    pub(super) fn create_dir(&self, path: &Path) -> io::Result<()> {
+        self.0.create_dir(path)
+    }
+
+    pub(super) fn create_file(&self, name: &OsStr, executable: bool) -> io::Result<(File, bool)> {
+        let mut options = OpenOptions::new();
+        // `create_new` is O_CREAT|O_EXCL: it fails on any existing name, and in particular
+        // never follows a symlink planted under that name.
+        options.write(true).create_new(true);
+        let mode_set = set_create_mode(&mut options, executable);
+        let file = self.0.open_with(name, &options)?;
+        Ok((file.into_std(), mode_set))
+    }
+
+    pub(super) fn symlink(&self, target: &[u8], name: &OsStr) -> io::Result<SymlinkOutcome> {
+        symlink(&self.0, target, name)
+    }
+
+    pub(super) fn set_executable(&self, path: &Path) -> io::Result<bool> {
+        set_executable(&self.0, path)
+    }
+
+    pub(super) fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
+        self.0.rename(from, &self.0, to)
+    }
+
+    pub(super) fn remove_dir_all(&self, name: &OsStr) -> io::Result<()> {
+        self.0.remove_dir_all(name)
+    }
+}
+
+#[cfg(unix)]
+fn set_create_mode(options: &mut OpenOptions, executable: bool) -> bool {
+    use cap_std::fs::OpenOptionsExt;
+    // The process umask still applies, as it does for git.
+    options.mode(if executable { 0o777 } else { 0o666 });
+    true
+}
+
+#[cfg(not(unix))]
+fn set_create_mode(_options: &mut OpenOptions, executable: bool) -> bool {
+    // No exec bit to set on this platform: a plain file is the whole answer.
+    !executable
+}
+
+#[cfg(unix)]
+fn symlink(dir: &cap_std::fs::Dir, target: &[u8], name: &OsStr) -> io::Result<SymlinkOutcome> {
+    use std::os::unix::ffi::OsStrExt;
+    // `symlink_contents` stores the target text verbatim, absolute and `..` targets included,
+    // as git does. That is safe because the engine never opens anything through a symlink it
+    // wrote: links are created after every file and directory (see `write`), and cap-std
+    // itself refuses to resolve a path through a link that leaves the directory.
+    dir.symlink_contents(OsStr::from_bytes(target), name)?;
+    Ok(SymlinkOutcome::Created)
+}
+
+#[cfg(not(unix))]
+fn symlink(_dir: &cap_std::fs::Dir, _target: &[u8], _name: &OsStr) -> io::Result<SymlinkOutcome> {
+    Ok(SymlinkOutcome::Unsupported)
+}
+
+#[cfg(unix)]
+fn set_executable(dir: &cap_std::fs::Dir, path: &Path) -> io::Result<bool> {
+    use cap_std::fs::PermissionsExt;
+    dir.set_permissions(path, cap_std::fs::Permissions::from_mode(0o755))?;
+    Ok(true)
+}
+
+#[cfg(not(unix))]
+fn set_executable(_dir: &cap_std::fs::Dir, _path: &Path) -> io::Result<bool> {
+    Ok(false)
+}
+
+#[cfg(unix)]
+pub(super) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+pub(super) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+#[cfg(unix)]
+pub(super) fn os_str(bytes: &[u8]) -> io::Result<&OsStr> {
+    use std::os::unix::ffi::OsStrExt;
+    Ok(OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+pub(super) fn os_str(bytes: &[u8]) -> io::Result<&OsStr> {
+    std::str::from_utf8(bytes)
+        .map(OsStr::new)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name is not valid UTF-8"))
+}

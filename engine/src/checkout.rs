@@ -1,0 +1,139 @@
+//! The whole pipeline: resolve, plan, write, publish.
+
+use std::ffi::OsStr;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use gix_hash::ObjectId;
+
+use crate::cap::Dir;
+use crate::progress::Progress;
+use crate::store::Store;
+
+use crate::{plan, publish, resolve, store, write};
+
+/// How to check out.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// How files are written (workers, delta cache). Default: one worker per core, 32 MiB of delta bases.
+    pub write: write::Options,
+}
+
+/// What a checkout did. Data, not logs: nothing here needs parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The commit checked out; `None` when the revision named a tree.
+    pub commit: Option<ObjectId>,
+    /// The tree checked out.
+    pub tree: ObjectId,
+    /// Counts and bytes written, and any operations deferred to the caller.
+    pub stats: write::Stats,
+    /// Wall time from opening the revision to publishing.
+    pub elapsed: Duration,
+}
+
+/// Any error of the pipeline, by stage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// The revision could not be resolved.
+    #[error(transparent)]
+    Resolve(#[from] resolve::Error),
+    /// The tree failed validation.
+    #[error(transparent)]
+    Plan(#[from] plan::Error),
+    /// Writing the tree failed.
+    #[error(transparent)]
+    Write(#[from] write::Error),
+    /// Preparing or publishing the destination failed.
+    #[error(transparent)]
+    Publish(#[from] publish::Error),
+    /// The runtime left work undone that this caller cannot finish.
+    #[error("the checkout needs {0} operation(s) this runtime cannot perform")]
+    Deferred(usize),
+}
+
+impl Error {
+    /// Whether the error is about the tree's content (a hostile or malformed tree) rather
+    /// than the store, the revision or the destination.
+    pub fn is_tree_rejected(&self) -> bool {
+        matches!(self, Error::Plan(e) if e.path().is_some())
+    }
+
+    /// Whether the caller interrupted the checkout.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            Error::Plan(plan::Error::Interrupted) | Error::Write(write::Error::Interrupted)
+        )
+    }
+}
+
+/// Check out `rev` from `store` as the new directory `dest` in `parent`.
+///
+/// `dest` must not exist, or be an empty directory. The tree is resolved and validated
+/// first, then written into a staging directory beside `dest` and renamed into place; on
+/// any error the staging directory is removed and `dest` is left as it was.
+pub fn checkout(
+    store: &Store,
+    rev: &str,
+    parent: &Dir,
+    dest: &OsStr,
+    options: &Options,
+    progress: &dyn Progress,
+    interrupt: &AtomicBool,
+) -> Result<Outcome, Error> {
+    let start = Instant::now();
+    let resolved = resolve::resolve(store, rev)?;
+    let plan = plan::plan(store, resolved.tree, interrupt)?;
+    let staging = publish::Staging::create(parent, dest)?;
+    let stats = write::write(
+        store,
+        &plan,
+        staging.dir(),
+        &options.write,
+        progress,
+        interrupt,
+    )?;
+    if !stats.deferred.is_empty() {
+        // Natively nothing is deferred where modes and symlinks exist; elsewhere, finish
+        // through the same handle.
+        write::apply_deferred(staging.dir(), &stats.deferred)
+            .map_err(|_| Error::Deferred(stats.deferred.len()))?;
+    }
+    staging.publish()?;
+    Ok(Outcome {
+        commit: resolved.commit,
+        tree: resolved.tree,
+        stats,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Resolve, plan and write `rev` from `store` into `root`, an existing empty directory,
+/// without publishing: the building block for runtimes whose caller owns the destination
+/// (the WASI guest writes into a preopened staging directory; the host publishes).
+///
+/// Operations the runtime cannot perform are listed in `Outcome::stats.deferred`.
+pub fn materialize(
+    store: &Store,
+    rev: &str,
+    root: &Dir,
+    options: &Options,
+    progress: &dyn Progress,
+    interrupt: &AtomicBool,
+) -> Result<Outcome, Error> {
+    let start = Instant::now();
+    let resolved = resolve::resolve(store, rev)?;
+    let plan = plan::plan(store, resolved.tree, interrupt)?;
+    let stats = write::write(store, &plan, root, &options.write, progress, interrupt)?;
+    Ok(Outcome {
+        commit: resolved.commit,
+        tree: resolved.tree,
+        stats,
+        elapsed: start.elapsed(),
+    })
+}

@@ -1,0 +1,247 @@
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bstr::{BStr, BString, ByteVec};
+use gix_hash::ObjectId;
+use gix_object::Kind;
+use gix_object::tree::EntryKind;
+
+use super::{Directory, Error, File, Plan, Symlink};
+use crate::odb::{self, Reader};
+use crate::store::Store;
+
+/// The longest symlink target accepted: Linux's `PATH_MAX`.
+const MAX_SYMLINK_TARGET: u64 = 4096;
+
+/// Walk `tree` in `store` and validate every entry, producing the plan of the checkout.
+///
+/// Every name is checked the way git's `verify_path` checks it with `core.protectNTFS` and
+/// `core.protectHFS` on, on every platform: no `.`, `..` or empty names, no `/` inside a
+/// name, no `.git` in any case or disguise (`.git.`, `git~1`, `.g\u{200c}it`, …), no symlinked
+/// `.gitmodules`. Windows device names (`CON`, `aux.c`) are refused only on Windows, where
+/// they mean something; real Linux repositories contain them. Malformed trees (two entries
+/// with one name) are refused instead of silently resolved.
+pub fn plan(store: &Store, tree: ObjectId, interrupt: &AtomicBool) -> Result<Plan, Error> {
+    let mut reader = store.odb().reader(8 << 20);
+    let mut plan = Plan::default();
+    plan.dirs.push(Directory {
+        path: BString::default(),
+    });
+    // Directories holding something (a file, a link, a submodule), so empty trees are
+    // left out as `git archive` and `git checkout` leave them out.
+    let mut has_content = vec![false];
+    let mut parents = vec![0usize];
+    let mut stack = vec![(tree, 0usize)];
+    let mut buf = Vec::new();
+    let mut names: HashMap<BString, bool> = HashMap::new();
+    while let Some((tree_id, dir)) = stack.pop() {
+        if interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        let dir_path = plan.dirs[dir].path.clone();
+        let kind = reader.read(&tree_id, &mut buf)?;
+        if kind != Kind::Tree {
+            return Err(Error::KindMismatch {
+                path: display_path(dir_path.as_ref()),
+                id: tree_id,
+                expected: Kind::Tree,
+                actual: kind,
+            });
+        }
+        names.clear();
+        let mut subtrees = Vec::new();
+        for entry in gix_object::TreeRefIter::from_bytes(&buf, gix_hash::Kind::Sha1) {
+            let entry = entry.map_err(|e| Error::BadTree {
+                id: tree_id,
+                path: display_path(dir_path.as_ref()),
+                message: e.to_string(),
+            })?;
+            let path = join(dir_path.as_ref(), entry.filename);
+            let mode = u32::from(entry.mode.value());
+            let kind = entry_kind(mode).ok_or_else(|| Error::BadMode {
+                path: path.clone(),
+                mode,
+            })?;
+            validate_name(entry.filename, kind, path.as_ref())?;
+            let is_dir = matches!(kind, EntryKind::Tree | EntryKind::Commit);
+            if let Some(other_is_dir) = names.insert(entry.filename.to_owned(), is_dir) {
+                return Err(Error::DuplicateName {
+                    path,
+                    file_and_dir: other_is_dir != is_dir,
+                });
+            }
+            let id = entry.oid.to_owned();
+            match kind {
+                EntryKind::Tree => subtrees.push((path, id)),
+                EntryKind::Commit => {
+                    // A submodule: git archive writes an empty directory, and so do we.
+                    let index = add_dir(&mut plan, &mut has_content, &mut parents, dir, path);
+                    mark(&mut has_content, &parents, index);
+                }
+                EntryKind::Blob | EntryKind::BlobExecutable => {
+                    plan.files.push(File {
+                        dir,
+                        name: entry.filename.to_owned(),
+                        id,
+                        executable: kind == EntryKind::BlobExecutable,
+                    });
+                    mark(&mut has_content, &parents, dir);
+                }
+                EntryKind::Link => {
+                    let target = read_symlink_target(&mut reader, &id, path.as_ref())?;
+                    plan.symlinks.push(Symlink {
+                        dir,
+                        name: entry.filename.to_owned(),
+                        target,
+                    });
+                    mark(&mut has_content, &parents, dir);
+                }
+            }
+        }
+        // Reverse, so the stack pops subtrees in tree order.
+        for (path, id) in subtrees.into_iter().rev() {
+            let index = add_dir(&mut plan, &mut has_content, &mut parents, dir, path);
+            stack.push((id, index));
+        }
+    }
+    prune_empty_dirs(&mut plan, &has_content);
+    Ok(plan)
+}
+
+fn add_dir(
+    plan: &mut Plan,
+    has_content: &mut Vec<bool>,
+    parents: &mut Vec<usize>,
+    parent: usize,
+    path: BString,
+) -> usize {
+    plan.dirs.push(Directory { path });
+    has_content.push(false);
+    parents.push(parent);
+    plan.dirs.len() - 1
+}
+
+/// Mark `dir` and its ancestors as holding something.
+fn mark(has_content: &mut [bool], parents: &[usize], mut dir: usize) {
+    while !has_content[dir] {
+        has_content[dir] = true;
+        if dir == 0 {
+            break;
+        }
+        dir = parents[dir];
+    }
+}
+
+/// Drop directories with nothing in them, renumbering the references to the others.
+fn prune_empty_dirs(plan: &mut Plan, has_content: &[bool]) {
+    if has_content.iter().skip(1).all(|&c| c) {
+        return;
+    }
+    let mut new_index = vec![usize::MAX; plan.dirs.len()];
+    let mut kept = 0;
+    for (i, &keep) in has_content.iter().enumerate() {
+        if keep || i == 0 {
+            new_index[i] = kept;
+            kept += 1;
+        }
+    }
+    let mut i = 0;
+    plan.dirs.retain(|_| {
+        let keep = i == 0 || has_content[i];
+        i += 1;
+        keep
+    });
+    for file in &mut plan.files {
+        file.dir = new_index[file.dir];
+    }
+    for link in &mut plan.symlinks {
+        link.dir = new_index[link.dir];
+    }
+}
+
+/// The kind of a tree entry, as git's `canon_mode` sees it, or `None` for a mode git
+/// would never have written.
+fn entry_kind(mode: u32) -> Option<EntryKind> {
+    match mode & 0o170000 {
+        0o040000 => Some(EntryKind::Tree),
+        0o120000 => Some(EntryKind::Link),
+        0o160000 => Some(EntryKind::Commit),
+        // Regular files: only the owner's exec bit counts, so legacy 100664 is a plain file.
+        0o100000 if mode & 0o100 != 0 => Some(EntryKind::BlobExecutable),
+        0o100000 => Some(EntryKind::Blob),
+        _ => None,
+    }
+}
+
+fn validate_name(name: &BStr, kind: EntryKind, path: &BStr) -> Result<(), Error> {
+    let options = gix_validate::path::component::Options {
+        protect_windows: cfg!(windows),
+        protect_hfs: true,
+        protect_ntfs: true,
+    };
+    let mode = (kind == EntryKind::Link).then_some(gix_validate::path::component::Mode::Symlink);
+    gix_validate::path::component(name, mode, options)
+        .map(|_| ())
+        .map_err(|err| Error::UnsafeName {
+            path: path.to_owned(),
+            reason: err.to_string(),
+        })
+}
+
+/// Read the target of the symlink at `path`; it must be a small blob without NUL bytes.
+fn read_symlink_target(
+    reader: &mut Reader<'_>,
+    id: &ObjectId,
+    path: &BStr,
+) -> Result<BString, Error> {
+    let (kind, size) = reader.header(id)?;
+    if kind != Kind::Blob {
+        return Err(Error::KindMismatch {
+            path: path.to_owned(),
+            id: *id,
+            expected: Kind::Blob,
+            actual: kind,
+        });
+    }
+    if size > MAX_SYMLINK_TARGET {
+        return Err(Error::BadSymlink {
+            path: path.to_owned(),
+            reason: "its target is longer than any filesystem allows",
+        });
+    }
+    let mut target = Vec::new();
+    reader.read(id, &mut target).map_err(|e| match e {
+        odb::Error::UnexpectedKind { .. } => e,
+        e => e,
+    })?;
+    if target.is_empty() {
+        return Err(Error::BadSymlink {
+            path: path.to_owned(),
+            reason: "its target is empty",
+        });
+    }
+    if target.contains(&0) {
+        return Err(Error::BadSymlink {
+            path: path.to_owned(),
+            reason: "its target contains a NUL byte",
+        });
+    }
+    Ok(target.into())
+}
+
+fn join(dir: &BStr, name: &BStr) -> BString {
+    let mut path = BString::from(dir);
+    if !path.is_empty() {
+        path.push_byte(b'/');
+    }
+    path.push_str(name);
+    path
+}
+
+fn display_path(path: &BStr) -> BString {
+    if path.is_empty() {
+        "/".into()
+    } else {
+        path.to_owned()
+    }
+}

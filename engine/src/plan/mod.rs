@@ -1,0 +1,155 @@
+//! Stage 2, plan: walk the tree and validate every entry before anything is written.
+//!
+//! The plan is the whole checkout as data: directories parents-first, files grouped by
+//! directory, symlinks with their targets. Building it reads only tree objects and symlink
+//! targets; nothing touches the destination until the whole tree has passed validation.
+
+mod function;
+pub use function::plan;
+
+use bstr::BString;
+use gix_hash::ObjectId;
+
+use crate::odb;
+
+/// A validated checkout, ready to be written.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Directories, parents before children; `dirs[0]` is the root (empty path).
+    pub(crate) dirs: Vec<Directory>,
+    /// Regular files, grouped by directory in the order of `dirs`.
+    pub(crate) files: Vec<File>,
+    /// Symbolic links, with their targets already read.
+    pub(crate) symlinks: Vec<Symlink>,
+}
+
+impl Plan {
+    /// How many regular files the checkout will have.
+    pub fn files(&self) -> usize {
+        self.files.len()
+    }
+
+    /// How many directories the checkout will create, not counting its root.
+    pub fn dirs(&self) -> usize {
+        self.dirs.len().saturating_sub(1)
+    }
+
+    /// How many symbolic links the checkout will have.
+    pub fn symlinks(&self) -> usize {
+        self.symlinks.len()
+    }
+}
+
+/// A directory to create.
+#[derive(Debug)]
+pub(crate) struct Directory {
+    /// Path relative to the checkout root, `/`-separated; empty for the root.
+    pub(crate) path: BString,
+}
+
+/// A regular file to write.
+#[derive(Debug)]
+pub(crate) struct File {
+    /// Index into [`Plan::dirs`] of its directory.
+    pub(crate) dir: usize,
+    /// Its name in that directory.
+    pub(crate) name: BString,
+    /// The blob holding its content.
+    pub(crate) id: ObjectId,
+    /// Whether the tree marks it executable (mode 100755).
+    pub(crate) executable: bool,
+}
+
+/// A symbolic link to create.
+#[derive(Debug)]
+pub(crate) struct Symlink {
+    /// Index into [`Plan::dirs`] of its directory.
+    pub(crate) dir: usize,
+    /// Its name in that directory.
+    pub(crate) name: BString,
+    /// The target, exactly as stored.
+    pub(crate) target: BString,
+}
+
+/// Why the tree cannot be checked out. Every variant names the offending path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A name that could escape the destination or reach into a `.git` directory.
+    #[error("refusing to check out {path:?}: {reason} (the tree is hostile or corrupt)")]
+    UnsafeName {
+        /// The path of the entry, `/`-separated.
+        path: BString,
+        /// Why the name is refused.
+        reason: String,
+    },
+    /// Two entries of one tree share a name; git would silently pick one.
+    #[error("malformed tree: {path:?} appears more than once{}", if *.file_and_dir { " (as a file and as a directory)" } else { "" })]
+    DuplicateName {
+        /// The duplicated path.
+        path: BString,
+        /// Whether one is a directory and another is not.
+        file_and_dir: bool,
+    },
+    /// An entry with a mode git does not write.
+    #[error(
+        "malformed tree: {path:?} has mode {mode:o}, which is not a file, directory, symlink or submodule"
+    )]
+    BadMode {
+        /// The entry.
+        path: BString,
+        /// Its mode.
+        mode: u32,
+    },
+    /// A symlink whose target cannot be a symlink target.
+    #[error("refusing to check out symlink {path:?}: {reason}")]
+    BadSymlink {
+        /// The symlink.
+        path: BString,
+        /// What is wrong with the target.
+        reason: &'static str,
+    },
+    /// A tree object could not be parsed.
+    #[error("malformed tree object {id} at {path:?}: {message}")]
+    BadTree {
+        /// The tree object.
+        id: ObjectId,
+        /// Where it sits in the checkout.
+        path: BString,
+        /// What the parser said.
+        message: String,
+    },
+    /// The entry's object is not of the kind its mode says.
+    #[error("malformed tree: {path:?} should be a {expected} but object {id} is a {actual}")]
+    KindMismatch {
+        /// The entry.
+        path: BString,
+        /// Its object.
+        id: ObjectId,
+        /// The kind its mode implies.
+        expected: gix_object::Kind,
+        /// The object's kind.
+        actual: gix_object::Kind,
+    },
+    /// Reading a tree or symlink target failed.
+    #[error(transparent)]
+    Object(#[from] odb::Error),
+    /// The caller asked to stop.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    /// The offending path in the tree, when the error is about one entry.
+    pub fn path(&self) -> Option<&bstr::BStr> {
+        match self {
+            Error::UnsafeName { path, .. }
+            | Error::DuplicateName { path, .. }
+            | Error::BadMode { path, .. }
+            | Error::BadSymlink { path, .. }
+            | Error::BadTree { path, .. }
+            | Error::KindMismatch { path, .. } => Some(path.as_ref()),
+            Error::Object(_) | Error::Interrupted => None,
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! A store: a git directory (bare, or the `.git` of a work tree) opened through a [`Dir`].
+//!
+//! The store reads its references (loose and packed) and owns the object layer. It never
+//! follows a path out of the git directory: alternates are opened by the caller, who holds
+//! the authority to turn the paths they name into directory handles.
+
+mod refs;
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use bstr::{BString, ByteSlice};
+use gix_hash::ObjectId;
+
+use crate::cap::Dir;
+use crate::odb::{self, Odb};
+
+/// Errors opening a store or reading its references.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The directory lacks what every git directory has.
+    #[error(
+        "not a git repository: {missing} is missing (expected a bare repository, or a work tree containing .git)"
+    )]
+    NotARepository {
+        /// What was looked for and not found, relative to the git directory.
+        missing: &'static str,
+    },
+    /// The repository uses a format this version cannot read.
+    #[error("unsupported repository format: {what}")]
+    Unsupported {
+        /// What is unsupported, with what to do about it.
+        what: String,
+    },
+    /// A file of the git directory could not be read.
+    #[error("could not read {path} in the store: {source}")]
+    Io {
+        /// The file, relative to the git directory.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// A reference file is malformed.
+    #[error("reference {name} is malformed: {message}")]
+    BadRef {
+        /// The reference.
+        name: BString,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The object layer failed.
+    #[error(transparent)]
+    Object(#[from] odb::Error),
+}
+
+/// An object directory named by the store's `objects/info/alternates`, opened by the caller.
+#[derive(Debug)]
+pub struct Alternate {
+    /// The alternate object directory.
+    pub dir: Dir,
+    /// Its path as the alternates file names it, for messages.
+    pub path: PathBuf,
+}
+
+/// A local git store: references and objects.
+pub struct Store {
+    git_dir: Dir,
+    odb: Odb,
+    packed_refs: OnceLock<Result<refs::Packed, Error>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Open the git directory `git_dir` (a bare repository, or a work tree's `.git`), with
+    /// the object directories its alternates file names (see [`Store::alternates()`]).
+    pub fn open(git_dir: Dir, alternates: Vec<Alternate>) -> Result<Store, Error> {
+        let kind = |name: &'static str| {
+            git_dir.kind(name.as_ref()).map_err(|source| Error::Io {
+                path: name.into(),
+                source,
+            })
+        };
+        if kind("commondir")?.is_some() {
+            return Err(Error::Unsupported {
+                what: "this is the git directory of a linked worktree; pass the main repository instead".into(),
+            });
+        }
+        if kind("HEAD")?.is_none() {
+            return Err(Error::NotARepository { missing: "HEAD" });
+        }
+        if kind("objects")?.is_none() {
+            return Err(Error::NotARepository {
+                missing: "objects/",
+            });
+        }
+        check_config(&git_dir)?;
+        let objects = git_dir
+            .open_dir("objects".as_ref())
+            .map_err(|source| Error::Io {
+                path: "objects".into(),
+                source,
+            })?;
+        let odb = Odb::open(
+            objects,
+            "objects".into(),
+            alternates.into_iter().map(|a| (a.dir, a.path)).collect(),
+        )?;
+        Ok(Store {
+            git_dir,
+            odb,
+            packed_refs: OnceLock::new(),
+        })
+    }
+
+    /// The object directories `objects/info/alternates` in `git_dir` names, one per line,
+    /// exactly as written: absolute, or relative to `objects/`. Empty if there is no such file.
+    ///
+    /// Turning them into [`Dir`]s takes ambient authority, so that is the caller's job.
+    pub fn alternates(git_dir: &Dir) -> Result<Vec<BString>, Error> {
+        let path = "objects/info/alternates";
+        match git_dir.read(path.as_ref()) {
+            Ok(data) => Ok(data
+                .lines()
+                .map(|l| l.trim_end_with(|c| c == '\r'))
+                .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+                .map(BString::from)
+                .collect()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(source) => Err(Error::Io {
+                path: path.into(),
+                source,
+            }),
+        }
+    }
+
+    /// The object layer.
+    pub(crate) fn odb(&self) -> &Odb {
+        &self.odb
+    }
+
+    /// The object `name` refers to, trying it as git does: as given, then under `refs/`,
+    /// `refs/tags/`, `refs/heads/`, `refs/remotes/` and `refs/remotes/<name>/HEAD`.
+    /// Symbolic refs are followed; tags are not peeled.
+    pub(crate) fn find_ref(&self, name: &[u8]) -> Result<Option<(BString, ObjectId)>, Error> {
+        refs::find(self, name)
+    }
+
+    fn packed(&self) -> Result<&refs::Packed, Error> {
+        let packed = self
+            .packed_refs
+            .get_or_init(|| refs::Packed::read(&self.git_dir));
+        match packed {
+            Ok(packed) => Ok(packed),
+            Err(err) => Err(Error::BadRef {
+                name: "packed-refs".into(),
+                message: err.to_string(),
+            }),
+        }
+    }
+}
+
+/// Refuse repository formats whose objects or references this engine would misread.
+fn check_config(git_dir: &Dir) -> Result<(), Error> {
+    let config = match git_dir.read("config".as_ref()) {
+        Ok(config) => config,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(Error::Io {
+                path: "config".into(),
+                source,
+            });
+        }
+    };
+    for line in config.lines() {
+        let line: Vec<u8> = line
+            .iter()
+            .filter(|b| !b.is_ascii_whitespace())
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        if line.starts_with(b"objectformat=") && line != b"objectformat=sha1" {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "the store uses object format {} (only SHA-1 repositories are supported)",
+                    line[13..].as_bstr()
+                ),
+            });
+        }
+        if line.starts_with(b"refstorage=") && line != b"refstorage=files" {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "the store keeps references in {} (only the files backend is supported; run `git refs migrate --ref-format=files`)",
+                    line[11..].as_bstr()
+                ),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! References: loose files under the git directory, and `packed-refs`.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::Path;
+
+use bstr::{BStr, BString, ByteSlice};
+use gix_hash::ObjectId;
+
+use super::{Error, Store};
+use crate::cap::{self, Dir};
+
+/// The contents of `packed-refs`: full name to the object it names (unpeeled).
+pub(super) struct Packed(HashMap<BString, ObjectId>);
+
+impl Packed {
+    pub(super) fn read(git_dir: &Dir) -> Result<Packed, Error> {
+        let data = match git_dir.read("packed-refs".as_ref()) {
+            Ok(data) => data,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Packed(HashMap::new())),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: "packed-refs".into(),
+                    source,
+                });
+            }
+        };
+        let mut refs = HashMap::new();
+        for line in data.lines() {
+            // `# pack-refs with: …` is the header; `^<id>` peels the tag on the line before.
+            if line.is_empty() || line.starts_with(b"#") || line.starts_with(b"^") {
+                continue;
+            }
+            let bad = || Error::BadRef {
+                name: "packed-refs".into(),
+                message: format!("malformed line {:?}", line.as_bstr()),
+            };
+            let (hex, name) = line.split_once_str(" ").ok_or_else(bad)?;
+            let id = ObjectId::from_hex(hex).map_err(|_| bad())?;
+            refs.insert(BString::from(name.trim_end_with(|c| c == '\r')), id);
+        }
+        Ok(Packed(refs))
+    }
+}
+
+/// Try `name` with git's rules for abbreviated reference names.
+pub(super) fn find(store: &Store, name: &[u8]) -> Result<Option<(BString, ObjectId)>, Error> {
+    let name = name.as_bstr();
+    let candidates: Vec<BString> = if name.starts_with(b"refs/") || is_pseudo_ref(name) {
+        vec![name.to_owned()]
+    } else {
+        ["refs/", "refs/tags/", "refs/heads/", "refs/remotes/"]
+            .iter()
+            .map(|prefix| {
+                let mut full = BString::from(*prefix);
+                full.extend_from_slice(name);
+                full
+            })
+            .chain(std::iter::once({
+                let mut full = BString::from("refs/remotes/");
+                full.extend_from_slice(name);
+                full.extend_from_slice(b"/HEAD");
+                full
+            }))
+            .collect()
+    };
+    for full in candidates {
+        if let Some(id) = resolve(store, full.as_ref(), 0)? {
+            return Ok(Some((full, id)));
+        }
+    }
+    Ok(None)
+}
+
+/// `HEAD`, `FETCH_HEAD` and friends: all-caps names at the top of the git directory.
+fn is_pseudo_ref(name: &BStr) -> bool {
+    !name.is_empty() && name.iter().all(|b| b.is_ascii_uppercase() || *b == b'_')
+}
+
+/// The object the full reference `name` points to, following symbolic refs.
+fn resolve(store: &Store, name: &BStr, depth: usize) -> Result<Option<ObjectId>, Error> {
+    if depth > 5 {
+        return Err(Error::BadRef {
+            name: name.to_owned(),
+            message: "symbolic references nest too deeply (a loop?)".into(),
+        });
+    }
+    // A name that is not a valid reference name is simply not a reference. Validation also
+    // keeps the lookup inside the git directory: no `..`, no absolute paths.
+    if !is_pseudo_ref(name) && gix_validate::reference::name(name).is_err() {
+        return Ok(None);
+    }
+    let Ok(path) = cap::os_str(name) else {
+        return Ok(None);
+    };
+    let path = Path::new(path);
+    let content = match store.git_dir.read(path) {
+        Ok(content) => Some(content),
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound
+                    | io::ErrorKind::NotADirectory
+                    | io::ErrorKind::IsADirectory
+            ) =>
+        {
+            None
+        }
+        // A directory where a file was expected reads as an error on some platforms.
+        Err(_) if store.git_dir.kind(path).ok().flatten() == Some(cap::Kind::Dir) => None,
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let Some(content) = content else {
+        return Ok(store.packed()?.0.get(name).copied());
+    };
+    let content = content.trim();
+    if let Some(target) = content.strip_prefix(b"ref:") {
+        let target = target.trim();
+        return match resolve(store, target.as_bstr(), depth + 1)? {
+            Some(id) => Ok(Some(id)),
+            None => Err(Error::BadRef {
+                name: name.to_owned(),
+                message: format!(
+                    "it points to {}, which does not exist (an unborn branch?)",
+                    target.as_bstr()
+                ),
+            }),
+        };
+    }
+    // FETCH_HEAD and the like carry more after the id.
+    let hex = content
+        .split(|b| b.is_ascii_whitespace())
+        .next()
+        .unwrap_or_default();
+    ObjectId::from_hex(hex)
+        .map(Some)
+        .map_err(|_| Error::BadRef {
+            name: name.to_owned(),
+            message: format!(
+                "expected an object id or `ref: <name>`, found {:?}",
+                content.as_bstr()
+            ),
+        })
+}

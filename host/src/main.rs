@@ -1,0 +1,190 @@
+//! `unfurl`: check out one commit of a local git store, never with hardlinks.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Portable git checkout: materialize one commit of a local store, natively or confined under WASI.
+#[derive(Debug, Parser)]
+#[command(name = "unfurl", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check out REV of STORE into DEST (which must not exist, or be empty).
+    Checkout(CheckoutArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckoutArgs {
+    /// The store: a bare repository, a `.git` directory, or a work tree containing `.git`.
+    store: PathBuf,
+    /// The revision: a branch, tag, full or short commit id, `main~2`, `v1^{commit}`, `main:dir`, a tree id.
+    rev: String,
+    /// The new checkout's directory; missing parents are created.
+    dest: PathBuf,
+    /// Print one JSON object describing the checkout on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Worker threads writing files (default: one per core).
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
+    /// Where the engine runs.
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Native)]
+    runtime: RuntimeArg,
+    /// Print nothing on stderr on success (errors are still printed).
+    #[arg(long, short = 'q', conflicts_with = "progress")]
+    quiet: bool,
+    /// Show a progress bar even when stderr is not a terminal.
+    #[arg(long)]
+    progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RuntimeArg {
+    /// In this process.
+    Native,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // Usage errors exit 2; --help and --version exit 0.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line, the whole chain: what failed and why.
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Checkout(args) => checkout(args),
+    }
+}
+
+fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
+    let interrupt = Arc::new(AtomicBool::new(false));
+    {
+        let interrupt = interrupt.clone();
+        // A second Ctrl-C is not caught again: the handler only sets the flag, and the
+        // engine stops at the next file and removes its staging directory.
+        let _ = ctrlc::set_handler(move || interrupt.store(true, Ordering::Relaxed));
+    }
+    let mut request = unfurl::Request::new(&args.store, &args.rev, &args.dest);
+    request.runtime = match args.runtime {
+        RuntimeArg::Native => unfurl::Runtime::Native,
+    };
+    if let Some(jobs) = args.jobs {
+        request.options.write.jobs = usize::from(jobs);
+    }
+    let show_progress = !args.quiet && (args.progress || std::io::stderr().is_terminal());
+    let bar = Bar::new(show_progress);
+    let result = unfurl::checkout(&request, &bar, &interrupt);
+    bar.finish();
+    let report = result.with_context(|| {
+        if interrupt.load(Ordering::Relaxed) {
+            "interrupted; nothing was written".to_string()
+        } else {
+            format!(
+                "could not check out '{}' from {}",
+                args.rev,
+                args.store.display()
+            )
+        }
+    })?;
+    if args.json {
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer(&mut stdout, &report)?;
+        writeln!(stdout)?;
+    }
+    if !args.quiet {
+        eprintln!(
+            "unfurl: checked out {} into {}: {} files ({}), {} dirs, {} symlinks in {:.2} s [{}]",
+            report
+                .commit
+                .as_deref()
+                .map_or(&report.tree[..12], |c| &c[..12]),
+            args.dest.display(),
+            report.files,
+            human_bytes(report.bytes),
+            report.dirs,
+            report.symlinks,
+            report.elapsed_ms as f64 / 1000.0,
+            report.runtime,
+        );
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr, or nothing.
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    fn new(show: bool) -> Bar {
+        Bar(show.then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {pos}/{len} files {msg} [{elapsed}]",
+                )
+                .expect("valid template"),
+            );
+            bar
+        }))
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl unfurl_engine::Progress for Bar {
+    fn planned(&self, files: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(files);
+        }
+    }
+
+    fn wrote_file(&self, _bytes: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
+        }
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
