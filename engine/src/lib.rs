@@ -47,6 +47,8 @@ pub mod plan;
 pub mod publish;
 pub mod resolve;
 pub mod store;
+#[cfg(feature = "serde")]
+pub mod wire;
 pub mod write;
 
 pub use cap::Dir;

@@ -87,7 +87,6 @@ impl Dest {
     }
 
     /// The parent's path, for handing to a runtime that needs one.
-    #[allow(dead_code)]
     pub(crate) fn parent_path(&self) -> &Path {
         &self.parent_path
     }

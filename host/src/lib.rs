@@ -17,9 +17,11 @@
 
 mod dest;
 mod store;
+pub mod wasm;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use unfurl_engine::write::Deferred;
 
@@ -31,6 +33,9 @@ pub enum Runtime {
     /// In this process, with cap-std handles. The default.
     #[default]
     Native,
+    /// In an embedded wasmtime, as a WASI guest that can reach only the store (read-only)
+    /// and the staging directory; see [`wasm`].
+    Wasm,
 }
 
 impl Runtime {
@@ -38,6 +43,7 @@ impl Runtime {
     pub fn name(self) -> &'static str {
         match self {
             Runtime::Native => "native",
+            Runtime::Wasm => "wasm",
         }
     }
 }
@@ -55,6 +61,8 @@ pub struct Request {
     pub runtime: Runtime,
     /// Engine options (workers, delta cache). Default: one worker per core.
     pub options: unfurl_engine::Options,
+    /// Limits for [`Runtime::Wasm`]: memory cap, deadline, compiled-module cache.
+    pub wasm: wasm::Limits,
 }
 
 impl Request {
@@ -70,6 +78,7 @@ impl Request {
             dest: dest.into(),
             runtime: Runtime::Native,
             options: unfurl_engine::Options::default(),
+            wasm: wasm::Limits::default(),
         }
     }
 }
@@ -96,8 +105,34 @@ pub struct Report {
     /// `"native"` or `"wasm"`.
     pub runtime: &'static str,
     /// Operations the engine's runtime could not perform and the host performed for it
-    /// (under WASI: exec bits, absolute symlinks). Empty natively.
-    pub fallbacks: Vec<Deferred>,
+    /// (under WASI: exec bits, absolute symlinks), by kind. Empty natively.
+    pub fallbacks: Vec<Fallback>,
+}
+
+/// A kind of operation the host performed on the sandboxed engine's behalf.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Fallback {
+    /// `"executable"` (exec bit set by the host: WASI preview 1 has no chmod) or `"symlink"`
+    /// (created by the host: wasmtime refuses absolute and non-UTF-8 targets).
+    pub kind: &'static str,
+    /// How many times.
+    pub count: u64,
+}
+
+fn fallbacks(deferred: &[Deferred]) -> Vec<Fallback> {
+    let mut out: Vec<Fallback> = Vec::new();
+    for op in deferred {
+        let kind = match op {
+            Deferred::Executable { .. } => "executable",
+            Deferred::Symlink { .. } => "symlink",
+            _ => "other",
+        };
+        match out.iter_mut().find(|f| f.kind == kind) {
+            Some(f) => f.count += 1,
+            None => out.push(Fallback { kind, count: 1 }),
+        }
+    }
+    out
 }
 
 /// Why a checkout failed.
@@ -123,6 +158,9 @@ pub enum Error {
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] unfurl_engine::Error),
+    /// The sandboxed engine failed, or could not be run.
+    #[error(transparent)]
+    Wasm(#[from] wasm::Error),
 }
 
 /// Run `request`: open the store and the destination's parent, check out, publish.
@@ -134,41 +172,136 @@ pub fn checkout(
     progress: &dyn unfurl_engine::Progress,
     interrupt: &AtomicBool,
 ) -> Result<Report, Error> {
-    let store = open_store(&request.store)?;
+    let start = Instant::now();
+    let located = store::locate(&request.store)?;
+    // Natively this is the store the engine reads; for the sandbox it is opened too, so
+    // that a bad store fails with the same message in both runtimes before any work.
+    let store = store::open_located(&request.store, &located)?;
     let dest = dest::Dest::prepare(&request.dest)?;
-    let result = match request.runtime {
-        Runtime::Native => unfurl_engine::checkout(
-            &store,
-            &request.rev,
-            dest.parent(),
-            dest.name(),
-            &request.options,
-            progress,
-            interrupt,
-        )
-        .map_err(Error::from),
-    };
-    match result {
-        Ok(outcome) => {
-            dest.keep();
-            Ok(report(&outcome, request.runtime, Vec::new()))
+    let report = match request.runtime {
+        Runtime::Native => {
+            let outcome = unfurl_engine::checkout(
+                &store,
+                &request.rev,
+                dest.parent(),
+                dest.name(),
+                &request.options,
+                progress,
+                interrupt,
+            )?;
+            report(
+                outcome.commit.map(|c| c.to_string()),
+                outcome.tree.to_string(),
+                outcome.stats,
+                start,
+                Runtime::Native,
+            )
         }
-        Err(err) => Err(err),
+        Runtime::Wasm => {
+            drop(store);
+            checkout_wasm(request, &located, &dest, start, interrupt)?
+        }
+    };
+    dest.keep();
+    Ok(report)
+}
+
+/// The sandboxed checkout: stage natively, write in the guest, finish and publish natively.
+fn checkout_wasm(
+    request: &Request,
+    located: &store::Located,
+    dest: &dest::Dest,
+    start: Instant,
+    interrupt: &AtomicBool,
+) -> Result<Report, Error> {
+    let staging = unfurl_engine::publish::Staging::create(dest.parent(), dest.name())
+        .map_err(unfurl_engine::Error::from)?;
+    let staging_path = dest.parent_path().join(staging.name());
+    let wire_request = unfurl_engine::wire::Request {
+        rev: request.rev.clone(),
+        alternates: (0..located.alternates.len())
+            .map(|i| format!("/alt/{i}"))
+            .collect(),
+        delta_cache_bytes: request.options.write.delta_cache_bytes,
+        probe: Vec::new(),
+    };
+    let run = wasm::run_guest(
+        &wire_request,
+        &located.git_dir,
+        &located.alternates,
+        Some(&staging_path),
+        &request.wasm,
+        interrupt,
+    )?;
+    match run.reply {
+        unfurl_engine::wire::Reply::Done {
+            commit,
+            tree,
+            stats,
+        } => {
+            // What WASI cannot do (exec bits, absolute symlinks), the host does through its
+            // own handle on the staging directory; the list is validated, not trusted.
+            unfurl_engine::write::apply_deferred(staging.dir(), &stats.deferred)
+                .map_err(|e| unfurl_engine::Error::from(e))?;
+            staging.publish().map_err(unfurl_engine::Error::from)?;
+            Ok(report(commit, tree, stats, start, Runtime::Wasm))
+        }
+        unfurl_engine::wire::Reply::Failed { message } => Err(wasm::Error::Guest(message).into()),
+        unfurl_engine::wire::Reply::Probed { .. } => {
+            Err(wasm::Error::Runtime("unexpected probe reply".into()).into())
+        }
     }
 }
 
-fn report(outcome: &unfurl_engine::Outcome, runtime: Runtime, fallbacks: Vec<Deferred>) -> Report {
+/// Run a confinement probe in the sandbox: the guest, given the store of `store_path` and a
+/// fresh empty directory as `/dest`, tries to read each of `paths` and to create a file next
+/// to it, and reports `(path, read result, create result)`. Used by the test suite to show
+/// what a guest can and cannot reach.
+#[doc(hidden)]
+pub fn probe_confinement(
+    store_path: &Path,
+    dest: &Path,
+    paths: &[String],
+) -> Result<Vec<(String, String, String)>, Error> {
+    let located = store::locate(store_path)?;
+    let request = unfurl_engine::wire::Request {
+        rev: String::new(),
+        alternates: Vec::new(),
+        delta_cache_bytes: 0,
+        probe: paths.to_vec(),
+    };
+    let run = wasm::run_guest(
+        &request,
+        &located.git_dir,
+        &[],
+        Some(dest),
+        &wasm::Limits::default(),
+        &AtomicBool::new(false),
+    )?;
+    match run.reply {
+        unfurl_engine::wire::Reply::Probed { results } => Ok(results),
+        _ => Err(wasm::Error::Runtime("the guest did not answer the probe".into()).into()),
+    }
+}
+
+fn report(
+    commit: Option<String>,
+    tree: String,
+    stats: unfurl_engine::write::Stats,
+    start: Instant,
+    runtime: Runtime,
+) -> Report {
     Report {
-        commit: outcome.commit.map(|c| c.to_string()),
-        tree: outcome.tree.to_string(),
-        files: outcome.stats.files,
-        dirs: outcome.stats.dirs,
-        symlinks: outcome.stats.symlinks,
-        executables: outcome.stats.executables,
-        bytes: outcome.stats.bytes,
-        elapsed_ms: outcome.elapsed.as_millis() as u64,
+        commit,
+        tree,
+        files: stats.files,
+        dirs: stats.dirs,
+        symlinks: stats.symlinks,
+        executables: stats.executables,
+        bytes: stats.bytes,
+        elapsed_ms: start.elapsed().as_millis() as u64,
         runtime: runtime.name(),
-        fallbacks,
+        fallbacks: fallbacks(&stats.deferred),
     }
 }
 

@@ -46,12 +46,20 @@ struct CheckoutArgs {
     /// Show a progress bar even when stderr is not a terminal.
     #[arg(long)]
     progress: bool,
+    /// With --runtime wasm: the most memory the sandboxed engine may use (bytes, or with a K, M or G suffix).
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
+    wasm_max_memory: usize,
+    /// With --runtime wasm: stop the sandboxed engine after this long (e.g. 90s, 500ms, 5m; default: no limit).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    wasm_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum RuntimeArg {
     /// In this process.
     Native,
+    /// In an embedded wasmtime, confined to the store (read-only) and the destination.
+    Wasm,
 }
 
 fn main() -> ExitCode {
@@ -90,7 +98,10 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
     let mut request = unfurl::Request::new(&args.store, &args.rev, &args.dest);
     request.runtime = match args.runtime {
         RuntimeArg::Native => unfurl::Runtime::Native,
+        RuntimeArg::Wasm => unfurl::Runtime::Wasm,
     };
+    request.wasm.max_memory = args.wasm_max_memory;
+    request.wasm.timeout = args.wasm_timeout;
     if let Some(jobs) = args.jobs {
         request.options.write.jobs = usize::from(jobs);
     }
@@ -187,4 +198,41 @@ fn human_bytes(bytes: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let (digits, scale) = match text.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&text[..i], 1usize << 10),
+        Some((i, 'm' | 'M')) => (&text[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&text[..i], 1 << 30),
+        _ => (text, 1),
+    };
+    let value: usize = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a size like 512M or 2G, got '{text}'"))?;
+    value
+        .checked_mul(scale)
+        .filter(|v| *v >= 16 << 20)
+        .ok_or_else(|| format!("'{text}' is out of range (at least 16M)"))
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let bad = || format!("expected a duration like 90s, 500ms or 5m, got '{text}'");
+    let (number, unit) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    let value: f64 = number.trim().parse().map_err(|_| bad())?;
+    if !(value > 0.0 && value.is_finite()) {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs_f64(value * unit))
 }

@@ -15,12 +15,67 @@ const MAX_ALTERNATE_DEPTH: usize = 5;
 /// `.git` is a directory or a `gitdir:` file; with every object directory its alternates
 /// name, recursively.
 pub fn open_store(path: &Path) -> Result<Store, Error> {
+    open_located(path, &locate(path)?)
+}
+
+/// Where a store's git directory and alternate object directories are.
+pub(crate) struct Located {
+    /// The git directory.
+    pub(crate) git_dir: PathBuf,
+    /// The alternate object directories, canonical, in search order.
+    pub(crate) alternates: Vec<PathBuf>,
+}
+
+/// Find the git directory of the store at `path` and the alternates it names.
+pub(crate) fn locate(path: &Path) -> Result<Located, Error> {
     let git_dir = git_dir(path)?;
-    let open = |p: &Path| CapDir::open_ambient_dir(p, ambient_authority());
-    let cap = open(&git_dir)
-        .map_err(|e| store_error(path, format!("cannot open store {}: {e}", shown(path))))?;
-    let dir = Dir::from(cap);
-    let alternates = alternates(path, &git_dir.join("objects"), &dir)?;
+    let dir = open_git_dir(path, &git_dir)?;
+    let listed = Store::alternates(&dir).map_err(|e| {
+        store_error(
+            path,
+            format!("cannot read alternates of {}: {e}", shown(path)),
+        )
+    })?;
+    let alternates = alternates(
+        path,
+        &git_dir.join("objects"),
+        listed.into_iter().map(Vec::from).collect(),
+    )?;
+    Ok(Located {
+        git_dir,
+        alternates,
+    })
+}
+
+fn open_git_dir(path: &Path, git_dir: &Path) -> Result<Dir, Error> {
+    CapDir::open_ambient_dir(git_dir, ambient_authority())
+        .map(Dir::from)
+        .map_err(|e| store_error(path, format!("cannot open store {}: {e}", shown(path))))
+}
+
+/// Open the store `located` describes (`path` is the store as given, for messages).
+pub(crate) fn open_located(path: &Path, located: &Located) -> Result<Store, Error> {
+    let dir = open_git_dir(path, &located.git_dir)?;
+    let alternates = located
+        .alternates
+        .iter()
+        .map(|alt| {
+            CapDir::open_ambient_dir(alt, ambient_authority())
+                .map(|cap| Alternate {
+                    dir: Dir::from(cap),
+                    path: alt.clone(),
+                })
+                .map_err(|e| {
+                    store_error(
+                        path,
+                        format!(
+                            "cannot open alternate object directory {}: {e}",
+                            alt.display()
+                        ),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Store::open(dir, alternates).map_err(|e| match e {
         unfurl_engine::store::Error::NotARepository { missing } => store_error(
             path,
@@ -33,23 +88,11 @@ pub fn open_store(path: &Path) -> Result<Store, Error> {
     })
 }
 
-/// The object directories `objects/info/alternates` names, opened, recursively.
-fn alternates(store: &Path, objects: &Path, git_dir: &Dir) -> Result<Vec<Alternate>, Error> {
+/// The object directories named by `listed` (the lines of `objects`' alternates file),
+/// and those their own `info/alternates` name, canonical, without repeats.
+fn alternates(store: &Path, objects: &Path, listed: Vec<Vec<u8>>) -> Result<Vec<PathBuf>, Error> {
     let mut found = Vec::new();
-    let mut queue: Vec<(PathBuf, Vec<Vec<u8>>, usize)> = vec![(
-        objects.to_owned(),
-        Store::alternates(git_dir)
-            .map_err(|e| {
-                store_error(
-                    store,
-                    format!("cannot read alternates of {}: {e}", shown(store)),
-                )
-            })?
-            .into_iter()
-            .map(Vec::from)
-            .collect(),
-        0,
-    )];
+    let mut queue: Vec<(PathBuf, Vec<Vec<u8>>, usize)> = vec![(objects.to_owned(), listed, 0)];
     let mut seen = vec![
         objects
             .canonicalize()
@@ -57,9 +100,8 @@ fn alternates(store: &Path, objects: &Path, git_dir: &Dir) -> Result<Vec<Alterna
     ];
     while let Some((base, lines, depth)) = queue.pop() {
         for line in lines {
-            let listed = path_from_bytes(&line);
             // Relative entries are relative to the objects directory that lists them.
-            let resolved = base.join(&listed);
+            let resolved = base.join(path_from_bytes(&line));
             let canonical = resolved.canonicalize().map_err(|e| {
                 store_error(
                     store,
@@ -83,17 +125,8 @@ fn alternates(store: &Path, objects: &Path, git_dir: &Dir) -> Result<Vec<Alterna
                 ));
             }
             seen.push(canonical.clone());
-            let cap = CapDir::open_ambient_dir(&canonical, ambient_authority()).map_err(|e| {
-                store_error(
-                    store,
-                    format!(
-                        "cannot open alternate object directory {}: {e}",
-                        canonical.display()
-                    ),
-                )
-            })?;
             // An alternate's own alternates live in its `info/alternates`.
-            let nested = match cap.read("info/alternates") {
+            let nested: Vec<Vec<u8>> = match std::fs::read(canonical.join("info/alternates")) {
                 Ok(data) => data
                     .split(|b| *b == b'\n')
                     .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
@@ -105,10 +138,7 @@ fn alternates(store: &Path, objects: &Path, git_dir: &Dir) -> Result<Vec<Alterna
             if !nested.is_empty() {
                 queue.push((canonical.clone(), nested, depth + 1));
             }
-            found.push(Alternate {
-                dir: Dir::from(cap),
-                path: canonical,
-            });
+            found.push(canonical);
         }
     }
     Ok(found)

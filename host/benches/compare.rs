@@ -1,0 +1,1055 @@
+//! Wall time and peak memory of `unfurl checkout` against gitoxide, git and tar, all
+//! checking out `main` of the same generated store into fresh directories.
+//!
+//! Run it (release profile; cargo also builds `target/release/unfurl`, the binary measured):
+//!
+//! ```text
+//! cargo bench -p unfurl --bench compare -- [--files N] [--big-mib M] [--rounds R]
+//!     [--skip-wasm] [--only NAME,...] [--settle SECS] [--scaling]
+//! ```
+//!
+//! * `--files N` (default 20000), `--big-mib M` (default 0): the store, made once by
+//!   `shared/corpus/make-store` and cached in `target/bench-stores/files-N-big-M/` together
+//!   with `main.tar` (`git archive --format=tar main`, the input of `tar-floor`).
+//! * `--rounds R` (default 5): every round runs each contender once, round-robin, starting one
+//!   contender later each round, so drift and the after-effects of a neighbour's writes hit all
+//!   contenders alike. Each run writes into a new directory under `target/bench-out/`; a round's
+//!   outputs are deleted after the round, outside the timed region, then the bench waits
+//!   `--settle` seconds (default 3; deleting a big tree on this disk slows what runs next).
+//! * `--only unfurl-native,gitoxide,...`: a subset of the contenders; `--skip-wasm` drops
+//!   `unfurl-wasm` (which is also skipped, with a note, when the binary cannot run it).
+//! * `--scaling`: time only `unfurl-native` on a 20 000-file and a 200 000-file store (the
+//!   latter takes minutes to generate, once) and check that 10x the files take at most 11x
+//!   the time.
+//!
+//! Contenders: `unfurl-native`, `unfurl-wasm` (`--runtime wasm`), `gitoxide` (gitoxide's
+//! parallel checkout, `gix::worktree::state::checkout`, run in a child process: this binary
+//! re-executes itself as `compare __gix-checkout STORE REV DEST`), `git-clone-no-hardlinks`,
+//! `git-archive-tar` (`git archive | tar -x`) and `tar-floor` (`tar -x` of a prepared tar).
+//!
+//! Before timing, every contender runs once untimed (this also warms the page cache, after the
+//! store was read once) and its output is compared with `git archive`'s: files, symlinks,
+//! directories, executables and bytes must match, or the table flags the contender.
+//!
+//! Measured: wall time from spawn to reaping the child, and the child's peak RSS (`ru_maxrss`
+//! from `wait4`). For `git-archive-tar` that child is `sh`, so its RSS leaves out git and tar.
+//! The report is a markdown table, then PASS/FAIL lines for the performance targets.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+/// The revision every contender checks out.
+const REV: &str = "main";
+/// The hidden first argument that turns this binary into the gitoxide contender.
+const GIX_CHECKOUT: &str = "__gix-checkout";
+const MAKE_STORE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/corpus/make-store"
+);
+
+type Result<T, E = String> = std::result::Result<T, E>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(GIX_CHECKOUT) {
+        match gix_checkout_child(&args[1..]) {
+            Ok(()) => return,
+            Err(err) => {
+                eprintln!("gitoxide checkout: {err}");
+                std::process::exit(1);
+            }
+        }
+    }
+    if let Err(err) = bench(&args) {
+        eprintln!("compare: error: {err}");
+        std::process::exit(1);
+    }
+}
+
+fn bench(raw_args: &[String]) -> Result<()> {
+    let args = Args::parse(raw_args)?;
+    let paths = Paths::locate()?;
+    let machine = Machine::describe(&paths);
+    let (stores, jobs) = if args.scaling {
+        let small = Rc::new(Store::ensure(&paths, 20_000, 0)?);
+        let large = Rc::new(Store::ensure(&paths, 200_000, 0)?);
+        let jobs = vec![
+            Job::new(
+                Contender::UnfurlNative,
+                &small,
+                "unfurl-native, 20000 files",
+            ),
+            Job::new(
+                Contender::UnfurlNative,
+                &large,
+                "unfurl-native, 200000 files",
+            ),
+        ];
+        (vec![small, large], jobs)
+    } else {
+        let store = Rc::new(Store::ensure(&paths, args.files, args.big_mib)?);
+        let jobs = args
+            .contenders()
+            .into_iter()
+            .map(|c| Job::new(c, &store, c.name()))
+            .collect();
+        (vec![store], jobs)
+    };
+    for store in &stores {
+        warm_page_cache(store)?;
+    }
+    let out = paths.target.join("bench-out");
+    remove_tree(&out)?;
+    let (mut jobs, notes) = check_runs(&paths, jobs, &out, args.settle)?;
+    run_rounds(&paths, &mut jobs, &out, args.rounds, args.settle)?;
+    remove_tree(&out)?;
+    print_report(&args, &machine, &stores, &jobs, &notes, raw_args);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments and locations
+
+struct Args {
+    files: u64,
+    big_mib: u64,
+    rounds: usize,
+    skip_wasm: bool,
+    only: Option<Vec<Contender>>,
+    settle: Duration,
+    scaling: bool,
+}
+
+impl Args {
+    fn parse(raw: &[String]) -> Result<Args> {
+        let mut args = Args {
+            files: 20_000,
+            big_mib: 0,
+            rounds: 5,
+            skip_wasm: false,
+            only: None,
+            settle: Duration::from_secs(3),
+            scaling: false,
+        };
+        let mut it = raw.iter();
+        while let Some(arg) = it.next() {
+            let mut value = |name: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            match arg.as_str() {
+                // cargo bench passes --bench to every bench binary.
+                "--bench" => {}
+                "--files" => args.files = parse_num(&value("--files")?, "--files")?,
+                "--big-mib" => args.big_mib = parse_num(&value("--big-mib")?, "--big-mib")?,
+                "--rounds" => args.rounds = parse_num(&value("--rounds")?, "--rounds")? as usize,
+                "--settle" => {
+                    args.settle = Duration::from_secs(parse_num(&value("--settle")?, "--settle")?)
+                }
+                "--skip-wasm" => args.skip_wasm = true,
+                "--scaling" => args.scaling = true,
+                "--only" => {
+                    let list = value("--only")?;
+                    let names = list.split(',').map(str::trim).filter(|s| !s.is_empty());
+                    args.only = Some(names.map(Contender::from_name).collect::<Result<_>>()?);
+                }
+                "-h" | "--help" => {
+                    println!(
+                        "cargo bench -p unfurl --bench compare -- [--files N] [--big-mib M] \
+                         [--rounds R] [--skip-wasm] [--only NAME,...] [--settle SECS] [--scaling]\n\
+                         contenders: {}",
+                        Contender::ALL.map(Contender::name).join(", ")
+                    );
+                    std::process::exit(0);
+                }
+                other => return Err(format!("unknown argument {other:?} (try --help)")),
+            }
+        }
+        if args.rounds == 0 {
+            return Err("--rounds must be at least 1".into());
+        }
+        Ok(args)
+    }
+
+    /// The contenders of a normal (not `--scaling`) run, in table order.
+    fn contenders(&self) -> Vec<Contender> {
+        Contender::ALL
+            .into_iter()
+            .filter(|c| self.only.as_ref().is_none_or(|only| only.contains(c)))
+            .filter(|c| !(self.skip_wasm && *c == Contender::UnfurlWasm))
+            .collect()
+    }
+}
+
+fn parse_num(s: &str, name: &str) -> Result<u64> {
+    s.parse().map_err(|e| format!("{name} {s:?}: {e}"))
+}
+
+/// Where things are: this binary is `target/release/deps/compare-HASH`.
+struct Paths {
+    self_exe: PathBuf,
+    target: PathBuf,
+    unfurl: PathBuf,
+}
+
+impl Paths {
+    fn locate() -> Result<Paths> {
+        let self_exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let profile_dir = self_exe
+            .parent()
+            .and_then(Path::parent)
+            .ok_or_else(|| format!("{} is not in target/PROFILE/deps", self_exe.display()))?;
+        let target = profile_dir
+            .parent()
+            .ok_or_else(|| format!("{} has no parent", profile_dir.display()))?
+            .to_path_buf();
+        let unfurl = profile_dir.join("unfurl");
+        if !unfurl.is_file() {
+            return Err(format!(
+                "{} is missing: build it with `cargo build --release -p unfurl` \
+                 (cargo bench -p unfurl normally builds it too)",
+                unfurl.display()
+            ));
+        }
+        Ok(Paths {
+            self_exe,
+            target,
+            unfurl,
+        })
+    }
+}
+
+/// The machine line of the report.
+struct Machine {
+    cores: usize,
+    kernel: String,
+    cpu: String,
+    mem: String,
+    versions: String,
+}
+
+impl Machine {
+    fn describe(paths: &Paths) -> Machine {
+        let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let field = |text: &str, key: &str| {
+            text.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+                .unwrap_or_else(|| "?".into())
+        };
+        let first_line = |program: &Path, arg: &str| {
+            command_stdout(Command::new(program).arg(arg))
+                .map(|s| s.lines().next().unwrap_or("").trim().to_string())
+                .unwrap_or_else(|e| format!("? ({e})"))
+        };
+        Machine {
+            cores: cores(),
+            kernel: first_line(Path::new("uname"), "-r"),
+            cpu: field(&cpuinfo, "model name"),
+            mem: field(&meminfo, "MemTotal"),
+            versions: format!(
+                "{}; {}; {}; gix 0.90",
+                first_line(&paths.unfurl, "--version"),
+                first_line(Path::new("git"), "--version"),
+                first_line(Path::new("tar"), "--version"),
+            ),
+        }
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 1: the store, generated once and cached
+
+struct Store {
+    files: u64,
+    big_mib: u64,
+    repo: PathBuf,
+    /// `git archive --format=tar main`, made once: the input of `tar-floor`.
+    tar: PathBuf,
+}
+
+impl Store {
+    fn ensure(paths: &Paths, files: u64, big_mib: u64) -> Result<Store> {
+        let dir = paths
+            .target
+            .join("bench-stores")
+            .join(format!("files-{files}-big-{big_mib}"));
+        let store = Store {
+            files,
+            big_mib,
+            repo: dir.join("store.git"),
+            tar: dir.join("main.tar"),
+        };
+        let complete = dir.join("complete");
+        if complete.exists() {
+            eprintln!("store: reusing {}", dir.display());
+            return Ok(store);
+        }
+        remove_tree(&dir)?;
+        fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        eprintln!(
+            "store: generating {} (--files {files} --big-mib {big_mib}; once, then cached)",
+            dir.display()
+        );
+        let started = Instant::now();
+        let listing = command_stdout(
+            Command::new("python3")
+                .arg(MAKE_STORE)
+                .arg(&store.repo)
+                .args([
+                    "--files",
+                    &files.to_string(),
+                    "--big-mib",
+                    &big_mib.to_string(),
+                ]),
+        )?;
+        write_file(&dir.join("make-store.out"), listing.as_bytes())?;
+        let tar = fs::File::create(&store.tar)
+            .map_err(|e| format!("create {}: {e}", store.tar.display()))?;
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(&store.repo)
+            .args(["archive", "--format=tar", REV])
+            .stdout(tar)
+            .status()
+            .map_err(|e| format!("git archive: {e}"))?;
+        if !status.success() {
+            return Err(format!("git archive --format=tar {REV} failed: {status}"));
+        }
+        write_file(&complete, b"")?;
+        eprintln!(
+            "store: generated in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(store)
+    }
+
+    fn label(&self) -> String {
+        format!("files-{}-big-{}", self.files, self.big_mib)
+    }
+}
+
+/// Read every file of the store and the prepared tar once, so the first run is not cold.
+fn warm_page_cache(store: &Store) -> Result<()> {
+    let started = Instant::now();
+    let mut bytes = read_tree(&store.repo)?;
+    bytes += read_file_fully(&store.tar)?;
+    eprintln!(
+        "warm: read {:.1} MiB of {} in {:.1} s",
+        bytes as f64 / MIB,
+        store.label(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn read_tree(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in fs::read_dir(dir).map_err(|e| format!("read {}: {e}", dir.display()))? {
+        let entry = entry.map_err(|e| format!("read {}: {e}", dir.display()))?;
+        let kind = entry
+            .file_type()
+            .map_err(|e| format!("stat {}: {e}", entry.path().display()))?;
+        if kind.is_dir() {
+            total += read_tree(&entry.path())?;
+        } else if kind.is_file() {
+            total += read_file_fully(&entry.path())?;
+        }
+    }
+    Ok(total)
+}
+
+fn read_file_fully(path: &Path) -> Result<u64> {
+    let mut file = fs::File::open(path).map_err(|e| format!("open {}: {e}", path.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("read {}: {e}", path.display())),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 2: the contenders and the interleaved rounds
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Contender {
+    UnfurlNative,
+    UnfurlWasm,
+    Gitoxide,
+    GitCloneNoHardlinks,
+    GitArchiveTar,
+    TarFloor,
+}
+
+impl Contender {
+    const ALL: [Contender; 6] = [
+        Contender::UnfurlNative,
+        Contender::UnfurlWasm,
+        Contender::Gitoxide,
+        Contender::GitCloneNoHardlinks,
+        Contender::GitArchiveTar,
+        Contender::TarFloor,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Contender::UnfurlNative => "unfurl-native",
+            Contender::UnfurlWasm => "unfurl-wasm",
+            Contender::Gitoxide => "gitoxide",
+            Contender::GitCloneNoHardlinks => "git-clone-no-hardlinks",
+            Contender::GitArchiveTar => "git-archive-tar",
+            Contender::TarFloor => "tar-floor",
+        }
+    }
+
+    fn from_name(name: &str) -> Result<Contender> {
+        Contender::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown contender {name:?}; known: {}",
+                    Contender::ALL.map(Contender::name).join(", ")
+                )
+            })
+    }
+
+    /// The command checking out `store` into `dest`.
+    fn command(self, paths: &Paths, store: &Store, dest: &Path) -> Command {
+        let mut cmd;
+        match self {
+            Contender::UnfurlNative | Contender::UnfurlWasm => {
+                cmd = Command::new(&paths.unfurl);
+                cmd.args(["checkout", "--quiet"]);
+                if self == Contender::UnfurlWasm {
+                    cmd.args(["--runtime", "wasm"]);
+                }
+                cmd.arg(&store.repo).arg(REV).arg(dest);
+            }
+            Contender::Gitoxide => {
+                cmd = Command::new(&paths.self_exe);
+                cmd.arg(GIX_CHECKOUT).arg(&store.repo).arg(REV).arg(dest);
+            }
+            Contender::GitCloneNoHardlinks => {
+                cmd = Command::new("git");
+                cmd.args(["clone", "--local", "--no-hardlinks", "-q"])
+                    .arg(&store.repo)
+                    .arg(dest);
+            }
+            Contender::GitArchiveTar => {
+                cmd = Command::new("sh");
+                cmd.arg("-c")
+                    .arg(format!(r#"git -C "$1" archive {REV} | tar -x -C "$2""#))
+                    .arg("sh")
+                    .arg(&store.repo)
+                    .arg(dest);
+            }
+            Contender::TarFloor => {
+                cmd = Command::new("tar");
+                cmd.arg("-x").arg("-f").arg(&store.tar).arg("-C").arg(dest);
+            }
+        }
+        cmd
+    }
+
+    /// tar needs its destination to exist; it is created outside the timed region.
+    fn needs_existing_dest(self) -> bool {
+        matches!(self, Contender::GitArchiveTar | Contender::TarFloor)
+    }
+
+    /// git clone also writes the repository, `DEST/.git`, which is not part of the tree.
+    fn writes_dot_git(self) -> bool {
+        self == Contender::GitCloneNoHardlinks
+    }
+}
+
+/// One row of the table: a contender on a store, and its samples.
+struct Job {
+    label: String,
+    contender: Contender,
+    store: Rc<Store>,
+    samples: Vec<Sample>,
+    /// Set when the untimed check run's output differs from `git archive`'s.
+    mismatch: Option<String>,
+    failure: Option<String>,
+}
+
+impl Job {
+    fn new(contender: Contender, store: &Rc<Store>, label: &str) -> Job {
+        Job {
+            label: label.to_string(),
+            contender,
+            store: Rc::clone(store),
+            samples: Vec::new(),
+            mismatch: None,
+            failure: None,
+        }
+    }
+
+    /// A directory name for this job's outputs.
+    fn slug(&self) -> String {
+        format!("{}-{}", self.contender.name(), self.store.label())
+    }
+}
+
+/// Run every job once, untimed, and compare its output with `git archive`'s. Jobs that fail
+/// are dropped (unfurl-wasm with a note when the binary cannot run it), or kept but flagged
+/// when their output differs.
+fn check_runs(
+    paths: &Paths,
+    jobs: Vec<Job>,
+    out: &Path,
+    settle: Duration,
+) -> Result<(Vec<Job>, Vec<String>)> {
+    let check_dir = out.join("check");
+    let mut notes = Vec::new();
+    let mut kept = Vec::new();
+    let mut references: Vec<(String, TreeStats)> = Vec::new();
+    for mut job in jobs {
+        let key = job.store.label();
+        let reference = match references.iter().find(|(k, _)| *k == key) {
+            Some((_, stats)) => *stats,
+            None => {
+                let dest = check_dir.join(format!("reference-{}", job.store.label()));
+                mkdir(&dest)?;
+                command_stdout(
+                    Command::new("tar")
+                        .arg("-x")
+                        .arg("-f")
+                        .arg(&job.store.tar)
+                        .arg("-C")
+                        .arg(&dest),
+                )?;
+                let stats = TreeStats::of(&dest, false)?;
+                eprintln!("check: git archive of {}: {stats}", job.store.label());
+                references.push((key, stats));
+                stats
+            }
+        };
+        let dest = check_dir.join(job.slug());
+        if job.contender.needs_existing_dest() {
+            mkdir(&dest)?;
+        }
+        let log = check_dir.join(format!("{}.stderr", job.slug()));
+        let cmd = job.contender.command(paths, &job.store, &dest);
+        match measure(cmd, &log) {
+            Err(err) => {
+                let note = format!(
+                    "{}: skipped, its untimed check run failed: {err}",
+                    job.label
+                );
+                eprintln!("check: {note}");
+                notes.push(note);
+                continue;
+            }
+            Ok(sample) => {
+                let stats = TreeStats::of(&dest, job.contender.writes_dot_git())?;
+                if stats == reference {
+                    eprintln!(
+                        "check: {} ok ({:.3} s untimed): {stats}",
+                        job.label,
+                        sample.wall.as_secs_f64()
+                    );
+                } else {
+                    let note = format!("output differs from git archive: {stats} vs {reference}");
+                    eprintln!("check: {}: {note}", job.label);
+                    job.mismatch = Some(note);
+                }
+            }
+        }
+        kept.push(job);
+    }
+    remove_tree(&check_dir)?;
+    std::thread::sleep(settle);
+    Ok((kept, notes))
+}
+
+/// `rounds` rounds; each runs every job once, in an order rotated by one each round.
+fn run_rounds(
+    paths: &Paths,
+    jobs: &mut [Job],
+    out: &Path,
+    rounds: usize,
+    settle: Duration,
+) -> Result<()> {
+    let logs = out.join("logs");
+    mkdir(&logs)?;
+    for round in 0..rounds {
+        let round_dir = out.join(format!("round-{round}"));
+        let n = jobs.len();
+        for i in 0..n {
+            let job = &mut jobs[(round + i) % n];
+            if job.failure.is_some() {
+                continue;
+            }
+            let dest = round_dir.join(job.slug());
+            if job.contender.needs_existing_dest() {
+                mkdir(&dest)?;
+            } else {
+                mkdir(&round_dir)?;
+            }
+            let log = logs.join(format!("{}-round-{round}.stderr", job.slug()));
+            let cmd = job.contender.command(paths, &job.store, &dest);
+            match measure(cmd, &log) {
+                Ok(sample) => {
+                    eprintln!(
+                        "round {}/{rounds}: {:<28} {:>8.3} s {:>8.1} MiB",
+                        round + 1,
+                        job.label,
+                        sample.wall.as_secs_f64(),
+                        sample.maxrss_kib as f64 / 1024.0
+                    );
+                    job.samples.push(sample);
+                }
+                Err(err) => {
+                    eprintln!("round {}/{rounds}: {} FAILED: {err}", round + 1, job.label);
+                    job.failure = Some(format!("round {} failed: {err}", round + 1));
+                }
+            }
+        }
+        // Outside the timed region: clear this round's outputs, then let the disk settle.
+        remove_tree(&round_dir)?;
+        std::thread::sleep(settle);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 3: measuring one run
+
+#[derive(Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    maxrss_kib: u64,
+}
+
+/// Spawn `cmd`, wait for it with `wait4`, and return its wall time and peak RSS. stderr goes
+/// to `log`, which is quoted when the command fails.
+fn measure(mut cmd: Command, log: &Path) -> Result<Sample> {
+    let log_file = fs::File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file);
+    let started = Instant::now();
+    let child = cmd.spawn().map_err(|e| format!("spawn {cmd:?}: {e}"))?;
+    let pid = libc::pid_t::try_from(child.id()).map_err(|e| format!("pid: {e}"))?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data, for which all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers are to live locals; pid is our own unreaped child.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("wait4 {cmd:?}: {err}"));
+        }
+    }
+    let wall = started.elapsed();
+    // Already reaped by wait4; dropping a std Child neither waits nor kills.
+    drop(child);
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        let how = if libc::WIFSIGNALED(status) {
+            format!("killed by signal {}", libc::WTERMSIG(status))
+        } else {
+            format!("exit status {}", libc::WEXITSTATUS(status))
+        };
+        let stderr = fs::read_to_string(log).unwrap_or_default();
+        let stderr = stderr.trim();
+        return Err(format!(
+            "{cmd:?}: {how}: {}",
+            stderr.lines().next().unwrap_or("")
+        ));
+    }
+    Ok(Sample {
+        wall,
+        maxrss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+    })
+}
+
+/// What a checkout produced, for comparison with `git archive`'s output.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+struct TreeStats {
+    files: u64,
+    executables: u64,
+    symlinks: u64,
+    dirs: u64,
+    bytes: u64,
+}
+
+impl TreeStats {
+    fn of(root: &Path, skip_dot_git: bool) -> Result<TreeStats> {
+        let mut stats = TreeStats::default();
+        stats.add(root, skip_dot_git)?;
+        Ok(stats)
+    }
+
+    fn add(&mut self, dir: &Path, skip_dot_git: bool) -> Result<()> {
+        for entry in fs::read_dir(dir).map_err(|e| format!("read {}: {e}", dir.display()))? {
+            let entry = entry.map_err(|e| format!("read {}: {e}", dir.display()))?;
+            if skip_dot_git && entry.file_name() == ".git" {
+                continue;
+            }
+            let path = entry.path();
+            let meta =
+                fs::symlink_metadata(&path).map_err(|e| format!("stat {}: {e}", path.display()))?;
+            if meta.is_dir() {
+                self.dirs += 1;
+                self.add(&path, false)?;
+            } else if meta.file_type().is_symlink() {
+                self.symlinks += 1;
+            } else {
+                self.files += 1;
+                self.bytes += meta.len();
+                if meta.permissions().mode() & 0o111 != 0 {
+                    self.executables += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for TreeStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} files ({} executable, {:.1} MiB), {} symlinks, {} dirs",
+            self.files,
+            self.executables,
+            self.bytes as f64 / MIB,
+            self.symlinks,
+            self.dirs
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gitoxide contender, in a child process
+
+/// `compare __gix-checkout STORE REV DEST`: gitoxide's parallel checkout of REV's tree, with
+/// the options `gix clone` uses (the repository's checkout options, an initially empty
+/// destination) and one thread per core.
+fn gix_checkout_child(args: &[String]) -> Result<()> {
+    let [store, rev, dest] = args else {
+        return Err(format!(
+            "usage: {GIX_CHECKOUT} STORE REV DEST, got {args:?}"
+        ));
+    };
+    let repo = gix::open(store).map_err(|e| format!("open {store}: {e:?}"))?;
+    let tree_id = repo
+        .find_reference(rev.as_str())
+        .map_err(|e| format!("find {rev}: {e:?}"))?
+        .peel_to_tree()
+        .map_err(|e| format!("peel {rev} to a tree: {e:?}"))?
+        .id;
+    let mut index = repo
+        .index_from_tree(&tree_id)
+        .map_err(|e| format!("index from tree {tree_id}: {e:?}"))?;
+    let mut options = repo
+        .checkout_options(gix::worktree::stack::state::attributes::Source::IdMapping)
+        .map_err(|e| format!("checkout options: {e:?}"))?;
+    options.thread_limit = Some(cores());
+    options.destination_is_initially_empty = true;
+    fs::create_dir_all(dest).map_err(|e| format!("create {dest}: {e}"))?;
+    let objects = repo
+        .objects
+        .clone()
+        .into_arc()
+        .map_err(|e| format!("thread-safe object database: {e}"))?;
+    let outcome = gix::worktree::state::checkout(
+        &mut index,
+        dest,
+        objects,
+        &gix::progress::Discard,
+        &gix::progress::Discard,
+        &AtomicBool::new(false),
+        options,
+    )
+    .map_err(|e| format!("checkout: {e:?}"))?;
+    if !outcome.errors.is_empty() || !outcome.collisions.is_empty() {
+        return Err(format!(
+            "{} errors, {} collisions; first error: {:?}",
+            outcome.errors.len(),
+            outcome.collisions.len(),
+            outcome
+                .errors
+                .first()
+                .map(|e| (&e.path, e.error.to_string()))
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 4: the report
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+struct Summary {
+    median: f64,
+    min: f64,
+    max: f64,
+    peak_rss_mib: f64,
+}
+
+fn summarize(job: &Job) -> Option<Summary> {
+    if job.samples.is_empty() || job.failure.is_some() {
+        return None;
+    }
+    let mut walls: Vec<f64> = job.samples.iter().map(|s| s.wall.as_secs_f64()).collect();
+    walls.sort_by(f64::total_cmp);
+    let n = walls.len();
+    let median = if n % 2 == 1 {
+        walls[n / 2]
+    } else {
+        (walls[n / 2 - 1] + walls[n / 2]) / 2.0
+    };
+    let peak = job.samples.iter().map(|s| s.maxrss_kib).max().unwrap_or(0);
+    Some(Summary {
+        median,
+        min: walls[0],
+        max: walls[n - 1],
+        peak_rss_mib: peak as f64 / 1024.0,
+    })
+}
+
+fn print_report(
+    args: &Args,
+    machine: &Machine,
+    stores: &[Rc<Store>],
+    jobs: &[Job],
+    notes: &[String],
+    raw_args: &[String],
+) {
+    let mut r = String::new();
+    let find = |label: &str| {
+        jobs.iter()
+            .find(|j| j.label == label)
+            .and_then(|j| summarize(j).map(|s| (j, s)))
+    };
+    let baseline = jobs
+        .iter()
+        .find(|j| j.contender == Contender::UnfurlNative)
+        .and_then(summarize)
+        .map(|s| s.median);
+    let shown_args: Vec<&str> = raw_args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "--bench")
+        .collect();
+    let _ = writeln!(r, "\n## unfurl checkout benchmark\n");
+    let _ = writeln!(
+        r,
+        "- machine: nproc {}, kernel {}, {}, RAM {}",
+        machine.cores, machine.kernel, machine.cpu, machine.mem
+    );
+    let _ = writeln!(r, "- tools: {}", machine.versions);
+    for store in stores {
+        let _ = writeln!(
+            r,
+            "- store: make-store --files {} --big-mib {} (default --commits/--seed), rev `{REV}`, {}",
+            store.files,
+            store.big_mib,
+            store.repo.display()
+        );
+    }
+    let _ = writeln!(
+        r,
+        "- rounds: {} (interleaved round-robin, order rotated each round; each run into a new \
+         directory; outputs deleted after each round, untimed, then {} s settle)",
+        args.rounds,
+        args.settle.as_secs()
+    );
+    let _ = writeln!(
+        r,
+        "- command: `cargo bench -p unfurl --bench compare -- {}`\n",
+        shown_args.join(" ")
+    );
+    let _ = writeln!(
+        r,
+        "| contender | median wall (s) | min | max | ratio vs unfurl-native | peak RSS (MiB, max over rounds) |"
+    );
+    let _ = writeln!(r, "|---|---:|---:|---:|---:|---:|");
+    for job in jobs {
+        let flag = if job.mismatch.is_some() { " ⚠" } else { "" };
+        match summarize(job) {
+            Some(s) => {
+                let ratio = baseline.map_or("–".into(), |b| format!("{:.2}×", s.median / b));
+                let rss_note = if job.contender == Contender::GitArchiveTar {
+                    " (sh only)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    r,
+                    "| {}{flag} | {:.3} | {:.3} | {:.3} | {ratio} | {:.1}{rss_note} |",
+                    job.label, s.median, s.min, s.max, s.peak_rss_mib
+                );
+            }
+            None => {
+                let why = job.failure.as_deref().unwrap_or("no samples");
+                let _ = writeln!(r, "| {} | failed: {why} | | | | |", job.label);
+            }
+        }
+    }
+    let _ = writeln!(r);
+    for job in jobs {
+        if let Some(m) = &job.mismatch {
+            let _ = writeln!(r, "- ⚠ {}: {m}", job.label);
+        }
+    }
+    for note in notes {
+        let _ = writeln!(r, "- note: {note}");
+    }
+    if jobs.iter().any(|j| j.contender == Contender::GitArchiveTar) {
+        let _ = writeln!(
+            r,
+            "- note: git-archive-tar's peak RSS is that of `sh` (wait4 of the pipeline's parent), \
+             not of git or tar"
+        );
+    }
+
+    let _ = writeln!(r, "\n### targets (from medians)\n");
+    let mut check = |name: String,
+                     lhs: Option<(String, f64)>,
+                     rhs: Option<(String, f64)>,
+                     limit: f64,
+                     unit: &str| {
+        match (lhs, rhs) {
+            (Some((l, lv)), Some((rname, rv))) => {
+                let ratio = lv / rv;
+                let verdict = if ratio <= limit { "PASS" } else { "FAIL" };
+                let _ = writeln!(
+                    r,
+                    "- {verdict} {name}: {l} {lv:.3} {unit} / {rname} {rv:.3} {unit} = {ratio:.2}× (limit {limit}×)"
+                );
+            }
+            _ => {
+                let _ = writeln!(r, "- SKIP {name}: not measured in this run");
+            }
+        }
+    };
+    let median_of = |label: &str| find(label).map(|(j, s)| (j.label.clone(), s.median));
+    if args.scaling {
+        check(
+            "scaling: 200000 files ≤ 11× the time of 20000 files".into(),
+            median_of("unfurl-native, 200000 files"),
+            median_of("unfurl-native, 20000 files"),
+            11.0,
+            "s",
+        );
+    } else {
+        let native = median_of("unfurl-native");
+        check(
+            "unfurl-native ≤ 0.9× gitoxide".into(),
+            native.clone(),
+            median_of("gitoxide"),
+            0.9,
+            "s",
+        );
+        check(
+            "unfurl-native ≤ 0.35× git-clone-no-hardlinks".into(),
+            native.clone(),
+            median_of("git-clone-no-hardlinks"),
+            0.35,
+            "s",
+        );
+        check(
+            "unfurl-native ≤ 1.0× tar-floor".into(),
+            native.clone(),
+            median_of("tar-floor"),
+            1.0,
+            "s",
+        );
+        check(
+            "unfurl-wasm ≤ 2× unfurl-native".into(),
+            median_of("unfurl-wasm"),
+            native,
+            2.0,
+            "s",
+        );
+        if args.big_mib > 0 {
+            for label in ["unfurl-native", "unfurl-wasm"] {
+                match find(label) {
+                    Some((_, s)) => {
+                        let verdict = if s.peak_rss_mib <= 64.0 {
+                            "PASS"
+                        } else {
+                            "FAIL"
+                        };
+                        let _ = writeln!(
+                            r,
+                            "- {verdict} {label} peak RSS ≤ 64 MiB with a {} MiB file: {:.1} MiB",
+                            args.big_mib, s.peak_rss_mib
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            r,
+                            "- SKIP {label} peak RSS ≤ 64 MiB: not measured in this run"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    println!("{r}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+/// Run `cmd` to completion and return its stdout; fail with its stderr.
+fn command_stdout(cmd: &mut Command) -> Result<String> {
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("run {cmd:?}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{cmd:?}: {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn mkdir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))
+}
+
+fn write_file(path: &Path, data: &[u8]) -> Result<()> {
+    fs::write(path, data).map_err(|e| format!("write {}: {e}", path.display()))
+}
+
+/// Remove a directory tree if it exists.
+fn remove_tree(dir: &Path) -> Result<()> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("remove {}: {e}", dir.display())),
+    }
+}

@@ -1,0 +1,271 @@
+//! Running the engine confined under WASI, in an embedded wasmtime.
+//!
+//! The guest (the engine compiled to `wasm32-wasip1`, embedded in this binary) sees exactly:
+//! the store's git directory, read-only, at `/store`; each alternate object directory the
+//! store names, read-only, at `/alt/N`; and the staging directory, read-write, at `/dest`.
+//! No environment, no network, no stdin, no clock-based randomness it could use to escape;
+//! a memory cap and an epoch deadline. The host creates the staging directory, finishes
+//! what WASI cannot do (exec bits, absolute symlinks) through its own handle, and publishes
+//! with the same atomic rename as a native checkout.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use unfurl_engine::wire::{self, Reply};
+use wasmtime::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+/// The guest module, built by `build.rs`.
+static GUEST: &[u8] = include_bytes!(env!("UNFURL_GUEST_WASM"));
+/// A hash of [`GUEST`], part of the compiled-module cache key.
+const GUEST_HASH: &str = env!("UNFURL_GUEST_HASH");
+/// The wasmtime version, the other part of the cache key.
+const WASMTIME_VERSION: &str = "48.0.8";
+
+/// Limits for the confined engine.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The most linear memory the guest may use, in bytes. Default: 2 GiB.
+    pub max_memory: usize,
+    /// Wall time after which the guest is stopped; `None` for no limit. Default: none.
+    pub timeout: Option<Duration>,
+    /// Where compiled guests are cached; `None` disables the cache (every run compiles,
+    /// about a second). Default: `$UNFURL_CACHE_DIR`, else `$XDG_CACHE_HOME/unfurl`, else
+    /// `~/.cache/unfurl`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_memory: 2 << 30,
+            timeout: None,
+            cache_dir: default_cache_dir(),
+        }
+    }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("UNFURL_CACHE_DIR") {
+        return Some(dir.into());
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("unfurl"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/unfurl"))
+}
+
+/// Why the confined run failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The engine inside the guest reported an error (the same message as natively).
+    #[error("{0}")]
+    Guest(String),
+    /// The guest used more memory than allowed.
+    #[error("the sandboxed engine exceeded its memory cap of {} MiB (raise it with --wasm-max-memory)", .0 >> 20)]
+    OutOfMemory(usize),
+    /// The guest ran past its deadline.
+    #[error("the sandboxed engine ran past its {0:?} deadline (raise it with --wasm-timeout)")]
+    Timeout(Duration),
+    /// The caller interrupted the run.
+    #[error("interrupted")]
+    Interrupted,
+    /// wasmtime could not set up or run the guest.
+    #[error("wasm runtime: {0}")]
+    Runtime(String),
+}
+
+/// What the guest did.
+pub(crate) struct GuestRun {
+    pub(crate) reply: Reply,
+    /// Time to get a runnable module (cache hit or compile).
+    #[allow(dead_code)]
+    pub(crate) load: Duration,
+}
+
+/// Run the guest with `request`, preopening `store` read-only at `/store`, `alternates`
+/// read-only at `/alt/N` and, if given, `dest` read-write at `/dest`.
+pub(crate) fn run_guest(
+    request: &wire::Request,
+    store: &Path,
+    alternates: &[PathBuf],
+    dest: Option<&Path>,
+    limits: &Limits,
+    interrupt: &AtomicBool,
+) -> Result<GuestRun, Error> {
+    let runtime = |e: wasmtime::Error| Error::Runtime(format!("{e:#}"));
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config).map_err(runtime)?;
+    let load_start = Instant::now();
+    let module = load_module(&engine, limits.cache_dir.as_deref()).map_err(runtime)?;
+    let load = load_start.elapsed();
+
+    let stdout = MemoryOutputPipe::new(64 << 20);
+    let stderr = MemoryOutputPipe::new(1 << 20);
+    let mut wasi = WasiCtxBuilder::new();
+    // No inherited environment, stdin, args or network: the request is the only input.
+    wasi.stdout(stdout.clone()).stderr(stderr.clone());
+    wasi.arg("unfurl-guest")
+        .arg(serde_json::to_string(request).map_err(|e| Error::Runtime(e.to_string()))?);
+    wasi.preopened_dir(store, wire::STORE, FsPerms::ReadOnly)
+        .map_err(|e| Error::Runtime(format!("cannot preopen store {}: {e:#}", store.display())))?;
+    for (i, alternate) in alternates.iter().enumerate() {
+        wasi.preopened_dir(alternate, format!("/alt/{i}"), FsPerms::ReadOnly)
+            .map_err(|e| {
+                Error::Runtime(format!(
+                    "cannot preopen alternate {}: {e:#}",
+                    alternate.display()
+                ))
+            })?;
+    }
+    if let Some(dest) = dest {
+        wasi.preopened_dir(dest, wire::DEST, FsPerms::ReadWrite)
+            .map_err(|e| {
+                Error::Runtime(format!(
+                    "cannot preopen staging directory {}: {e:#}",
+                    dest.display()
+                ))
+            })?;
+    }
+    let state = State {
+        wasi: wasi.build_p1(),
+        limits: StoreLimitsBuilder::new()
+            .memory_size(limits.max_memory)
+            .trap_on_grow_failure(true)
+            .build(),
+    };
+    let mut store_ = Store::new(&engine, state);
+    store_.limiter(|s| &mut s.limits);
+    store_.set_epoch_deadline(1);
+
+    let mut linker: Linker<State> = Linker::new(&engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(runtime)?;
+    let instance = linker.instantiate(&mut store_, &module).map_err(runtime)?;
+    let start = instance
+        .get_typed_func::<(), ()>(&mut store_, "_start")
+        .map_err(runtime)?;
+
+    // A watchdog ends the guest at its deadline, or when the caller interrupts.
+    let done = Arc::new(AtomicBool::new(false));
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let result = std::thread::scope(|scope| {
+        let watchdog_engine = engine.clone();
+        let (done2, timed_out2) = (done.clone(), timed_out.clone());
+        let deadline = limits.timeout.map(|t| Instant::now() + t);
+        scope.spawn(move || {
+            while !done2.load(Ordering::Relaxed) {
+                let late = deadline.is_some_and(|d| Instant::now() >= d);
+                if late || interrupt.load(Ordering::Relaxed) {
+                    timed_out2.store(late, Ordering::Relaxed);
+                    watchdog_engine.increment_epoch();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let result = start.call(&mut store_, ());
+        done.store(true, Ordering::Relaxed);
+        result
+    });
+    let exit = match result {
+        Ok(()) => 0,
+        Err(err) => match err.downcast_ref::<I32Exit>() {
+            Some(exit) => exit.0,
+            None => {
+                if timed_out.load(Ordering::Relaxed) {
+                    return Err(Error::Timeout(limits.timeout.unwrap_or_default()));
+                }
+                if interrupt.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted);
+                }
+                let text = format!("{err:#}");
+                if text.contains("forcing trap when growing memory")
+                    || text.contains("memory allocation")
+                {
+                    return Err(Error::OutOfMemory(limits.max_memory));
+                }
+                let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
+                if stderr.contains("memory allocation of") {
+                    return Err(Error::OutOfMemory(limits.max_memory));
+                }
+                return Err(Error::Runtime(format!(
+                    "the guest trapped: {}{}",
+                    text.lines().next().unwrap_or_default(),
+                    one_line(&stderr)
+                )));
+            }
+        },
+    };
+    let out = stdout.contents();
+    let reply: Reply = serde_json::from_slice(&out).map_err(|e| {
+        Error::Runtime(format!(
+            "the guest exited with {exit} and no valid reply ({e}){}",
+            one_line(&String::from_utf8_lossy(&stderr.contents()))
+        ))
+    })?;
+    Ok(GuestRun { reply, load })
+}
+
+fn one_line(stderr: &str) -> String {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    if line.is_empty() {
+        String::new()
+    } else {
+        format!(": {line}")
+    }
+}
+
+struct State {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+/// The guest module: from the cache of precompiled modules when possible (about a
+/// millisecond), else compiled (about a second) and cached for next time.
+fn load_module(engine: &Engine, cache_dir: Option<&Path>) -> wasmtime::Result<Module> {
+    let Some(cache_dir) = cache_dir else {
+        return Module::new(engine, GUEST);
+    };
+    let path = cache_dir.join(format!(
+        "guest-{WASMTIME_VERSION}-{GUEST_HASH}-{}.cwasm",
+        std::env::consts::ARCH
+    ));
+    if path.is_file() {
+        // SAFETY: `deserialize_file` runs native code from the file, so the file must be one
+        // `precompile_module` wrote. It lives in the user's own cache directory, is named by
+        // this exact guest and wasmtime version, and is only ever written whole (renamed
+        // into place below); wasmtime further checks that it was compiled by a compatible
+        // engine and refuses it otherwise, in which case we recompile.
+        #[allow(unsafe_code)]
+        if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
+            return Ok(module);
+        }
+    }
+    let compiled = engine.precompile_module(GUEST)?;
+    // Caching is an optimisation: a read-only or full cache directory costs a compile, not the checkout.
+    let _ = write_atomically(cache_dir, &path, &compiled);
+    // SAFETY: these bytes were produced by `precompile_module` on this very engine just now.
+    #[allow(unsafe_code)]
+    unsafe {
+        Module::deserialize(engine, &compiled)
+    }
+}
+
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), GUEST_HASH));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
