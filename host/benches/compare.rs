@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo bench -p unfurl --bench compare -- [--files N] [--big-mib M] [--rounds R]
-//!     [--skip-wasm] [--only NAME,...] [--settle SECS] [--scaling]
+//!     [--skip-wasm] [--only NAME,...] [--settle SECS] [--no-sync] [--scaling]
 //! ```
 //!
 //! * `--files N` (default 20000), `--big-mib M` (default 0): the store, made once by
@@ -15,7 +15,9 @@
 //!   contender later each round, so drift and the after-effects of a neighbour's writes hit all
 //!   contenders alike. Each run writes into a new directory under `target/bench-out/`; a round's
 //!   outputs are deleted after the round, outside the timed region, then the bench waits
-//!   `--settle` seconds (default 3; deleting a big tree on this disk slows what runs next).
+//!   `--settle` seconds (default 1; deleting a big tree on this disk slows what runs next).
+//!   Before every run the bench calls sync(2), untimed (`--no-sync` to skip), so no run pays for
+//!   writing back its predecessor's files; timings on this shared VM disk varied 10x without it.
 //! * `--only unfurl-native,gitoxide,...`: a subset of the contenders; `--skip-wasm` drops
 //!   `unfurl-wasm` (which is also skipped, with a note, when the binary cannot run it).
 //! * `--scaling`: time only `unfurl-native` on a 20 000-file and a 200 000-file store (the
@@ -107,10 +109,12 @@ fn bench(raw_args: &[String]) -> Result<()> {
     }
     let out = paths.target.join("bench-out");
     remove_tree(&out)?;
+    let load_before = loadavg();
     let (mut jobs, notes) = check_runs(&paths, jobs, &out, args.settle)?;
-    run_rounds(&paths, &mut jobs, &out, args.rounds, args.settle)?;
+    run_rounds(&paths, &mut jobs, &out, &args)?;
     remove_tree(&out)?;
-    print_report(&args, &machine, &stores, &jobs, &notes, raw_args);
+    let load = format!("{load_before} before, {} after", loadavg());
+    print_report(&args, &machine, &load, &stores, &jobs, &notes, raw_args);
     Ok(())
 }
 
@@ -124,6 +128,7 @@ struct Args {
     skip_wasm: bool,
     only: Option<Vec<Contender>>,
     settle: Duration,
+    sync: bool,
     scaling: bool,
 }
 
@@ -135,7 +140,8 @@ impl Args {
             rounds: 5,
             skip_wasm: false,
             only: None,
-            settle: Duration::from_secs(3),
+            settle: Duration::from_secs(1),
+            sync: true,
             scaling: false,
         };
         let mut it = raw.iter();
@@ -155,6 +161,7 @@ impl Args {
                     args.settle = Duration::from_secs(parse_num(&value("--settle")?, "--settle")?)
                 }
                 "--skip-wasm" => args.skip_wasm = true,
+                "--no-sync" => args.sync = false,
                 "--scaling" => args.scaling = true,
                 "--only" => {
                     let list = value("--only")?;
@@ -164,7 +171,7 @@ impl Args {
                 "-h" | "--help" => {
                     println!(
                         "cargo bench -p unfurl --bench compare -- [--files N] [--big-mib M] \
-                         [--rounds R] [--skip-wasm] [--only NAME,...] [--settle SECS] [--scaling]\n\
+                         [--rounds R] [--skip-wasm] [--only NAME,...] [--settle SECS] [--no-sync] [--scaling]\n\
                          contenders: {}",
                         Contender::ALL.map(Contender::name).join(", ")
                     );
@@ -584,13 +591,8 @@ fn check_runs(
 }
 
 /// `rounds` rounds; each runs every job once, in an order rotated by one each round.
-fn run_rounds(
-    paths: &Paths,
-    jobs: &mut [Job],
-    out: &Path,
-    rounds: usize,
-    settle: Duration,
-) -> Result<()> {
+fn run_rounds(paths: &Paths, jobs: &mut [Job], out: &Path, args: &Args) -> Result<()> {
+    let rounds = args.rounds;
     let logs = out.join("logs");
     mkdir(&logs)?;
     for round in 0..rounds {
@@ -609,6 +611,10 @@ fn run_rounds(
             }
             let log = logs.join(format!("{}-round-{round}.stderr", job.slug()));
             let cmd = job.contender.command(paths, &job.store, &dest);
+            if args.sync {
+                // SAFETY: sync(2) takes no arguments and cannot fail.
+                unsafe { libc::sync() };
+            }
             match measure(cmd, &log) {
                 Ok(sample) => {
                     eprintln!(
@@ -628,7 +634,7 @@ fn run_rounds(
         }
         // Outside the timed region: clear this round's outputs, then let the disk settle.
         remove_tree(&round_dir)?;
-        std::thread::sleep(settle);
+        std::thread::sleep(args.settle);
     }
     Ok(())
 }
@@ -838,6 +844,7 @@ fn summarize(job: &Job) -> Option<Summary> {
 fn print_report(
     args: &Args,
     machine: &Machine,
+    load: &str,
     stores: &[Rc<Store>],
     jobs: &[Job],
     notes: &[String],
@@ -866,6 +873,7 @@ fn print_report(
         machine.cores, machine.kernel, machine.cpu, machine.mem
     );
     let _ = writeln!(r, "- tools: {}", machine.versions);
+    let _ = writeln!(r, "- load average (1/5/15 min): {load}");
     for store in stores {
         let _ = writeln!(
             r,
@@ -878,9 +886,14 @@ fn print_report(
     let _ = writeln!(
         r,
         "- rounds: {} (interleaved round-robin, order rotated each round; each run into a new \
-         directory; outputs deleted after each round, untimed, then {} s settle)",
+         directory; outputs deleted after each round, untimed, then {} s settle; {})",
         args.rounds,
-        args.settle.as_secs()
+        args.settle.as_secs(),
+        if args.sync {
+            "untimed sync(2) before each run"
+        } else {
+            "no sync"
+        }
     );
     let _ = writeln!(
         r,
@@ -1035,6 +1048,13 @@ fn command_stdout(cmd: &mut Command) -> Result<String> {
         ));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews the timings.
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|e| format!("? ({e})"))
 }
 
 fn mkdir(dir: &Path) -> Result<()> {

@@ -72,8 +72,14 @@ impl Dest {
                 shown(&parent_path)
             ))
         })?;
+        let parent = Dir::from(parent);
+        // Fail early, and with the same message in every runtime, on an unusable destination.
+        if let Err(err) = unfurl_engine::publish::check_dest(&parent, &name) {
+            remove_created(&created);
+            return Err(unfurl_engine::Error::from(err).into());
+        }
         Ok(Dest {
-            parent: Dir::from(parent),
+            parent,
             parent_path,
             name,
             created,

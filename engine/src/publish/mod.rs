@@ -177,7 +177,9 @@ impl Drop for Staging<'_> {
     }
 }
 
-fn check_dest(parent: &Dir, dest: &OsStr) -> Result<(), Error> {
+/// Check that `dest` in `parent` is absent or an empty directory, as [`Staging::create()`]
+/// and [`Staging::publish()`] do; callers use it to fail early, before resolving anything.
+pub fn check_dest(parent: &Dir, dest: &OsStr) -> Result<(), Error> {
     let inspect = |source| Error::Inspect {
         dest: dest.into(),
         source,
