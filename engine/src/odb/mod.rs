@@ -287,14 +287,29 @@ pub(crate) struct Reader<'a> {
 
 /// Where compressed bytes come from.
 enum Input<'f> {
-    Pack { pack: &'f Pack, pos: u64, end: u64 },
+    /// Bytes `pos..end` of a pack; `pre` is a window of `Reader::input` already holding the
+    /// bytes just before `pos` (read together with the entry header, saving a read).
+    Pack {
+        pack: &'f Pack,
+        pos: u64,
+        end: u64,
+        pre: Option<(usize, usize)>,
+    },
     File(&'f std::fs::File),
 }
 
 impl Input<'_> {
+    /// The window of `Reader::input` that already holds input, if any: consumed once.
+    fn take_prefetched(&mut self) -> (usize, usize) {
+        match self {
+            Input::Pack { pre, .. } => pre.take().unwrap_or((0, 0)),
+            Input::File(_) => (0, 0),
+        }
+    }
+
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Input::Pack { pack, pos, end } => {
+            Input::Pack { pack, pos, end, .. } => {
                 let want = (*end - *pos).min(buf.len() as u64) as usize;
                 let n = pack
                     .read(&mut buf[..want], *pos)
@@ -331,7 +346,7 @@ impl<'a> Reader<'a> {
                 offset,
             } => {
                 let pack_ref = self.odb.pack(source, pack);
-                let entry = self.entry(pack_ref, offset, id)?;
+                let (entry, prefetched) = self.entry(pack_ref, offset, id)?;
                 let size = match entry.header {
                     gix_pack::data::entry::Header::OfsDelta { .. }
                     | gix_pack::data::entry::Header::RefDelta { .. } => {
@@ -340,8 +355,9 @@ impl<'a> Reader<'a> {
                         let end = pack_ref.entry_end(offset);
                         let mut input = Input::Pack {
                             pack: pack_ref,
-                            pos: entry.data_offset,
+                            pos: offset + prefetched as u64,
                             end,
+                            pre: Some(((entry.data_offset - offset) as usize, prefetched)),
                         };
                         let limit = entry.decompressed_size.min(32) as usize;
                         self.inflate(&mut input, entry.decompressed_size, |chunk| {
@@ -382,7 +398,7 @@ impl<'a> Reader<'a> {
         use gix_pack::data::entry::Header;
         for _ in 0..MAX_CHAIN {
             let pack_ref = self.odb.pack(source, pack);
-            let entry = self.entry(pack_ref, offset, id)?;
+            let (entry, _) = self.entry(pack_ref, offset, id)?;
             match entry.header {
                 Header::Commit => return Ok(Kind::Commit),
                 Header::Tree => return Ok(Kind::Tree),
@@ -451,14 +467,15 @@ impl<'a> Reader<'a> {
                 offset,
             } => {
                 let pack_ref = self.odb.pack(source, pack);
-                let entry = self.entry(pack_ref, offset, id)?;
+                let (entry, prefetched) = self.entry(pack_ref, offset, id)?;
                 match entry.header {
                     Header::Blob => {
                         let end = pack_ref.entry_end(offset);
                         let mut input = Input::Pack {
                             pack: pack_ref,
-                            pos: entry.data_offset,
+                            pos: offset + prefetched as u64,
                             end,
+                            pre: Some(((entry.data_offset - offset) as usize, prefetched)),
                         };
                         let size = entry.decompressed_size;
                         let mut output = std::mem::take(&mut self.output);
@@ -601,7 +618,7 @@ impl<'a> Reader<'a> {
             if chain.len() > MAX_CHAIN {
                 return Err(corrupt(id, &pack_ref.path, "delta chain too long"));
             }
-            let entry = self.entry(pack_ref, at, id)?;
+            let (entry, _) = self.entry(pack_ref, at, id)?;
             match entry.header {
                 Header::OfsDelta { base_distance } => {
                     let base = entry
@@ -698,6 +715,7 @@ impl<'a> Reader<'a> {
             pack,
             pos: entry.data_offset,
             end,
+            pre: None,
         };
         match self.inflate_into(&mut input, &mut out) {
             Ok(filled) if filled as u64 == size => {
@@ -713,15 +731,16 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Parse the header of the pack entry at `offset`.
+    /// Parse the header of the pack entry at `offset`, reading the start of its data along
+    /// with it into `self.input`; returns the entry and how many bytes were read.
     fn entry(
         &mut self,
         pack: &Pack,
         offset: u64,
         id: &oid,
-    ) -> Result<gix_pack::data::Entry, Error> {
-        let mut head = [0u8; 64];
-        let n = pack.read(&mut head, offset)?;
+    ) -> Result<(gix_pack::data::Entry, usize), Error> {
+        let want = (pack.entry_end(offset).saturating_sub(offset) as usize).clamp(64, CHUNK);
+        let n = pack.read(&mut self.input[..want], offset)?;
         if offset >= pack.len() || n == 0 {
             return Err(corrupt(
                 id,
@@ -729,8 +748,10 @@ impl<'a> Reader<'a> {
                 format!("entry offset {offset} is beyond the end of the pack"),
             ));
         }
-        gix_pack::data::Entry::from_bytes(&head[..n], offset, gix_hash::Kind::Sha1)
-            .map_err(|e| corrupt(id, &pack.path, e))
+        let entry =
+            gix_pack::data::Entry::from_bytes(&self.input[..n], offset, gix_hash::Kind::Sha1)
+                .map_err(|e| corrupt(id, &pack.path, e))?;
+        Ok((entry, n))
     }
 
     /// Inflate the whole stream in `input` into `out`, returning how many bytes it produced;
@@ -741,7 +762,8 @@ impl<'a> Reader<'a> {
         out: &mut [u8],
     ) -> Result<usize, InflateError> {
         self.z.reset();
-        let (mut start, mut end, mut eof, mut filled) = (0, 0, false, 0);
+        let (mut start, mut end) = input.take_prefetched();
+        let (mut eof, mut filled) = (false, 0);
         loop {
             if start == end && !eof {
                 start = 0;
@@ -810,8 +832,7 @@ impl<'a> Reader<'a> {
             output.resize(CHUNK, 0);
         }
         self.z.reset();
-        let mut start = 0;
-        let mut end = 0;
+        let (mut start, mut end) = input.take_prefetched();
         let mut eof = false;
         let mut total = 0u64;
         loop {
