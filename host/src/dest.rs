@@ -76,7 +76,16 @@ impl Dest {
         // Fail early, and with the same message in every runtime, on an unusable destination.
         if let Err(err) = unfurl_engine::publish::check_dest(&parent, &name) {
             remove_created(&created);
-            return Err(unfurl_engine::Error::from(err).into());
+            use unfurl_engine::publish::Error as E;
+            return Err(bad(match err {
+                E::NotEmpty { .. } => {
+                    "already exists and is not empty; choose a new path or empty it first".into()
+                }
+                E::NotADirectory { what, .. } => {
+                    format!("already exists and is a {what}, not a directory; choose a new path")
+                }
+                err => err.to_string(),
+            }));
         }
         Ok(Dest {
             parent,

@@ -71,9 +71,21 @@ fn checkout(request: &Request) -> Reply {
             stats: outcome.stats,
         },
         Err(err) => Reply::Failed {
-            message: err.to_string(),
+            message: chain(&err),
         },
     }
+}
+
+/// The error and its causes on one line, as the native CLI prints them (`a: b: c`).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }
 
 fn probe(paths: &[String]) -> Reply {

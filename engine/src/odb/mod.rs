@@ -41,7 +41,7 @@ pub enum Error {
         id: ObjectId,
     },
     /// A store file could not be read.
-    #[error("could not read {path}: {source}")]
+    #[error("could not read {path}")]
     Io {
         /// The file, relative to the store.
         path: PathBuf,
@@ -81,7 +81,7 @@ pub enum Error {
         actual: Kind,
     },
     /// Writing a streamed object to its destination failed.
-    #[error("could not write object {id}: {source}")]
+    #[error("could not write object {id}")]
     Sink {
         /// The object being written.
         id: ObjectId,
@@ -311,9 +311,7 @@ impl Input<'_> {
         match self {
             Input::Pack { pack, pos, end, .. } => {
                 let want = (*end - *pos).min(buf.len() as u64) as usize;
-                let n = pack
-                    .read(&mut buf[..want], *pos)
-                    .map_err(|e| io::Error::other(e.to_string()))?;
+                let n = pack.read_io(&mut buf[..want], *pos)?;
                 *pos += n as u64;
                 Ok(n)
             }

@@ -149,9 +149,14 @@ impl Pack {
 
     /// Read into `buf` from `offset`, returning how much was read (less only at the end).
     pub(crate) fn read(&self, buf: &mut [u8], offset: u64) -> Result<usize, Error> {
-        self.data.read_at(buf, offset).map_err(|source| Error::Io {
+        self.read_io(buf, offset).map_err(|source| Error::Io {
             path: self.path.clone(),
             source,
         })
+    }
+
+    /// [`Pack::read()`], with the bare I/O error.
+    pub(crate) fn read_io(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.data.read_at(buf, offset)
     }
 }

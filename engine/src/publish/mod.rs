@@ -44,7 +44,7 @@ pub enum Error {
         dest: PathBuf,
     },
     /// The staging directory could not be created.
-    #[error("could not create staging directory {path:?} next to the destination: {source}")]
+    #[error("could not create staging directory {path:?} next to the destination")]
     CreateStaging {
         /// The staging directory's name in the destination's parent.
         path: PathBuf,
@@ -52,7 +52,7 @@ pub enum Error {
         source: io::Error,
     },
     /// Inspecting the destination failed.
-    #[error("could not inspect destination {dest:?}: {source}")]
+    #[error("could not inspect destination {dest:?}")]
     Inspect {
         /// The destination's name in its parent.
         dest: PathBuf,
@@ -60,7 +60,7 @@ pub enum Error {
         source: io::Error,
     },
     /// The final rename failed.
-    #[error("could not move the checkout into place at {dest:?}: {source}")]
+    #[error("could not move the checkout into place at {dest:?}")]
     Rename {
         /// The destination's name in its parent.
         dest: PathBuf,

@@ -35,7 +35,7 @@ pub enum Error {
         what: String,
     },
     /// A file of the git directory could not be read.
-    #[error("could not read {path} in the store: {source}")]
+    #[error("could not read {path} in the store")]
     Io {
         /// The file, relative to the git directory.
         path: PathBuf,

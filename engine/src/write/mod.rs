@@ -91,7 +91,7 @@ pub enum Deferred {
 #[non_exhaustive]
 pub enum Error {
     /// A directory could not be created.
-    #[error("could not create directory {path:?}: {source}")]
+    #[error("could not create directory {path:?}")]
     CreateDir {
         /// The directory, relative to the checkout root.
         path: BString,
@@ -99,7 +99,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A file could not be created.
-    #[error("could not create file {path:?}: {source}")]
+    #[error("could not create file {path:?}")]
     CreateFile {
         /// The file, relative to the checkout root.
         path: BString,
@@ -107,7 +107,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A file's content could not be written.
-    #[error("could not write file {path:?}: {source}")]
+    #[error("could not write file {path:?}")]
     WriteFile {
         /// The file, relative to the checkout root.
         path: BString,
@@ -115,7 +115,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A file's blob could not be read from the store.
-    #[error("could not check out {path:?}: {source}")]
+    #[error("could not check out {path:?}")]
     Object {
         /// The file, relative to the checkout root.
         path: BString,
@@ -123,7 +123,7 @@ pub enum Error {
         source: odb::Error,
     },
     /// A symlink could not be created.
-    #[error("could not create symlink {path:?}: {source}")]
+    #[error("could not create symlink {path:?}")]
     Symlink {
         /// The symlink, relative to the checkout root.
         path: BString,
@@ -131,7 +131,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A file could not be made executable.
-    #[error("could not make {path:?} executable: {source}")]
+    #[error("could not make {path:?} executable")]
     SetMode {
         /// The file, relative to the checkout root.
         path: BString,

@@ -1,0 +1,666 @@
+//! Trees crafted with `git hash-object -t tree --literally`: malformed or dangerous entries are
+//! refused before anything is written; odd but legal names, symlinks, gitlinks and legacy modes
+//! come out exactly as `git archive | tar -x` writes them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::support::*;
+
+runtime_tests!(
+    dot_and_dot_dot_entries_are_refused,
+    git_directory_in_every_spelling_is_refused,
+    names_with_a_slash_and_empty_names_are_refused,
+    a_symlinked_gitmodules_is_refused,
+    duplicate_names_in_one_tree_are_refused,
+    a_blob_and_a_tree_with_one_name_are_refused,
+    a_symlink_and_a_directory_with_one_name_never_write_through_the_link,
+    odd_but_legal_names_match_git_archive,
+    windows_reserved_spellings_are_ordinary_names_on_linux,
+    names_and_symlink_targets_that_are_not_utf8_match_git_archive,
+    symlinks_are_written_exactly_as_stored_and_never_followed,
+    gitlinks_become_empty_directories,
+    legacy_mode_100664_is_a_non_executable_file,
+    empty_subtrees_match_git_archive,
+);
+
+/// A crafted bare store with a few blobs to build trees from.
+struct Crafted {
+    tmp: TempDir,
+    store: PathBuf,
+    /// A small text blob.
+    blob: String,
+    /// A tree holding one file, `inner.txt`.
+    subtree: String,
+}
+
+impl Crafted {
+    fn new() -> Crafted {
+        let tmp = TempDir::new("crafted");
+        let store = init_bare(&tmp.join("store.git"));
+        let blob = write_blob(&store, b"content\n");
+        let subtree = write_tree(&store, &[(FILE, b"inner.txt", &blob)]);
+        Crafted {
+            tmp,
+            store,
+            blob,
+            subtree,
+        }
+    }
+
+    fn blob(&self, content: &[u8]) -> String {
+        write_blob(&self.store, content)
+    }
+
+    /// A root tree: two normal files around `entries`, in exactly this order (so that some
+    /// files could be written before the bad entry is reached).
+    fn root_with(&self, entries: &[(&str, &[u8], &str)]) -> String {
+        let mut all: Vec<(&str, &[u8], &str)> = vec![(FILE, b"a-normal.txt", &self.blob)];
+        all.extend_from_slice(entries);
+        all.push((FILE, b"z-normal.txt", &self.blob));
+        write_raw_tree(&self.store, &all)
+    }
+
+    fn commit(&self, tree: &str) -> String {
+        commit_tree(&self.store, tree, "crafted")
+    }
+}
+
+/// One hostile tree: a description, the root tree id, and what the error must mention (any one).
+struct Case {
+    what: String,
+    tree: String,
+    needles: Vec<String>,
+}
+
+/// Forms a name may take in an error message: as is, and escaped like Rust's `{:?}`.
+fn name_needles(name: &[u8]) -> Vec<String> {
+    let lossy = String::from_utf8_lossy(name).into_owned();
+    let escaped = lossy.escape_debug().to_string();
+    let mut v = vec![lossy, escaped];
+    v.dedup();
+    v
+}
+
+/// Every case must fail with exit 1, a one-line error naming the entry, and nothing written.
+fn assert_all_refused(rt: Runtime, c: &Crafted, cases: &[Case]) {
+    check_each(
+        "hostile trees",
+        cases,
+        |case| case.what.clone(),
+        |case| {
+            let commit = c.commit(&case.tree);
+            let site = FailureSite::new();
+            let needles: Vec<&str> = case.needles.iter().map(String::as_str).collect();
+            assert_fails_cleanly(
+                &checkout_args(rt, &[], &c.store, &commit, &site.dest),
+                &site.parent,
+                &needles,
+                &case.what,
+            );
+        },
+    );
+}
+
+fn dot_and_dot_dot_entries_are_refused(rt: Runtime) {
+    let c = Crafted::new();
+    let escape = c.blob(b"escaped\n");
+    let mut cases = Vec::new();
+    for name in [&b".."[..], b"."] {
+        let shown = String::from_utf8_lossy(name);
+        cases.push(Case {
+            what: format!("a tree named {shown:?}"),
+            tree: c.root_with(&[(DIR, name, &c.subtree)]),
+            needles: name_needles(name),
+        });
+        cases.push(Case {
+            what: format!("a file named {shown:?}"),
+            tree: c.root_with(&[(FILE, name, &escape)]),
+            needles: name_needles(name),
+        });
+    }
+    let sub = write_raw_tree(
+        &c.store,
+        &[(FILE, b"ok.txt", &c.blob), (DIR, b"..", &c.subtree)],
+    );
+    cases.push(Case {
+        what: "a nested sub/..".into(),
+        tree: c.root_with(&[(DIR, b"sub", &sub)]),
+        needles: vec!["sub".into()],
+    });
+    let sub = write_raw_tree(
+        &c.store,
+        &[(FILE, b"..", &escape), (FILE, b"ok.txt", &c.blob)],
+    );
+    cases.push(Case {
+        what: "a nested file sub/..".into(),
+        tree: c.root_with(&[(DIR, b"sub", &sub)]),
+        needles: vec!["sub".into()],
+    });
+    assert_all_refused(rt, &c, &cases);
+}
+
+fn git_directory_in_every_spelling_is_refused(rt: Runtime) {
+    let c = Crafted::new();
+    let hook = c.blob(b"#!/bin/sh\necho pwned\n");
+    let hooks = write_tree(&c.store, &[(EXEC, b"post-checkout", &hook)]);
+    let dotgit = write_tree(
+        &c.store,
+        &[(FILE, b"config", &c.blob), (DIR, b"hooks", &hooks)],
+    );
+    let names: [&[u8]; 10] = [
+        b".git",
+        b".GIT",
+        b".Git",
+        b".git.",
+        b".git ",
+        b".git . .",
+        b"git~1",
+        b"GIT~1",
+        b".git::$INDEX_ALLOCATION",
+        ".g\u{200c}it".as_bytes(),
+    ];
+    let mut cases = Vec::new();
+    for name in names {
+        let shown = String::from_utf8_lossy(name);
+        cases.push(Case {
+            what: format!("a directory named {shown:?}"),
+            tree: c.root_with(&[(DIR, name, &dotgit)]),
+            needles: name_needles(name),
+        });
+    }
+    cases.push(Case {
+        what: "a file named .git".into(),
+        tree: c.root_with(&[(FILE, b".git", &c.blob)]),
+        needles: vec![".git".into()],
+    });
+    let gitdir_file = c.blob(b"gitdir: /tmp\n");
+    cases.push(Case {
+        what: "a symlink named .git".into(),
+        tree: c.root_with(&[(LINK, b".git", &gitdir_file)]),
+        needles: vec![".git".into()],
+    });
+    for name in [&b".git"[..], b".GIT"] {
+        let sub = write_raw_tree(
+            &c.store,
+            &[(DIR, name, &dotgit), (FILE, b"ok.txt", &c.blob)],
+        );
+        cases.push(Case {
+            what: format!("a nested sub/{}", String::from_utf8_lossy(name)),
+            tree: c.root_with(&[(DIR, b"sub", &sub)]),
+            needles: name_needles(name),
+        });
+    }
+    assert_all_refused(rt, &c, &cases);
+}
+
+fn names_with_a_slash_and_empty_names_are_refused(rt: Runtime) {
+    let c = Crafted::new();
+    let cases = vec![
+        Case {
+            what: "a file named a/b".into(),
+            tree: c.root_with(&[(FILE, b"a/b", &c.blob)]),
+            needles: vec!["a/b".into()],
+        },
+        Case {
+            what: "a file named ../escape.txt".into(),
+            tree: c.root_with(&[(FILE, b"../escape.txt", &c.blob)]),
+            needles: vec!["escape.txt".into()],
+        },
+        Case {
+            what: "a file named /tmp/unfurl-evil".into(),
+            tree: c.root_with(&[(FILE, b"/tmp/unfurl-evil", &c.blob)]),
+            needles: vec!["/tmp/unfurl-evil".into()],
+        },
+        Case {
+            what: "a tree named d/e".into(),
+            tree: c.root_with(&[(DIR, b"d/e", &c.subtree)]),
+            needles: vec!["d/e".into()],
+        },
+        Case {
+            what: "a file with an empty name".into(),
+            tree: c.root_with(&[(FILE, b"", &c.blob)]),
+            needles: vec!["empty".into(), "\"\"".into(), "''".into(), "``".into()],
+        },
+        Case {
+            what: "a tree with an empty name".into(),
+            tree: c.root_with(&[(DIR, b"", &c.subtree)]),
+            needles: vec!["empty".into(), "\"\"".into(), "''".into(), "``".into()],
+        },
+    ];
+    assert_all_refused(rt, &c, &cases);
+    assert!(
+        !Path::new("/tmp/unfurl-evil").exists(),
+        "expected the absolute name /tmp/unfurl-evil not to be written"
+    );
+}
+
+fn a_symlinked_gitmodules_is_refused(rt: Runtime) {
+    let c = Crafted::new();
+    let target = c.blob(b"/etc/passwd");
+    let sub = write_raw_tree(
+        &c.store,
+        &[(LINK, b".gitmodules", &target), (FILE, b"ok.txt", &c.blob)],
+    );
+    let cases = vec![
+        Case {
+            what: ".gitmodules as a symlink".into(),
+            tree: c.root_with(&[(LINK, b".gitmodules", &target)]),
+            needles: vec![".gitmodules".into()],
+        },
+        Case {
+            what: ".GITMODULES as a symlink".into(),
+            tree: c.root_with(&[(LINK, b".GITMODULES", &target)]),
+            needles: vec![".GITMODULES".into()],
+        },
+        Case {
+            what: "sub/.gitmodules as a symlink".into(),
+            tree: c.root_with(&[(DIR, b"sub", &sub)]),
+            needles: vec![".gitmodules".into()],
+        },
+    ];
+    assert_all_refused(rt, &c, &cases);
+}
+
+fn duplicate_names_in_one_tree_are_refused(rt: Runtime) {
+    let c = Crafted::new();
+    let other = c.blob(b"other content\n");
+    let other_tree = write_tree(&c.store, &[(FILE, b"different.txt", &other)]);
+    let sub = write_raw_tree(
+        &c.store,
+        &[(FILE, b"dup.txt", &c.blob), (FILE, b"dup.txt", &other)],
+    );
+    let cases = vec![
+        Case {
+            what: "two files named dup.txt".into(),
+            tree: c.root_with(&[(FILE, b"dup.txt", &c.blob), (FILE, b"dup.txt", &other)]),
+            needles: vec!["dup.txt".into()],
+        },
+        Case {
+            what: "two identical entries named same.txt".into(),
+            tree: c.root_with(&[(FILE, b"same.txt", &c.blob), (FILE, b"same.txt", &c.blob)]),
+            needles: vec!["same.txt".into()],
+        },
+        Case {
+            what: "two trees named d".into(),
+            tree: c.root_with(&[(DIR, b"d", &c.subtree), (DIR, b"d", &other_tree)]),
+            needles: vec!["d".into()],
+        },
+        Case {
+            what: "a nested sub/dup.txt twice".into(),
+            tree: c.root_with(&[(DIR, b"sub", &sub)]),
+            needles: vec!["dup.txt".into()],
+        },
+    ];
+    assert_all_refused(rt, &c, &cases);
+}
+
+fn a_blob_and_a_tree_with_one_name_are_refused(rt: Runtime) {
+    let c = Crafted::new();
+    let cases = vec![
+        Case {
+            what: "a file and a tree named twin".into(),
+            tree: c.root_with(&[(FILE, b"twin", &c.blob), (DIR, b"twin", &c.subtree)]),
+            needles: vec!["twin".into()],
+        },
+        Case {
+            what: "a tree and an executable named twin".into(),
+            tree: c.root_with(&[(DIR, b"twin", &c.subtree), (EXEC, b"twin", &c.blob)]),
+            needles: vec!["twin".into()],
+        },
+    ];
+    assert_all_refused(rt, &c, &cases);
+}
+
+fn a_symlink_and_a_directory_with_one_name_never_write_through_the_link(rt: Runtime) {
+    let c = Crafted::new();
+    let victim = c.tmp.join("victim");
+    fs::create_dir(&victim).unwrap();
+    fs::write(victim.join("precious.txt"), "precious\n").unwrap();
+    let before = snapshot(&victim);
+    let payload = c.blob(b"pwned\n");
+    let payload_tree = write_tree(
+        &c.store,
+        &[
+            (FILE, b"precious.txt", &payload),
+            (FILE, b"pwned.txt", &payload),
+        ],
+    );
+    let absolute = c.blob(victim.as_os_str().as_encoded_bytes());
+    let cases = vec![
+        Case {
+            what: "a symlink `link` to the victim, then a tree `link`".into(),
+            tree: c.root_with(&[(LINK, b"link", &absolute), (DIR, b"link", &payload_tree)]),
+            needles: vec!["link".into()],
+        },
+        Case {
+            what: "a tree `link`, then a symlink `link` to the victim".into(),
+            tree: c.root_with(&[(DIR, b"link", &payload_tree), (LINK, b"link", &absolute)]),
+            needles: vec!["link".into()],
+        },
+    ];
+    assert_all_refused(rt, &c, &cases);
+    let d = diff(&before, &snapshot(&victim), 10);
+    assert!(
+        d.is_empty(),
+        "expected nothing written through the symlink into {}, got:\n{}",
+        victim.display(),
+        d.join("\n")
+    );
+}
+
+/// Checks out `tree` of the crafted store (via a commit), compares with git archive, and
+/// returns the JSON summary and DEST.
+fn assert_matches_archive(rt: Runtime, c: &Crafted, tree: &str) -> (serde_json::Value, PathBuf) {
+    let commit = c.commit(tree);
+    let dest = c.tmp.join(format!("dest-{}", &commit[..12]));
+    let json = assert_checkout_matches(rt, &c.store, &commit, &dest, &[]);
+    (json, dest)
+}
+
+fn odd_but_legal_names_match_git_archive(rt: Runtime) {
+    let c = Crafted::new();
+    let names: Vec<&[u8]> = vec![
+        b"with space.txt",
+        b" leading space",
+        "ü-nfc.txt".as_bytes(),
+        "u\u{308}-nfd.txt".as_bytes(),
+        "日本.txt".as_bytes(),
+        "emoji-🦀.rs".as_bytes(),
+        b"tab\there",
+        b"ctrl\x01char",
+        b"new\nline",
+        b"carriage\rreturn",
+        b"back\\slash",
+        b"-leading-dash",
+        b"*star?question[bracket]",
+        b"\"quoted\"",
+        b"..double-dot-prefix",
+        b"...",
+        b".gitignore",
+        b".gitattributes-not",
+        b".github",
+        b"git",
+        b".unfurl",
+        b".unfurl-staging",
+        b".unfurl-staging-0",
+        b".unfurl.lock",
+        b".unfurl-complete",
+        b"dest",
+    ];
+    let mut entries: Vec<(&str, &[u8], String)> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        entries.push((FILE, name, c.blob(format!("file {i}\n").as_bytes())));
+    }
+    let marker_target = c.blob(b"with space.txt");
+    entries.push((LINK, b".unfurl-marker", marker_target.clone()));
+    entries.push((LINK, b".unfurl-done", marker_target.clone()));
+    let nested = write_tree(
+        &c.store,
+        &[
+            (FILE, b"tab\tinside", &c.blob),
+            (FILE, "日本".as_bytes(), &c.blob),
+        ],
+    );
+    entries.push((DIR, "日本".as_bytes(), nested.clone()));
+    entries.push((DIR, b"dir with\nnewline", nested.clone()));
+    entries.push((DIR, b".unfurl-staging-dir", nested));
+    let borrowed: Vec<(&str, &[u8], &str)> = entries
+        .iter()
+        .map(|(m, n, id)| (*m, *n, id.as_str()))
+        .collect();
+    let tree = write_tree(&c.store, &borrowed);
+    assert_matches_archive(rt, &c, &tree);
+}
+
+fn windows_reserved_spellings_are_ordinary_names_on_linux(rt: Runtime) {
+    let c = Crafted::new();
+    let names: [&[u8]; 9] = [
+        b"CON",
+        b"aux.c",
+        b"nul",
+        b"COM1.txt",
+        b"lpt1",
+        b"trailing dot.",
+        b"trailing space ",
+        b"colon:name",
+        b"pipe|name",
+    ];
+    let blobs: Vec<String> = (0..names.len())
+        .map(|i| c.blob(format!("windows {i}\n").as_bytes()))
+        .collect();
+    let entries: Vec<(&str, &[u8], &str)> = names
+        .iter()
+        .zip(&blobs)
+        .map(|(n, b)| (FILE, *n, b.as_str()))
+        .collect();
+    let tree = write_tree(&c.store, &entries);
+    assert_matches_archive(rt, &c, &tree);
+}
+
+fn symlinks_are_written_exactly_as_stored_and_never_followed(rt: Runtime) {
+    let c = Crafted::new();
+    // A victim outside DEST that the links point at; it must not change.
+    let victim = c.tmp.join("victim");
+    fs::create_dir(&victim).unwrap();
+    fs::write(victim.join("secret.txt"), "secret\n").unwrap();
+    let victim_before = snapshot(&victim);
+    let passwd_before = fs::read("/etc/passwd").ok();
+
+    let target = c.blob(b"target content\n");
+    let victim_abs = victim.as_os_str().as_encoded_bytes().to_vec();
+    let mut victim_file_abs = victim_abs.clone();
+    victim_file_abs.extend_from_slice(b"/secret.txt");
+    let links: Vec<(&[u8], Vec<u8>)> = vec![
+        (b"relative", b"target.txt".to_vec()),
+        (b"relative-dir", b"sub".to_vec()),
+        (b"escape-up", b"../victim/secret.txt".to_vec()),
+        (
+            b"escape-far",
+            b"../../../../../../../../etc/passwd".to_vec(),
+        ),
+        (b"absolute", b"/etc/passwd".to_vec()),
+        (b"absolute-victim-dir", victim_abs.clone()),
+        (b"absolute-victim-file", victim_file_abs),
+        (b"dangling", b"does/not/exist".to_vec()),
+        (b"dot-dot", b"..".to_vec()),
+        (b"dot", b".".to_vec()),
+        (b"self-loop", b"self-loop".to_vec()),
+        (b"trailing-slash", b"sub/".to_vec()),
+        (b"double-slash", b"a//b".to_vec()),
+        (
+            b"odd-target",
+            b"weird \x01\ttarget \\ name \xc3\xbc".to_vec(),
+        ),
+        (b"long-target", "x/".repeat(500).into_bytes()),
+    ];
+    let link_blobs: Vec<(Vec<u8>, String)> = links
+        .iter()
+        .filter(|(name, _)| !name.contains(&b'/'))
+        .map(|(name, t)| (name.to_vec(), c.blob(t)))
+        .collect();
+    let deep_link = c.blob(b"../../victim/secret.txt");
+    let deeper = write_tree(
+        &c.store,
+        &[(LINK, b"up-two", &deep_link), (FILE, b"file.txt", &target)],
+    );
+    let sub = write_tree(
+        &c.store,
+        &[
+            (DIR, b"deeper", &deeper),
+            (LINK, b"up-one", &c.blob(b"../target.txt")),
+        ],
+    );
+    let mut entries: Vec<(&str, &[u8], &str)> =
+        vec![(FILE, b"target.txt", &target), (DIR, b"sub", &sub)];
+    entries.extend(
+        link_blobs
+            .iter()
+            .map(|(n, id)| (LINK, n.as_slice(), id.as_str())),
+    );
+    let tree = write_tree(&c.store, &entries);
+    let (json, dest) = assert_matches_archive(rt, &c, &tree);
+    let got = fs::read_link(dest.join("absolute")).map(|p| p.into_os_string());
+    assert_eq!(
+        got.as_ref().map(|p| p.as_encoded_bytes()).ok(),
+        Some(&b"/etc/passwd"[..]),
+        "expected `absolute` to be a symlink to exactly /etc/passwd, got {got:?}"
+    );
+    let d = diff(&victim_before, &snapshot(&victim), 10);
+    assert!(
+        d.is_empty(),
+        "expected the victim outside DEST unchanged, got:\n{}",
+        d.join("\n")
+    );
+    assert_eq!(
+        fs::read("/etc/passwd").ok(),
+        passwd_before,
+        "expected /etc/passwd unchanged"
+    );
+    assert_eq!(
+        json["symlinks"].as_u64(),
+        Some(link_blobs.len() as u64 + 2),
+        "expected every symlink counted, got {json}"
+    );
+}
+
+fn gitlinks_become_empty_directories(rt: Runtime) {
+    let c = Crafted::new();
+    // Submodule commits that are not in the store, as in any superproject.
+    let sub = write_tree(
+        &c.store,
+        &[(
+            GITLINK,
+            b"nested-module",
+            "0123456789abcdef0123456789abcdef01234567",
+        )],
+    );
+    let tree = write_tree(
+        &c.store,
+        &[
+            (
+                GITLINK,
+                b"module",
+                "1111111111111111111111111111111111111111",
+            ),
+            (
+                GITLINK,
+                b"module with space",
+                "2222222222222222222222222222222222222222",
+            ),
+            (DIR, b"vendor", &sub),
+            (FILE, b"file.txt", &c.blob),
+        ],
+    );
+    let (json, dest) = assert_matches_archive(rt, &c, &tree);
+    for module in ["module", "module with space", "vendor/nested-module"] {
+        let entries = fs::read_dir(dest.join(module)).map(|d| d.count());
+        assert!(
+            matches!(entries, Ok(0)),
+            "expected {module} to be an empty directory, got {entries:?} entries"
+        );
+    }
+    assert_eq!(
+        json["dirs"].as_u64(),
+        Some(4),
+        "expected dirs to count vendor and the three gitlink directories, got {json}"
+    );
+}
+
+fn legacy_mode_100664_is_a_non_executable_file(rt: Runtime) {
+    let c = Crafted::new();
+    let tree = write_raw_tree(
+        &c.store,
+        &[
+            ("100664", b"group-writable.txt", &c.blob),
+            (EXEC, b"run.sh", &c.blob),
+            (FILE, b"plain.txt", &c.blob),
+        ],
+    );
+    let (json, dest) = assert_matches_archive(rt, &c, &tree);
+    let snap = snapshot(&dest);
+    assert!(
+        matches!(
+            snap.get(Path::new("group-writable.txt")),
+            Some(Entry::File { exec: false, .. })
+        ),
+        "expected group-writable.txt (100664) to be a non-executable file, got {:?}",
+        snap.get(Path::new("group-writable.txt"))
+    );
+    assert_eq!(
+        json["executables"].as_u64(),
+        Some(1),
+        "expected only run.sh to count as executable, got {json}"
+    );
+}
+
+/// git archive writes no entry at all for an empty tree (it emits a directory only once
+/// something inside it is written; gitlinks are the exception), so an empty subtree, and a
+/// tree holding only empty trees, leave no directory behind. unfurl must match.
+fn empty_subtrees_match_git_archive(rt: Runtime) {
+    let c = Crafted::new();
+    let empty = write_raw_tree(&c.store, &[]);
+    assert_eq!(
+        empty, "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+        "expected git's empty tree id"
+    );
+    let only_empty = write_tree(&c.store, &[(DIR, b"inner-empty", &empty)]);
+    let tree = write_tree(
+        &c.store,
+        &[
+            (DIR, b"empty", &empty),
+            (DIR, b"holds-only-empty", &only_empty),
+            (FILE, b"file.txt", &c.blob),
+        ],
+    );
+    let reference = reference(&c.store, &tree);
+    let snap = snapshot(reference.path());
+    assert!(
+        !snap.contains_key(Path::new("empty")) && !snap.contains_key(Path::new("holds-only-empty")),
+        "reference: expected git archive to omit empty trees, got {:?}",
+        snap.keys().collect::<Vec<_>>()
+    );
+    assert_matches_archive(rt, &c, &tree);
+}
+
+/// Names and symlink targets are bytes in git and on Linux. Natively they must come out exactly.
+/// WASI cannot represent a name that is not UTF-8, so under wasm a checkout may instead fail
+/// cleanly, saying so; if it succeeds, it must still be exact.
+fn names_and_symlink_targets_that_are_not_utf8_match_git_archive(rt: Runtime) {
+    let c = Crafted::new();
+    let latin1 = c.blob(b"latin-1 name\n");
+    let target = c.blob(b"caf\xe9-\xff.txt");
+    let nested = write_tree(&c.store, &[(FILE, b"inner-\xff", &c.blob)]);
+    let tree = write_tree(
+        &c.store,
+        &[
+            (FILE, b"caf\xe9-\xff.txt", &latin1),
+            (LINK, b"link-to-latin1", &target),
+            (DIR, b"dir-\xfe", &nested),
+            (FILE, b"plain.txt", &c.blob),
+        ],
+    );
+    if rt == Runtime::Wasm {
+        let commit = c.commit(&tree);
+        let site = FailureSite::new();
+        let before = snapshot(&site.parent);
+        let run = unfurl(&checkout_args(
+            rt,
+            &["--json"],
+            &c.store,
+            &commit,
+            &site.dest,
+        ));
+        if run.code != Some(0) {
+            assert_failed_run(&run, &["UTF-8"], "non-UTF-8 names under wasm");
+            let d = diff(&before, &snapshot(&site.parent), 10);
+            assert!(
+                d.is_empty(),
+                "expected nothing left behind, got:\n{}",
+                d.join("\n")
+            );
+            return;
+        }
+    }
+    assert_matches_archive(rt, &c, &tree);
+}

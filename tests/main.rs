@@ -1,0 +1,17 @@
+//! unfurl's integration tests: one binary, one module per area.
+
+// Temporary directories, git plumbing, the git-archive reference, snapshots, running the CLI.
+mod support;
+
+// Checkouts of a generated store compared with `git archive | tar -x`, for every revision form.
+mod differential;
+// Under strace, every link/linkat call is denied, and the checkout still succeeds without one.
+mod link_denial;
+// Bad stores, revisions, destinations, corruption, a full disk and usage errors fail cleanly.
+mod bad_input;
+// Crafted malformed trees are refused; odd but legal names, symlinks and modes are exact.
+mod hostile;
+// Loose, packed, mixed, alternates and non-bare stores all check out like git archive.
+mod store_layouts;
+// The sandbox: confinement to the preopens, the memory cap, the deadline, the module cache.
+mod wasm;

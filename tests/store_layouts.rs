@@ -1,0 +1,260 @@
+//! The same history stored in different layouts (loose, packed, both, borrowed through
+//! alternates, inside a work tree) checks out like `git archive | tar -x` from each.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::support::*;
+
+runtime_tests!(
+    a_store_of_loose_objects_only_matches_git_archive,
+    a_store_of_packs_and_packed_refs_only_matches_git_archive,
+    a_loose_commit_on_top_of_a_pack_matches_git_archive,
+    a_store_borrowing_objects_through_alternates_matches_git_archive,
+    a_non_bare_repository_given_by_its_work_tree_matches_git_archive,
+    a_non_bare_repository_given_by_its_git_dir_matches_git_archive,
+);
+
+/// Object files under `objects/xx/` (loose objects) of a store.
+fn loose_objects(store: &Path) -> usize {
+    fs::read_dir(store.join("objects"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().len() == 2 && e.file_type().unwrap().is_dir())
+        .map(|e| fs::read_dir(e.path()).unwrap().count())
+        .sum()
+}
+
+/// `.pack` files of a store.
+fn packs(store: &Path) -> usize {
+    fs::read_dir(store.join("objects/pack"))
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "pack")
+            })
+            .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A place for this module's shared fixtures, alive for the whole test process.
+fn fixtures() -> &'static Path {
+    static DIR: OnceLock<TempDir> = OnceLock::new();
+    DIR.get_or_init(|| TempDir::new("layouts")).path()
+}
+
+/// The corpus exploded into loose objects (`unpack-objects`), with the same refs, loose.
+fn loose_store() -> &'static Path {
+    static STORE: OnceLock<PathBuf> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let c = corpus();
+        let store = init_bare(&fixtures().join("loose.git"));
+        let pack = run(git_cmd(&c.store).args(["pack-objects", "--all", "--stdout", "-q"]));
+        assert!(
+            pack.status.success(),
+            "expected git pack-objects to succeed, got: {}",
+            String::from_utf8_lossy(&pack.stderr)
+        );
+        git_stdin(&store, &["unpack-objects", "-q"], &pack.stdout);
+        for line in git(
+            &c.store,
+            &["for-each-ref", "--format=%(refname) %(objectname)"],
+        )
+        .lines()
+        {
+            let (name, id) = line.split_once(' ').unwrap();
+            git(&store, &["update-ref", name, id]);
+        }
+        assert_eq!(packs(&store), 0, "expected the loose store to have no pack");
+        assert!(
+            loose_objects(&store) > 300,
+            "expected the loose store to hold loose objects, got {}",
+            loose_objects(&store)
+        );
+        store
+    })
+}
+
+/// The corpus repacked into one pack, loose objects pruned, every ref in packed-refs.
+fn packed_store() -> &'static Path {
+    static STORE: OnceLock<PathBuf> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let store = fixtures().join("packed.git");
+        copy_tree(&corpus().store, &store);
+        git(&store, &["repack", "-adq"]);
+        git(&store, &["prune-packed"]);
+        git(&store, &["pack-refs", "--all", "--prune"]);
+        assert_eq!(
+            loose_objects(&store),
+            0,
+            "expected no loose objects after repack and prune-packed"
+        );
+        assert!(packs(&store) >= 1, "expected a pack");
+        let loose_refs = fs::read_dir(store.join("refs/heads")).unwrap().count()
+            + fs::read_dir(store.join("refs/tags")).unwrap().count();
+        assert_eq!(loose_refs, 0, "expected every ref packed into packed-refs");
+        store
+    })
+}
+
+/// A new commit made of loose objects on top of `main` in `store`: README.md changed and
+/// EXTRA.md added. Moves `main` to it.
+fn add_loose_commit(store: &Path) -> String {
+    let readme = write_blob(store, b"# changed on top of the pack\n");
+    let extra = write_blob(store, b"an extra file, loose\n");
+    let listing = git(store, &["ls-tree", "-z", "main"]);
+    let mut input = String::new();
+    for record in listing.split('\0').filter(|r| !r.is_empty()) {
+        let (meta, name) = record.split_once('\t').unwrap();
+        if name == "README.md" {
+            input += &format!("100644 blob {readme}\tREADME.md\0");
+        } else {
+            input += &format!("{meta}\t{name}\0");
+        }
+    }
+    input += &format!("100644 blob {extra}\tEXTRA.md\0");
+    let tree = git_stdin(store, &["mktree", "-z"], input.as_bytes());
+    let commit = git(
+        store,
+        &["commit-tree", &tree, "-p", "main", "-m", "loose on top"],
+    );
+    git(store, &["update-ref", "refs/heads/main", &commit]);
+    commit
+}
+
+fn mixed_store() -> &'static Path {
+    static STORE: OnceLock<PathBuf> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let store = fixtures().join("mixed.git");
+        copy_tree(packed_store(), &store);
+        add_loose_commit(&store);
+        assert!(
+            loose_objects(&store) >= 4,
+            "expected the new commit's objects loose, got {}",
+            loose_objects(&store)
+        );
+        store
+    })
+}
+
+fn alternates_store() -> &'static Path {
+    static STORE: OnceLock<PathBuf> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let store = fixtures().join("borrowing.git");
+        let out = run(git_cmd(fixtures())
+            .args(["clone", "-q", "--bare", "--shared"])
+            .arg(&corpus().store)
+            .arg(&store));
+        assert!(
+            out.status.success(),
+            "expected git clone --shared to succeed, got: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let alternates =
+            fs::read_to_string(store.join("objects/info/alternates")).unwrap_or_default();
+        assert!(
+            !alternates.trim().is_empty(),
+            "expected objects/info/alternates to name the corpus, got {alternates:?}"
+        );
+        assert_eq!(
+            packs(&store) + loose_objects(&store),
+            0,
+            "expected the borrowing store to own no objects"
+        );
+        add_loose_commit(&store);
+        store
+    })
+}
+
+/// A non-bare clone whose work tree has uncommitted changes, which must not be checked out.
+fn non_bare_repo() -> &'static Path {
+    static REPO: OnceLock<PathBuf> = OnceLock::new();
+    REPO.get_or_init(|| {
+        let repo = fixtures().join("work");
+        let out = run(git_cmd(fixtures())
+            .args(["clone", "-q"])
+            .arg(&corpus().store)
+            .arg(&repo));
+        assert!(
+            out.status.success(),
+            "expected git clone to succeed, got: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fs::write(repo.join("README.md"), "uncommitted change\n").unwrap();
+        fs::write(repo.join("UNTRACKED.txt"), "untracked\n").unwrap();
+        repo
+    })
+}
+
+fn check_revs(rt: Runtime, store: &Path, revs: &[&str]) {
+    let tmp = TempDir::new("layout-dest");
+    check_each(
+        &store.display().to_string(),
+        revs,
+        |r| r.to_string(),
+        |rev| {
+            let dest = tmp.join(rev.replace(['/', '~', '^', '{', '}', ':'], "_"));
+            assert_checkout_matches(rt, store, rev, &dest, &[]);
+        },
+    );
+}
+
+fn a_store_of_loose_objects_only_matches_git_archive(rt: Runtime) {
+    check_revs(
+        rt,
+        loose_store(),
+        &["main", "HEAD", "release", "side", "main~2", "v1"],
+    );
+}
+
+fn a_store_of_packs_and_packed_refs_only_matches_git_archive(rt: Runtime) {
+    check_revs(
+        rt,
+        packed_store(),
+        &[
+            "main",
+            "HEAD",
+            "refs/heads/side",
+            "release",
+            "v1^{commit}",
+            "side^",
+        ],
+    );
+}
+
+fn a_loose_commit_on_top_of_a_pack_matches_git_archive(rt: Runtime) {
+    check_revs(
+        rt,
+        mixed_store(),
+        &["main", "main~1", "main^{tree}", "release"],
+    );
+}
+
+fn a_store_borrowing_objects_through_alternates_matches_git_archive(rt: Runtime) {
+    check_revs(
+        rt,
+        alternates_store(),
+        &["main", "main~1", "side", "release"],
+    );
+}
+
+fn a_non_bare_repository_given_by_its_work_tree_matches_git_archive(rt: Runtime) {
+    check_revs(
+        rt,
+        non_bare_repo(),
+        &["HEAD", "main", "v2", "release", "refs/remotes/origin/side"],
+    );
+}
+
+fn a_non_bare_repository_given_by_its_git_dir_matches_git_archive(rt: Runtime) {
+    check_revs(
+        rt,
+        &non_bare_repo().join(".git"),
+        &["HEAD", "main", "release"],
+    );
+}

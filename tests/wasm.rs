@@ -1,0 +1,199 @@
+//! What only the sandboxed runtime has: confinement to its preopens, a memory cap, a
+//! deadline, and a cache of the compiled guest.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::*;
+
+/// The guest can read its store but not write it, write its destination, and reach
+/// nothing else: not `/etc/passwd`, not `..` out of a preopen.
+#[test]
+fn a_guest_reaches_only_its_two_preopens_and_cannot_write_the_store() {
+    let corpus = corpus();
+    let tmp = TempDir::new("probe");
+    let dest = tmp.join("dest");
+    fs::create_dir(&dest).unwrap();
+    let paths: Vec<String> = [
+        "/etc/passwd",
+        "/store/../../../../etc/passwd",
+        "/dest/../escape",
+        "/store/HEAD",
+        "/dest/inside",
+        "/",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let results = unfurl::probe_confinement(&corpus.store, &dest, &paths).expect("the probe runs");
+    let find = |p: &str| {
+        results
+            .iter()
+            .find(|(path, _, _)| path == p)
+            .unwrap_or_else(|| panic!("expected a result for {p}, got {results:?}"))
+            .clone()
+    };
+    for outside in ["/etc/passwd", "/store/../../../../etc/passwd"] {
+        let (_, read, create) = find(outside);
+        assert_ne!(
+            read, "ok",
+            "expected reading {outside} to fail in the guest, it succeeded"
+        );
+        assert_ne!(
+            create, "ok",
+            "expected creating next to {outside} to fail in the guest, it succeeded"
+        );
+    }
+    let (_, _, create) = find("/dest/../escape");
+    assert_ne!(
+        create, "ok",
+        "expected creating /dest/../escape.unfurl-probe to fail, it succeeded"
+    );
+    assert!(
+        !tmp.join("escape.unfurl-probe").exists(),
+        "expected nothing to appear beside the destination, found escape.unfurl-probe"
+    );
+    let (_, read, create) = find("/store/HEAD");
+    assert_eq!(
+        read, "ok",
+        "expected the guest to read /store/HEAD, got {read}"
+    );
+    assert_ne!(
+        create, "ok",
+        "expected the store preopen to be read-only, but creating a file in it succeeded"
+    );
+    assert!(
+        !corpus.store.join("HEAD.unfurl-probe").exists(),
+        "expected the store to be unchanged, found HEAD.unfurl-probe in it"
+    );
+    let (_, _, create) = find("/dest/inside");
+    assert_eq!(
+        create, "ok",
+        "expected the guest to create files in /dest, got {create}"
+    );
+    assert!(
+        dest.join("inside.unfurl-probe").is_file(),
+        "expected /dest/inside.unfurl-probe to land in the destination directory"
+    );
+}
+
+/// A store whose newest commit holds a large file and whose previous commit holds it
+/// slightly changed, packed so that the old version is a delta: rebuilding it needs the
+/// whole base and result in memory.
+fn store_with_a_big_delta(dir: &Path) -> std::path::PathBuf {
+    let store = init_bare(&dir.join("big.git"));
+    let mut content = Vec::with_capacity(24 << 20);
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut line = 0u64;
+    while content.len() < 24 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        content.extend_from_slice(format!("line {line} {x:016x} {:08x}\n", x >> 32).as_bytes());
+        line += 1;
+    }
+    let old = write_blob(&store, &content);
+    content[100..110].copy_from_slice(b"CHANGED!!!");
+    let new = write_blob(&store, &content);
+    let t1 = write_tree(&store, &[(FILE, b"big.txt", &old)]);
+    let c1 = commit_tree(&store, &t1, "old");
+    let t2 = write_tree(&store, &[(FILE, b"big.txt", &new)]);
+    let c2 = git(&store, &["commit-tree", &t2, "-p", &c1, "-m", "new"]);
+    git(&store, &["update-ref", "refs/heads/main", &c2]);
+    git(&store, &["update-ref", "refs/heads/old", &c1]);
+    git(&store, &["repack", "-adq", "--window=10", "--depth=50"]);
+    git(&store, &["prune-packed"]);
+    store
+}
+
+#[test]
+fn a_guest_over_its_memory_cap_fails_cleanly_and_leaves_nothing() {
+    let tmp = TempDir::new("memcap");
+    let store = store_with_a_big_delta(tmp.path());
+    let site = FailureSite::new();
+    let args = checkout_args(
+        Runtime::Wasm,
+        &["--wasm-max-memory", "16M"],
+        &store,
+        "old",
+        &site.dest,
+    );
+    assert_fails_cleanly(
+        &args,
+        &site.parent,
+        &["memory cap"],
+        "wasm checkout over a 16M cap",
+    );
+    // The same checkout with room to work succeeds: the cap, not the store, made it fail.
+    assert_checkout_matches(Runtime::Wasm, &store, "old", &tmp.join("ok"), &[]);
+}
+
+#[test]
+fn a_guest_past_its_deadline_is_stopped_and_leaves_nothing() {
+    let corpus = corpus();
+    let site = FailureSite::new();
+    let args = checkout_args(
+        Runtime::Wasm,
+        &["--wasm-timeout", "1ms"],
+        &corpus.store,
+        "main",
+        &site.dest,
+    );
+    assert_fails_cleanly(
+        &args,
+        &site.parent,
+        &["deadline"],
+        "wasm checkout with a 1ms deadline",
+    );
+}
+
+#[test]
+fn the_compiled_guest_is_cached_and_a_bad_cache_entry_is_replaced() {
+    let corpus = corpus();
+    let tmp = TempDir::new("cache");
+    let cache = tmp.join("cache");
+    let checkout = |dest: &str| {
+        let out = run(unfurl_cmd()
+            .env("UNFURL_CACHE_DIR", &cache)
+            .args(checkout_args(
+                Runtime::Wasm,
+                &["-q"],
+                &corpus.store,
+                "main",
+                &tmp.join(dest),
+            )));
+        assert!(
+            out.status.success(),
+            "expected the checkout into {dest} to succeed: {out:?}"
+        );
+    };
+    checkout("first");
+    let entries: Vec<_> = fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        entries.len(),
+        1,
+        "expected one compiled guest in the cache, found {entries:?}"
+    );
+    assert!(
+        entries[0].extension().is_some_and(|e| e == "cwasm"),
+        "expected a .cwasm file, found {entries:?}"
+    );
+    // A corrupt cache entry must cost a recompile, not the checkout.
+    fs::write(&entries[0], b"not a module").unwrap();
+    checkout("second");
+    let size = fs::metadata(&entries[0]).unwrap().len();
+    assert!(
+        size > 1000,
+        "expected the corrupt entry to be replaced by a compiled guest, it is {size} bytes"
+    );
+    let first = snapshot(&tmp.join("first"));
+    let second = snapshot(&tmp.join("second"));
+    assert_same_tree(
+        &first,
+        &second,
+        "checkouts before and after the cache was repaired",
+    );
+}
