@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo bench -p unfurl --bench compare -- [--files N] [--big-mib M] [--rounds R]
-//!     [--skip-wasm] [--only NAME,...] [--settle SECS] [--no-sync] [--scaling]
+//!     [--skip-wasm] [--only NAME,...] [--inode-wait SECS] [--no-sync] [--scaling]
 //! ```
 //!
 //! * `--files N` (default 20000), `--big-mib M` (default 0): the store, made once by
@@ -13,11 +13,18 @@
 //!   with `main.tar` (`git archive --format=tar main`, the input of `tar-floor`).
 //! * `--rounds R` (default 5): every round runs each contender once, round-robin, starting one
 //!   contender later each round, so drift and the after-effects of a neighbour's writes hit all
-//!   contenders alike. Each run writes into a new directory under `target/bench-out/`; a round's
-//!   outputs are deleted after the round, outside the timed region, then the bench waits
-//!   `--settle` seconds (default 1; deleting a big tree on this disk slows what runs next).
-//!   Before every run the bench calls sync(2), untimed (`--no-sync` to skip), so no run pays for
-//!   writing back its predecessor's files; timings on this shared VM disk varied 10x without it.
+//!   contenders alike. Each run writes into a new directory under `target/bench-out/`. Before
+//!   every run the bench calls sync(2), untimed (`--no-sync` to skip), so no run pays for
+//!   writing back its predecessor's files.
+//! * Deleting is what skews timings most. ext4 without a journal (this machine's disk) does not
+//!   reuse an inode for 60 s after it was deleted, 360 s while its inode-table block is dirty,
+//!   and skips such inodes by rescanning them for every new file: after big `rm -rf`s, a
+//!   20 000-file `tar -x` took 6 s instead of 0.4 s, all of it in the kernel
+//!   (`recently_deleted`). So outputs are kept until all rounds are done (when the disk has
+//!   room; otherwise they are deleted after each round, outside the timed region) and deleted at
+//!   the end; and before the first timed run the bench syncs and waits until `--inode-wait`
+//!   seconds (default 361 on such a filesystem, else 0) have passed since its last deletion,
+//!   noted in `target/bench-stores/deleted-at`.
 //! * `--only unfurl-native,gitoxide,...`: a subset of the contenders; `--skip-wasm` drops
 //!   `unfurl-wasm` (which is also skipped, with a note, when the binary cannot run it).
 //! * `--scaling`: time only `unfurl-native` on a 20 000-file and a 200 000-file store (the
@@ -34,7 +41,8 @@
 //! directories, executables and bytes must match, or the table flags the contender.
 //!
 //! Measured: wall time from spawn to reaping the child, and the child's peak RSS (`ru_maxrss`
-//! from `wait4`). For `git-archive-tar` that child is `sh`, so its RSS leaves out git and tar.
+//! from `wait4`, which covers the descendants it waited for: for `git-archive-tar` the largest
+//! of sh, git and tar, not their sum).
 //! The report is a markdown table, then PASS/FAIL lines for the performance targets.
 
 use std::fmt::Write as _;
@@ -104,17 +112,41 @@ fn bench(raw_args: &[String]) -> Result<()> {
             .collect();
         (vec![store], jobs)
     };
+    let out = paths.target.join("bench-out");
+    let deletions = Deletions::new(&paths, &args);
+    if out.exists() {
+        eprintln!("cleanup: removing {} left by an earlier run", out.display());
+        deletions.remove(&out)?;
+    }
     for store in &stores {
         warm_page_cache(store)?;
     }
-    let out = paths.target.join("bench-out");
-    remove_tree(&out)?;
+    deletions.wait_until_aged()?;
     let load_before = loadavg();
-    let (mut jobs, notes) = check_runs(&paths, jobs, &out, args.settle)?;
-    run_rounds(&paths, &mut jobs, &out, &args)?;
-    remove_tree(&out)?;
+    let (mut jobs, notes) = check_runs(&paths, jobs, &out)?;
+    let keep_outputs = room_for_all_rounds(&out, args.rounds)?;
+    run_rounds(&paths, &mut jobs, &out, &args, keep_outputs, &deletions)?;
     let load = format!("{load_before} before, {} after", loadavg());
-    print_report(&args, &machine, &load, &stores, &jobs, &notes, raw_args);
+    eprintln!("cleanup: removing {}", out.display());
+    deletions.remove(&out)?;
+    let protocol = format!(
+        "outputs {}; untimed sync(2) before each run: {}; {}",
+        if keep_outputs {
+            "kept until all rounds were done, then deleted"
+        } else {
+            "deleted after each round (no room to keep them all), untimed"
+        },
+        if args.sync { "yes" } else { "no" },
+        deletions.describe()
+    );
+    let context = Context {
+        args: &args,
+        machine: &machine,
+        load: &load,
+        protocol: &protocol,
+        raw_args,
+    };
+    print_report(&context, &stores, &jobs, &notes);
     Ok(())
 }
 
@@ -127,7 +159,8 @@ struct Args {
     rounds: usize,
     skip_wasm: bool,
     only: Option<Vec<Contender>>,
-    settle: Duration,
+    /// Seconds to keep timed runs away from our own deletions; None: decide from the filesystem.
+    inode_wait: Option<u64>,
     sync: bool,
     scaling: bool,
 }
@@ -140,7 +173,7 @@ impl Args {
             rounds: 5,
             skip_wasm: false,
             only: None,
-            settle: Duration::from_secs(1),
+            inode_wait: None,
             sync: true,
             scaling: false,
         };
@@ -157,8 +190,8 @@ impl Args {
                 "--files" => args.files = parse_num(&value("--files")?, "--files")?,
                 "--big-mib" => args.big_mib = parse_num(&value("--big-mib")?, "--big-mib")?,
                 "--rounds" => args.rounds = parse_num(&value("--rounds")?, "--rounds")? as usize,
-                "--settle" => {
-                    args.settle = Duration::from_secs(parse_num(&value("--settle")?, "--settle")?)
+                "--inode-wait" => {
+                    args.inode_wait = Some(parse_num(&value("--inode-wait")?, "--inode-wait")?)
                 }
                 "--skip-wasm" => args.skip_wasm = true,
                 "--no-sync" => args.sync = false,
@@ -171,7 +204,7 @@ impl Args {
                 "-h" | "--help" => {
                     println!(
                         "cargo bench -p unfurl --bench compare -- [--files N] [--big-mib M] \
-                         [--rounds R] [--skip-wasm] [--only NAME,...] [--settle SECS] [--no-sync] [--scaling]\n\
+                         [--rounds R] [--skip-wasm] [--only NAME,...] [--inode-wait SECS] [--no-sync] [--scaling]\n\
                          contenders: {}",
                         Contender::ALL.map(Contender::name).join(", ")
                     );
@@ -338,6 +371,8 @@ impl Store {
             return Err(format!("git archive --format=tar {REV} failed: {status}"));
         }
         write_file(&complete, b"")?;
+        // make-store's git commands deleted files too (loose objects, lock files).
+        Deletions::record(&paths.target)?;
         eprintln!(
             "store: generated in {:.1} s",
             started.elapsed().as_secs_f64()
@@ -518,15 +553,11 @@ impl Job {
     }
 }
 
-/// Run every job once, untimed, and compare its output with `git archive`'s. Jobs that fail
+/// Run every job once, untimed, into `out/check/`, and compare its output with `git archive`'s
+/// (extracted there too). This also warms the page cache. Jobs that fail
 /// are dropped (unfurl-wasm with a note when the binary cannot run it), or kept but flagged
 /// when their output differs.
-fn check_runs(
-    paths: &Paths,
-    jobs: Vec<Job>,
-    out: &Path,
-    settle: Duration,
-) -> Result<(Vec<Job>, Vec<String>)> {
+fn check_runs(paths: &Paths, jobs: Vec<Job>, out: &Path) -> Result<(Vec<Job>, Vec<String>)> {
     let check_dir = out.join("check");
     let mut notes = Vec::new();
     let mut kept = Vec::new();
@@ -585,13 +616,19 @@ fn check_runs(
         }
         kept.push(job);
     }
-    remove_tree(&check_dir)?;
-    std::thread::sleep(settle);
+    // The outputs stay until the end: deleting them now would slow the timed runs.
     Ok((kept, notes))
 }
 
 /// `rounds` rounds; each runs every job once, in an order rotated by one each round.
-fn run_rounds(paths: &Paths, jobs: &mut [Job], out: &Path, args: &Args) -> Result<()> {
+fn run_rounds(
+    paths: &Paths,
+    jobs: &mut [Job],
+    out: &Path,
+    args: &Args,
+    keep_outputs: bool,
+    deletions: &Deletions,
+) -> Result<()> {
     let rounds = args.rounds;
     let logs = out.join("logs");
     mkdir(&logs)?;
@@ -632,11 +669,180 @@ fn run_rounds(paths: &Paths, jobs: &mut [Job], out: &Path, args: &Args) -> Resul
                 }
             }
         }
-        // Outside the timed region: clear this round's outputs, then let the disk settle.
-        remove_tree(&round_dir)?;
-        std::thread::sleep(args.settle);
+        if !keep_outputs && round + 1 < rounds {
+            // Outside the timed region, and long enough before the next run.
+            deletions.remove(&round_dir)?;
+            deletions.wait_until_aged()?;
+        }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keeping deletions away from the timed runs
+
+/// When the bench last deleted files, kept across runs in `target/bench-stores/deleted-at`
+/// (unix seconds), and how long to keep timed runs away from that.
+struct Deletions {
+    target: PathBuf,
+    wait: Duration,
+    why: String,
+}
+
+impl Deletions {
+    fn new(paths: &Paths, args: &Args) -> Deletions {
+        let (no_journal, fs) = ext4_without_journal(&paths.target);
+        let (secs, why) = match args.inode_wait {
+            Some(secs) => (secs, format!("{fs}; --inode-wait {secs}")),
+            None if no_journal => (361, fs),
+            None => (0, fs),
+        };
+        Deletions {
+            target: paths.target.clone(),
+            wait: Duration::from_secs(secs),
+            why,
+        }
+    }
+
+    fn stamp_path(target: &Path) -> PathBuf {
+        target.join("bench-stores").join("deleted-at")
+    }
+
+    /// Note that files were just deleted.
+    fn record(target: &Path) -> Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| format!("clock before 1970: {e}"))?;
+        let stamp = Deletions::stamp_path(target);
+        mkdir(&target.join("bench-stores"))?;
+        write_file(&stamp, now.as_secs().to_string().as_bytes())
+    }
+
+    /// Delete a tree and note when.
+    fn remove(&self, dir: &Path) -> Result<()> {
+        remove_tree(dir)?;
+        Deletions::record(&self.target)
+    }
+
+    /// Sync, then sleep until `wait` has passed since the last recorded deletion.
+    fn wait_until_aged(&self) -> Result<()> {
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+        let stamp = Deletions::stamp_path(&self.target);
+        let Ok(text) = fs::read_to_string(&stamp) else {
+            return Ok(());
+        };
+        let deleted_at: u64 = text
+            .trim()
+            .parse()
+            .map_err(|e| format!("{}: {e}", stamp.display()))?;
+        let ready_at = std::time::UNIX_EPOCH + Duration::from_secs(deleted_at) + self.wait;
+        if let Ok(left) = ready_at.duration_since(std::time::SystemTime::now()) {
+            eprintln!(
+                "wait: {} s, until the bench's last deletion is {} s old ({})",
+                left.as_secs() + 1,
+                self.wait.as_secs(),
+                self.why
+            );
+            std::thread::sleep(left + Duration::from_secs(1));
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "no timed run within {} s of the bench's own deletions ({})",
+            self.wait.as_secs(),
+            self.why
+        )
+    }
+}
+
+/// Whether `dir` is on ext4 mounted without a journal (no `data=` mode in
+/// `/proc/fs/ext4/DEV/options`), and what the filesystem is, for the report.
+fn ext4_without_journal(dir: &Path) -> (bool, String) {
+    let Ok(dir) = dir.canonicalize() else {
+        return (false, format!("{} not found", dir.display()));
+    };
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    // id parent major:minor root mount-point options [optional...] - fstype source super-options
+    let mount = mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let mount_point = left.split(' ').nth(4)?;
+            let mut right = right.split(' ');
+            let fstype = right.next()?.to_string();
+            let source = right.next()?.to_string();
+            dir.starts_with(mount_point)
+                .then_some((mount_point.len(), fstype, source))
+        })
+        .max_by_key(|(len, _, _)| *len);
+    let Some((_, fstype, source)) = mount else {
+        return (false, "filesystem unknown".into());
+    };
+    if fstype != "ext4" {
+        return (false, format!("{fstype} on {source}"));
+    }
+    let dev = source.rsplit('/').next().unwrap_or(&source);
+    match fs::read_to_string(format!("/proc/fs/ext4/{dev}/options")) {
+        Ok(options) if !options.lines().any(|l| l.starts_with("data=")) => {
+            (true, format!("ext4 without a journal on {source}"))
+        }
+        Ok(_) => (false, format!("ext4 with a journal on {source}")),
+        Err(e) => (false, format!("ext4 on {source} (options: {e})")),
+    }
+}
+
+/// Whether the disk has room to keep every round's outputs: as many bytes and inodes per round
+/// as the check runs took, with a quarter to spare.
+fn room_for_all_rounds(out: &Path, rounds: usize) -> Result<bool> {
+    let (bytes, inodes) = disk_usage(&out.join("check"))?;
+    let c_path = std::ffi::CString::new(out.as_os_str().as_encoded_bytes())
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    // SAFETY: statvfs is plain old data, for which all zeroes is a valid value.
+    let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a pointer to a live local.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut vfs) } != 0 {
+        let err = std::io::Error::last_os_error();
+        return Err(format!("statvfs {}: {err}", out.display()));
+    }
+    let free_bytes = u64::from(vfs.f_bavail) * u64::from(vfs.f_frsize);
+    let free_inodes = u64::from(vfs.f_favail);
+    let rounds = rounds as u64;
+    let fits = bytes * rounds * 5 / 4 < free_bytes && inodes * rounds * 5 / 4 < free_inodes;
+    eprintln!(
+        "space: a round takes {:.2} GiB and {inodes} inodes; {:.1} GiB and {free_inodes} inodes \
+         are free: {}",
+        bytes as f64 / MIB / 1024.0,
+        free_bytes as f64 / MIB / 1024.0,
+        if fits {
+            "keeping every round's outputs until the end"
+        } else {
+            "deleting them after each round"
+        }
+    );
+    Ok(fits)
+}
+
+/// Bytes allocated and inodes used under `dir`.
+fn disk_usage(dir: &Path) -> Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let (mut bytes, mut inodes) = (0, 0);
+    for entry in fs::read_dir(dir).map_err(|e| format!("read {}: {e}", dir.display()))? {
+        let entry = entry.map_err(|e| format!("read {}: {e}", dir.display()))?;
+        let path = entry.path();
+        let meta =
+            fs::symlink_metadata(&path).map_err(|e| format!("stat {}: {e}", path.display()))?;
+        bytes += meta.blocks() * 512;
+        inodes += 1;
+        if meta.is_dir() {
+            let (b, i) = disk_usage(&path)?;
+            bytes += b;
+            inodes += i;
+        }
+    }
+    Ok((bytes, inodes))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -841,15 +1047,23 @@ fn summarize(job: &Job) -> Option<Summary> {
     })
 }
 
-fn print_report(
-    args: &Args,
-    machine: &Machine,
-    load: &str,
-    stores: &[Rc<Store>],
-    jobs: &[Job],
-    notes: &[String],
-    raw_args: &[String],
-) {
+/// What the report says about the run besides its numbers.
+struct Context<'a> {
+    args: &'a Args,
+    machine: &'a Machine,
+    load: &'a str,
+    protocol: &'a str,
+    raw_args: &'a [String],
+}
+
+fn print_report(context: &Context<'_>, stores: &[Rc<Store>], jobs: &[Job], notes: &[String]) {
+    let Context {
+        args,
+        machine,
+        load,
+        protocol,
+        raw_args,
+    } = *context;
     let mut r = String::new();
     let find = |label: &str| {
         jobs.iter()
@@ -885,15 +1099,9 @@ fn print_report(
     }
     let _ = writeln!(
         r,
-        "- rounds: {} (interleaved round-robin, order rotated each round; each run into a new \
-         directory; outputs deleted after each round, untimed, then {} s settle; {})",
+        "- rounds: {} (interleaved round-robin, order rotated each round, each run into a new \
+         directory, after one untimed check run each); {protocol}",
         args.rounds,
-        args.settle.as_secs(),
-        if args.sync {
-            "untimed sync(2) before each run"
-        } else {
-            "no sync"
-        }
     );
     let _ = writeln!(
         r,
@@ -911,7 +1119,7 @@ fn print_report(
             Some(s) => {
                 let ratio = baseline.map_or("–".into(), |b| format!("{:.2}×", s.median / b));
                 let rss_note = if job.contender == Contender::GitArchiveTar {
-                    " (sh only)"
+                    " ¹"
                 } else {
                     ""
                 };
@@ -939,8 +1147,8 @@ fn print_report(
     if jobs.iter().any(|j| j.contender == Contender::GitArchiveTar) {
         let _ = writeln!(
             r,
-            "- note: git-archive-tar's peak RSS is that of `sh` (wait4 of the pipeline's parent), \
-             not of git or tar"
+            "- ¹ peak RSS is wait4's ru_maxrss, the largest of the child and the descendants it \
+             waited for: for git-archive-tar, of sh, git and tar (not their sum)"
         );
     }
 

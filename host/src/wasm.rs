@@ -111,6 +111,10 @@ pub(crate) fn run_guest(
     let mut wasi = WasiCtxBuilder::new();
     // No inherited environment, stdin, args or network: the request is the only input.
     wasi.stdout(stdout.clone()).stderr(stderr.clone());
+    // We run the guest synchronously on this thread: let its blocking filesystem calls
+    // block here too, instead of a tokio `spawn_blocking` round trip per call (measured:
+    // several times slower on a 20k-file checkout).
+    wasi.allow_blocking_current_thread(true);
     wasi.arg("unfurl-guest")
         .arg(serde_json::to_string(request).map_err(|e| Error::Runtime(e.to_string()))?);
     wasi.preopened_dir(store, wire::STORE, FsPerms::ReadOnly)

@@ -441,11 +441,67 @@ impl<'a> Reader<'a> {
             }
             Location::Loose { file, path } => {
                 out.clear();
-                let kind = self.read_loose(&file, &path, id, &mut |chunk| {
+                let kind = self.read_loose(&file, &path, id, None, &mut |chunk| {
                     out.extend_from_slice(chunk);
                     Ok(())
                 })?;
                 Ok(kind)
+            }
+        }
+    }
+
+    /// Decode the blob `id` into `out` (replacing its contents) and return its size, unless
+    /// it is an undeltified blob larger than `limit`: then return `None`, and the caller
+    /// should stream it with [`Reader::write_blob()`] instead of holding it whole.
+    pub(crate) fn blob_into(
+        &mut self,
+        id: &oid,
+        out: &mut Vec<u8>,
+        limit: u64,
+    ) -> Result<Option<u64>, Error> {
+        use gix_pack::data::entry::Header;
+        out.clear();
+        match self.odb.locate(id)? {
+            Location::Packed {
+                source,
+                pack,
+                offset,
+            } => {
+                let pack_ref = self.odb.pack(source, pack);
+                let (entry, prefetched) = self.entry(pack_ref, offset, id)?;
+                match entry.header {
+                    Header::Blob if entry.decompressed_size > limit => Ok(None),
+                    Header::Blob => {
+                        let pre = Some(((entry.data_offset - offset) as usize, prefetched));
+                        self.inflate_entry_into(pack_ref, offset, &entry, id, pre, out)?;
+                        Ok(Some(out.len() as u64))
+                    }
+                    Header::Commit | Header::Tree | Header::Tag => Err(Error::UnexpectedKind {
+                        id: id.to_owned(),
+                        expected: Kind::Blob,
+                        actual: header_kind(&entry.header),
+                    }),
+                    Header::OfsDelta { .. } | Header::RefDelta { .. } => {
+                        let (kind, data) = self.read_packed(source, pack, offset, id, 0)?;
+                        expect_kind(id, Kind::Blob, kind)?;
+                        out.extend_from_slice(&data);
+                        Ok(Some(data.len() as u64))
+                    }
+                }
+            }
+            Location::Loose { file, path } => {
+                // Loose objects are rare in an installer's store; learning the size costs
+                // one small extra inflate.
+                let (kind, size) = self.header(id)?;
+                expect_kind(id, Kind::Blob, kind)?;
+                if size > limit {
+                    return Ok(None);
+                }
+                self.read_loose(&file, &path, id, Some(Kind::Blob), &mut |chunk| {
+                    out.extend_from_slice(chunk);
+                    Ok(())
+                })?;
+                Ok(Some(out.len() as u64))
             }
         }
     }
@@ -502,38 +558,30 @@ impl<'a> Reader<'a> {
             }
             Location::Loose { file, path } => {
                 let mut written = 0u64;
-                let mut failed = None;
-                let kind = self.read_loose(&file, &path, id, &mut |chunk| {
+                self.read_loose(&file, &path, id, Some(Kind::Blob), &mut |chunk| {
                     written += chunk.len() as u64;
-                    sink.write_all(chunk).map_err(|e| {
-                        failed = Some(e.kind());
-                        e
-                    })
-                });
-                match kind {
-                    Ok(kind) => {
-                        expect_kind(id, Kind::Blob, kind)?;
-                        Ok(written)
-                    }
-                    Err(err) => Err(err),
-                }
+                    sink.write_all(chunk)
+                })?;
+                Ok(written)
             }
         }
     }
 
     /// Inflate the loose object in `file`, check its header and hand its content to `sink`.
     ///
-    /// The header is checked before any content reaches the sink, so a loose tree is never
-    /// written out as if it were a blob by a caller that checks the kind afterwards.
+    /// With `expect`, the kind is checked before any content reaches the sink, so a loose
+    /// tree is never written out as if it were a blob.
     fn read_loose(
         &mut self,
         file: &std::fs::File,
         path: &Path,
         id: &oid,
+        expect: Option<Kind>,
         sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
     ) -> Result<Kind, Error> {
         let mut head: Vec<u8> = Vec::new();
         let mut header: Option<(Kind, u64)> = None;
+        let mut wrong_kind = None;
         let mut produced = 0u64;
         let mut bad_header = None;
         let mut input = Input::File(file);
@@ -546,6 +594,10 @@ impl<'a> Reader<'a> {
                     return Ok(head.len() < 64);
                 };
                 match gix_object::decode::loose_header(&head[..=nul]) {
+                    Ok((kind, _, _)) if expect.is_some_and(|e| e != kind) => {
+                        wrong_kind = Some(kind);
+                        return Ok(false);
+                    }
                     Ok((kind, size, _)) => header = Some((kind, size)),
                     Err(err) => {
                         bad_header = Some(err.to_string());
@@ -576,6 +628,13 @@ impl<'a> Reader<'a> {
                 });
             }
             Err(err) => return Err(self.inflate_error(err, id, path)),
+        }
+        if let (Some(expected), Some(actual)) = (expect, wrong_kind) {
+            return Err(Error::UnexpectedKind {
+                id: id.to_owned(),
+                expected,
+                actual,
+            });
         }
         if let Some(message) = bad_header {
             return Err(corrupt(id, path, message));
@@ -694,6 +753,22 @@ impl<'a> Reader<'a> {
         entry: &gix_pack::data::Entry,
         id: &oid,
     ) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        self.inflate_entry_into(pack, offset, entry, id, None, &mut out)?;
+        Ok(out)
+    }
+
+    /// Inflate the whole data of `entry` into `out`; `pre` is a window of `self.input`
+    /// already holding the entry's first bytes (from [`Reader::entry()`]).
+    fn inflate_entry_into(
+        &mut self,
+        pack: &Pack,
+        offset: u64,
+        entry: &gix_pack::data::Entry,
+        id: &oid,
+        pre: Option<(usize, usize)>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         let size = entry.decompressed_size;
         let end = pack.entry_end(offset);
         // The announced size is only trusted as far as the entry's compressed bytes could
@@ -708,17 +783,26 @@ impl<'a> Reader<'a> {
             ));
         }
         // One byte more than announced, so that a stream holding more shows up as corruption.
-        let mut out = vec![0; size as usize + 1];
-        let mut input = Input::Pack {
-            pack,
-            pos: entry.data_offset,
-            end,
-            pre: None,
+        out.clear();
+        out.resize(size as usize + 1, 0);
+        let mut input = match pre {
+            Some((start, filled)) => Input::Pack {
+                pack,
+                pos: offset + filled as u64,
+                end,
+                pre: Some((start, filled)),
+            },
+            None => Input::Pack {
+                pack,
+                pos: entry.data_offset,
+                end,
+                pre: None,
+            },
         };
-        match self.inflate_into(&mut input, &mut out) {
+        match self.inflate_into(&mut input, out) {
             Ok(filled) if filled as u64 == size => {
                 out.truncate(filled);
-                Ok(out)
+                Ok(())
             }
             Ok(filled) => Err(corrupt(
                 id,
