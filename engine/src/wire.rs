@@ -13,6 +13,9 @@ pub struct Request {
     pub alternates: Vec<String>,
     /// Bytes of delta bases the guest may cache.
     pub delta_cache_bytes: usize,
+    /// Write only this shard of the checkout (several guests share one checkout).
+    #[serde(default)]
+    pub shard: Option<crate::write::Shard>,
     /// Instead of checking out, try to open each of these guest paths (read, then create a
     /// file) and report what happened. The test suite uses this to show the guest is
     /// confined to its preopens.

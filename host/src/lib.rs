@@ -206,7 +206,12 @@ pub fn checkout(
     Ok(report)
 }
 
-/// The sandboxed checkout: stage natively, write in the guest, finish and publish natively.
+/// The sandboxed checkout: stage natively, write in guests, finish and publish natively.
+///
+/// wasm32-wasip1 has no threads, so parallelism comes from running `jobs` guest
+/// instances at once, each writing one [`Shard`](unfurl_engine::write::Shard) of the
+/// checkout with the same engine code. The host creates the symlinks last, after every
+/// shard is done, from the validated list the guests return.
 fn checkout_wasm(
     request: &Request,
     located: &store::Located,
@@ -217,40 +222,86 @@ fn checkout_wasm(
     let staging = unfurl_engine::publish::Staging::create(dest.parent(), dest.name())
         .map_err(unfurl_engine::Error::from)?;
     let staging_path = dest.parent_path().join(staging.name());
-    let wire_request = unfurl_engine::wire::Request {
-        rev: request.rev.clone(),
-        alternates: (0..located.alternates.len())
-            .map(|i| format!("/alt/{i}"))
-            .collect(),
-        delta_cache_bytes: request.options.write.delta_cache_bytes,
-        probe: Vec::new(),
+    let sandbox = wasm::Sandbox::load(&request.wasm)?;
+    let shards = match request.options.write.jobs {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        jobs => jobs,
     };
-    let run = wasm::run_guest(
-        &wire_request,
-        &located.git_dir,
-        &located.alternates,
-        Some(&staging_path),
-        &request.wasm,
-        interrupt,
-    )?;
-    match run.reply {
-        unfurl_engine::wire::Reply::Done {
-            commit,
-            tree,
-            stats,
-        } => {
-            // What WASI cannot do (exec bits, absolute symlinks), the host does through its
-            // own handle on the staging directory; the list is validated, not trusted.
-            unfurl_engine::write::apply_deferred(staging.dir(), &stats.deferred)
-                .map_err(|e| unfurl_engine::Error::from(e))?;
-            staging.publish().map_err(unfurl_engine::Error::from)?;
-            Ok(report(commit, tree, stats, start, Runtime::Wasm))
-        }
-        unfurl_engine::wire::Reply::Failed { message } => Err(wasm::Error::Guest(message).into()),
-        unfurl_engine::wire::Reply::Probed { .. } => {
-            Err(wasm::Error::Runtime("unexpected probe reply".into()).into())
+    let run_shard = |index: usize| {
+        let wire_request = unfurl_engine::wire::Request {
+            rev: request.rev.clone(),
+            alternates: (0..located.alternates.len())
+                .map(|i| format!("/alt/{i}"))
+                .collect(),
+            delta_cache_bytes: request.options.write.delta_cache_bytes / shards,
+            shard: (shards > 1).then_some(unfurl_engine::write::Shard {
+                index,
+                count: shards,
+            }),
+            probe: Vec::new(),
+        };
+        sandbox.run(
+            &wire_request,
+            &located.git_dir,
+            &located.alternates,
+            Some(&staging_path),
+            &request.wasm,
+            interrupt,
+        )
+    };
+    let replies: Vec<Result<unfurl_engine::wire::Reply, wasm::Error>> =
+        sandbox.guarded(&request.wasm, interrupt, || {
+            if shards == 1 {
+                return vec![run_shard(0)];
+            }
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..shards)
+                    .map(|i| scope.spawn(move || run_shard(i)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect()
+            })
+        });
+    let mut merged: Option<(Option<String>, String, unfurl_engine::write::Stats)> = None;
+    for reply in replies {
+        match reply? {
+            unfurl_engine::wire::Reply::Done {
+                commit,
+                tree,
+                stats,
+            } => match &mut merged {
+                None => merged = Some((commit, tree, stats)),
+                Some((_, _, total)) => {
+                    total.files += stats.files;
+                    total.dirs += stats.dirs;
+                    total.symlinks += stats.symlinks;
+                    total.executables += stats.executables;
+                    total.bytes += stats.bytes;
+                    total.deferred.extend(stats.deferred);
+                }
+            },
+            unfurl_engine::wire::Reply::Failed { message } => {
+                return Err(wasm::Error::Guest(message).into());
+            }
+            unfurl_engine::wire::Reply::Probed { .. } => {
+                return Err(wasm::Error::Runtime("unexpected probe reply".into()).into());
+            }
         }
     }
+    let (commit, tree, stats) =
+        merged.ok_or_else(|| wasm::Error::Runtime("no guest replied".into()))?;
+    // What WASI cannot do (exec bits, absolute symlinks) and, with several shards, every
+    // symlink, the host does through its own handle on the staging directory; the list
+    // is validated, not trusted.
+    unfurl_engine::write::apply_deferred(staging.dir(), &stats.deferred)
+        .map_err(unfurl_engine::Error::from)?;
+    staging.publish().map_err(unfurl_engine::Error::from)?;
+    Ok(report(commit, tree, stats, start, Runtime::Wasm))
 }
 
 /// Run a confinement probe in the sandbox: the guest, given the store of `store_path` and a
@@ -268,17 +319,23 @@ pub fn probe_confinement(
         rev: String::new(),
         alternates: Vec::new(),
         delta_cache_bytes: 0,
+        shard: None,
         probe: paths.to_vec(),
     };
-    let run = wasm::run_guest(
-        &request,
-        &located.git_dir,
-        &[],
-        Some(dest),
-        &wasm::Limits::default(),
-        &AtomicBool::new(false),
-    )?;
-    match run.reply {
+    let limits = wasm::Limits::default();
+    let sandbox = wasm::Sandbox::load(&limits)?;
+    let interrupt = AtomicBool::new(false);
+    let reply = sandbox.guarded(&limits, &interrupt, || {
+        sandbox.run(
+            &request,
+            &located.git_dir,
+            &[],
+            Some(dest),
+            &limits,
+            &interrupt,
+        )
+    })?;
+    match reply {
         unfurl_engine::wire::Reply::Probed { results } => Ok(results),
         _ => Err(wasm::Error::Runtime("the guest did not answer the probe".into()).into()),
     }

@@ -9,7 +9,6 @@
 //! with the same atomic rename as a native checkout.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -80,140 +79,163 @@ pub enum Error {
     Runtime(String),
 }
 
-/// What the guest did.
-pub(crate) struct GuestRun {
-    pub(crate) reply: Reply,
-    /// Time to get a runnable module (cache hit or compile).
-    #[allow(dead_code)]
-    pub(crate) load: Duration,
+/// A loaded guest: a wasmtime engine and the compiled module, shared by every instance.
+pub(crate) struct Sandbox {
+    engine: Engine,
+    module: Module,
+    /// Set by the watchdog when the deadline passed (as opposed to an interrupt).
+    timed_out: AtomicBool,
 }
 
-/// Run the guest with `request`, preopening `store` read-only at `/store`, `alternates`
-/// read-only at `/alt/N` and, if given, `dest` read-write at `/dest`.
-pub(crate) fn run_guest(
-    request: &wire::Request,
-    store: &Path,
-    alternates: &[PathBuf],
-    dest: Option<&Path>,
-    limits: &Limits,
-    interrupt: &AtomicBool,
-) -> Result<GuestRun, Error> {
-    let runtime = |e: wasmtime::Error| Error::Runtime(format!("{e:#}"));
-    let mut config = Config::new();
-    config.epoch_interruption(true);
-    let engine = Engine::new(&config).map_err(runtime)?;
-    let load_start = Instant::now();
-    let module = load_module(&engine, limits.cache_dir.as_deref()).map_err(runtime)?;
-    let load = load_start.elapsed();
-
-    let stdout = MemoryOutputPipe::new(64 << 20);
-    let stderr = MemoryOutputPipe::new(1 << 20);
-    let mut wasi = WasiCtxBuilder::new();
-    // No inherited environment, stdin, args or network: the request is the only input.
-    wasi.stdout(stdout.clone()).stderr(stderr.clone());
-    // We run the guest synchronously on this thread: let its blocking filesystem calls
-    // block here too, instead of a tokio `spawn_blocking` round trip per call (measured:
-    // several times slower on a 20k-file checkout).
-    wasi.allow_blocking_current_thread(true);
-    wasi.arg("unfurl-guest")
-        .arg(serde_json::to_string(request).map_err(|e| Error::Runtime(e.to_string()))?);
-    wasi.preopened_dir(store, wire::STORE, FsPerms::ReadOnly)
-        .map_err(|e| Error::Runtime(format!("cannot preopen store {}: {e:#}", store.display())))?;
-    for (i, alternate) in alternates.iter().enumerate() {
-        wasi.preopened_dir(alternate, format!("/alt/{i}"), FsPerms::ReadOnly)
-            .map_err(|e| {
-                Error::Runtime(format!(
-                    "cannot preopen alternate {}: {e:#}",
-                    alternate.display()
-                ))
-            })?;
+impl Sandbox {
+    /// Set up wasmtime and load the guest: from the cache of precompiled modules when
+    /// possible (about a millisecond), else compiled (about a second) and cached.
+    pub(crate) fn load(limits: &Limits) -> Result<Sandbox, Error> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(runtime)?;
+        let module = load_module(&engine, limits.cache_dir.as_deref()).map_err(runtime)?;
+        Ok(Sandbox {
+            engine,
+            module,
+            timed_out: AtomicBool::new(false),
+        })
     }
-    if let Some(dest) = dest {
-        wasi.preopened_dir(dest, wire::DEST, FsPerms::ReadWrite)
-            .map_err(|e| {
-                Error::Runtime(format!(
-                    "cannot preopen staging directory {}: {e:#}",
-                    dest.display()
-                ))
-            })?;
-    }
-    let state = State {
-        wasi: wasi.build_p1(),
-        limits: StoreLimitsBuilder::new()
-            .memory_size(limits.max_memory)
-            .trap_on_grow_failure(true)
-            .build(),
-    };
-    let mut store_ = Store::new(&engine, state);
-    store_.limiter(|s| &mut s.limits);
-    store_.set_epoch_deadline(1);
 
-    let mut linker: Linker<State> = Linker::new(&engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(runtime)?;
-    let instance = linker.instantiate(&mut store_, &module).map_err(runtime)?;
-    let start = instance
-        .get_typed_func::<(), ()>(&mut store_, "_start")
-        .map_err(runtime)?;
-
-    // A watchdog ends the guest at its deadline, or when the caller interrupts.
-    let done = Arc::new(AtomicBool::new(false));
-    let timed_out = Arc::new(AtomicBool::new(false));
-    let result = std::thread::scope(|scope| {
-        let watchdog_engine = engine.clone();
-        let (done2, timed_out2) = (done.clone(), timed_out.clone());
+    /// Run `f` (which runs instances) under one watchdog that stops every instance at the
+    /// deadline of `limits`, or when `interrupt` is set. The epoch is per engine, so one
+    /// watchdog serves all instances, and they share one deadline.
+    pub(crate) fn guarded<R>(
+        &self,
+        limits: &Limits,
+        interrupt: &AtomicBool,
+        f: impl FnOnce() -> R,
+    ) -> R {
+        let done = AtomicBool::new(false);
         let deadline = limits.timeout.map(|t| Instant::now() + t);
-        scope.spawn(move || {
-            while !done2.load(Ordering::Relaxed) {
-                let late = deadline.is_some_and(|d| Instant::now() >= d);
-                if late || interrupt.load(Ordering::Relaxed) {
-                    timed_out2.store(late, Ordering::Relaxed);
-                    watchdog_engine.increment_epoch();
-                    return;
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    let late = deadline.is_some_and(|d| Instant::now() >= d);
+                    if late || interrupt.load(Ordering::Relaxed) {
+                        self.timed_out.store(late, Ordering::Relaxed);
+                        self.engine.increment_epoch();
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
                 }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        });
+            });
+            let result = f();
+            done.store(true, Ordering::Relaxed);
+            result
+        })
+    }
+
+    /// Run one guest instance with `request`, preopening `store` read-only at `/store`,
+    /// `alternates` read-only at `/alt/N` and, if given, `dest` read-write at `/dest`.
+    /// Instances are independent: several may run at once on different threads.
+    pub(crate) fn run(
+        &self,
+        request: &wire::Request,
+        store: &Path,
+        alternates: &[PathBuf],
+        dest: Option<&Path>,
+        limits: &Limits,
+        interrupt: &AtomicBool,
+    ) -> Result<Reply, Error> {
+        let stdout = MemoryOutputPipe::new(64 << 20);
+        let stderr = MemoryOutputPipe::new(1 << 20);
+        let mut wasi = WasiCtxBuilder::new();
+        // No inherited environment, stdin, args or network: the request is the only input.
+        wasi.stdout(stdout.clone()).stderr(stderr.clone());
+        // We run the guest synchronously on this thread: let its blocking filesystem calls
+        // block here too, instead of a tokio `spawn_blocking` round trip per call (measured:
+        // several times slower on a 20k-file checkout).
+        wasi.allow_blocking_current_thread(true);
+        wasi.arg("unfurl-guest")
+            .arg(serde_json::to_string(request).map_err(|e| Error::Runtime(e.to_string()))?);
+        wasi.preopened_dir(store, wire::STORE, FsPerms::ReadOnly)
+            .map_err(|e| {
+                Error::Runtime(format!("cannot preopen store {}: {e:#}", store.display()))
+            })?;
+        for (i, alternate) in alternates.iter().enumerate() {
+            wasi.preopened_dir(alternate, format!("/alt/{i}"), FsPerms::ReadOnly)
+                .map_err(|e| {
+                    Error::Runtime(format!(
+                        "cannot preopen alternate {}: {e:#}",
+                        alternate.display()
+                    ))
+                })?;
+        }
+        if let Some(dest) = dest {
+            wasi.preopened_dir(dest, wire::DEST, FsPerms::ReadWrite)
+                .map_err(|e| {
+                    Error::Runtime(format!(
+                        "cannot preopen staging directory {}: {e:#}",
+                        dest.display()
+                    ))
+                })?;
+        }
+        let state = State {
+            wasi: wasi.build_p1(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.max_memory)
+                .trap_on_grow_failure(true)
+                .build(),
+        };
+        let mut store_ = Store::new(&self.engine, state);
+        store_.limiter(|s| &mut s.limits);
+        store_.set_epoch_deadline(1);
+
+        let mut linker: Linker<State> = Linker::new(&self.engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(runtime)?;
+        let instance = linker
+            .instantiate(&mut store_, &self.module)
+            .map_err(runtime)?;
+        let start = instance
+            .get_typed_func::<(), ()>(&mut store_, "_start")
+            .map_err(runtime)?;
+
+        // The watchdog of `guarded` ends the guest at its deadline, or when the caller interrupts.
         let result = start.call(&mut store_, ());
-        done.store(true, Ordering::Relaxed);
-        result
-    });
-    let exit = match result {
-        Ok(()) => 0,
-        Err(err) => match err.downcast_ref::<I32Exit>() {
-            Some(exit) => exit.0,
-            None => {
-                if timed_out.load(Ordering::Relaxed) {
-                    return Err(Error::Timeout(limits.timeout.unwrap_or_default()));
+        let exit = match result {
+            Ok(()) => 0,
+            Err(err) => match err.downcast_ref::<I32Exit>() {
+                Some(exit) => exit.0,
+                None => {
+                    if self.timed_out.load(Ordering::Relaxed) {
+                        return Err(Error::Timeout(limits.timeout.unwrap_or_default()));
+                    }
+                    if interrupt.load(Ordering::Relaxed) {
+                        return Err(Error::Interrupted);
+                    }
+                    let text = format!("{err:#}");
+                    let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
+                    if text.contains("forcing trap when growing memory")
+                        || stderr.contains("memory allocation of")
+                    {
+                        return Err(Error::OutOfMemory(limits.max_memory));
+                    }
+                    return Err(Error::Runtime(format!(
+                        "the guest trapped: {}{}",
+                        text.lines().next().unwrap_or_default(),
+                        one_line(&stderr)
+                    )));
                 }
-                if interrupt.load(Ordering::Relaxed) {
-                    return Err(Error::Interrupted);
-                }
-                let text = format!("{err:#}");
-                if text.contains("forcing trap when growing memory")
-                    || text.contains("memory allocation")
-                {
-                    return Err(Error::OutOfMemory(limits.max_memory));
-                }
-                let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
-                if stderr.contains("memory allocation of") {
-                    return Err(Error::OutOfMemory(limits.max_memory));
-                }
-                return Err(Error::Runtime(format!(
-                    "the guest trapped: {}{}",
-                    text.lines().next().unwrap_or_default(),
-                    one_line(&stderr)
-                )));
-            }
-        },
-    };
-    let out = stdout.contents();
-    let reply: Reply = serde_json::from_slice(&out).map_err(|e| {
-        Error::Runtime(format!(
-            "the guest exited with {exit} and no valid reply ({e}){}",
-            one_line(&String::from_utf8_lossy(&stderr.contents()))
-        ))
-    })?;
-    Ok(GuestRun { reply, load })
+            },
+        };
+        let out = stdout.contents();
+        serde_json::from_slice(&out).map_err(|e| {
+            Error::Runtime(format!(
+                "the guest exited with {exit} and no valid reply ({e}){}",
+                one_line(&String::from_utf8_lossy(&stderr.contents()))
+            ))
+        })
+    }
+}
+
+fn runtime(e: wasmtime::Error) -> Error {
+    Error::Runtime(format!("{e:#}"))
 }
 
 fn one_line(stderr: &str) -> String {

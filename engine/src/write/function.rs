@@ -26,8 +26,24 @@ pub fn write(
 ) -> Result<Stats, Error> {
     let mut stats = Stats::default();
     progress.planned(plan.files.len() as u64);
+    let shard = options.shard.filter(|s| s.count > 1 && s.index < s.count);
     for dir in plan.dirs.iter().skip(1) {
-        let create = |path: &BStr| root.create_dir(os_path(path)?);
+        let create = |path: &BStr| {
+            let path = os_path(path)?;
+            match root.create_dir(path) {
+                // Another shard made it first. Only shards write here, and no symlink
+                // exists until they are all done, so it can only be that directory; the
+                // check is cheap insurance.
+                Err(err)
+                    if shard.is_some()
+                        && err.kind() == std::io::ErrorKind::AlreadyExists
+                        && root.kind(path)? == Some(cap::Kind::Dir) =>
+                {
+                    Ok(())
+                }
+                result => result,
+            }
+        };
         create(dir.path.as_ref()).map_err(|source| Error::CreateDir {
             path: dir.path.clone(),
             source,
@@ -35,7 +51,15 @@ pub fn write(
         stats.dirs += 1;
     }
 
-    let groups = groups_by_dir(plan);
+    let mut groups = groups_by_dir(plan);
+    if let Some(shard) = shard {
+        groups = groups
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % shard.count == shard.index)
+            .map(|(_, g)| g)
+            .collect();
+    }
     let jobs = jobs(options.jobs).min(plan.files.len()).max(1);
     let written = if jobs == 1 {
         write_inline(store, plan, root, &groups, options, progress, interrupt)?
@@ -60,6 +84,26 @@ pub fn write(
     // write can be redirected through a link the tree planted.
     if interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
+    }
+    if let Some(shard) = shard {
+        if shard.index == 0 {
+            for link in &plan.symlinks {
+                let path = join(plan.dirs[link.dir].path.as_ref(), link.name.as_ref());
+                let symlink_error = |source| Error::Symlink {
+                    path: path.clone(),
+                    source,
+                };
+                stats.deferred.push(Deferred::Symlink {
+                    path: utf8(&path).map_err(symlink_error)?,
+                    target: utf8(&link.target).map_err(symlink_error)?,
+                });
+                stats.symlinks += 1;
+            }
+        } else {
+            // Shard 0 reports the directories and links; the others only their files.
+            stats.dirs = 0;
+        }
+        return Ok(stats);
     }
     let mut open: Option<(usize, Dir)> = None;
     for link in &plan.symlinks {
@@ -93,9 +137,15 @@ pub fn write(
 ///
 /// The list comes from a sandboxed guest, so it is not trusted: every path is validated
 /// like a tree entry (no `..`, no absolute paths, no `.git`) and resolved beneath `root`,
-/// and only regular files are made executable, never the target of a symlink.
+/// only regular files are made executable, never the target of a symlink, and all modes
+/// are set before the first symlink is created.
 pub fn apply_deferred(root: &Dir, deferred: &[Deferred]) -> Result<(), Error> {
-    for op in deferred {
+    // Every mode first, every symlink last: as in `write`, nothing is touched once a link
+    // exists, whatever order the list came in.
+    let (modes, links): (Vec<&Deferred>, Vec<&Deferred>) = deferred
+        .iter()
+        .partition(|op| matches!(op, Deferred::Executable { .. }));
+    for op in modes.into_iter().chain(links) {
         match op {
             Deferred::Executable { path } => {
                 let path_b: BString = path.as_str().into();

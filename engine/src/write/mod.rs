@@ -33,6 +33,9 @@ pub struct Options {
     /// Bytes of decoded delta bases to keep for reuse, shared out among the workers.
     /// Default: 32 MiB.
     pub delta_cache_bytes: usize,
+    /// Write only one shard of the files, so that several single-threaded runtimes (WASI
+    /// guests) can share one checkout. Default: `None`, everything.
+    pub shard: Option<Shard>,
 }
 
 impl Default for Options {
@@ -40,8 +43,24 @@ impl Default for Options {
         Options {
             jobs: 0,
             delta_cache_bytes: 32 << 20,
+            shard: None,
         }
     }
+}
+
+/// One of `count` disjoint parts of a checkout, written by one of `count` writers at once.
+///
+/// Every shard creates every directory (tolerating those another shard made first) and
+/// writes the files of every `count`-th directory, starting at `index`. No shard creates
+/// symlinks: they must come after every file of every shard, so shard 0 returns them all
+/// as [`Deferred::Symlink`] for the caller to create once all shards are done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Shard {
+    /// Which shard, from `0` to `count - 1`.
+    pub index: usize,
+    /// How many shards there are.
+    pub count: usize,
 }
 
 /// What was written.
