@@ -30,6 +30,21 @@ pub struct Outcome {
     pub stats: write::Stats,
     /// Wall time from opening the revision to publishing.
     pub elapsed: Duration,
+    /// Where that time went, by stage.
+    pub phases: Phases,
+}
+
+/// Wall time spent in each stage of the pipeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Phases {
+    /// Resolving the revision to a tree.
+    pub resolve: Duration,
+    /// Walking and validating the tree.
+    pub plan: Duration,
+    /// Writing directories, files and symlinks (into the staging directory).
+    pub write: Duration,
+    /// Finishing deferred work and renaming into place (zero for [`materialize()`]).
+    pub publish: Duration,
 }
 
 /// Any error of the pipeline, by stage.
@@ -87,8 +102,11 @@ pub fn checkout(
     interrupt: &AtomicBool,
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
+    let mut phases = Phases::default();
     let resolved = resolve::resolve(store, rev)?;
+    phases.resolve = start.elapsed();
     let plan = plan::plan(store, resolved.tree, interrupt)?;
+    phases.plan = start.elapsed() - phases.resolve;
     let staging = publish::Staging::create(parent, dest)?;
     let stats = write::write(
         store,
@@ -98,6 +116,7 @@ pub fn checkout(
         progress,
         interrupt,
     )?;
+    phases.write = start.elapsed() - phases.resolve - phases.plan;
     if !stats.deferred.is_empty() {
         // Natively nothing is deferred where modes and symlinks exist; elsewhere, finish
         // through the same handle.
@@ -105,11 +124,14 @@ pub fn checkout(
             .map_err(|_| Error::Deferred(stats.deferred.len()))?;
     }
     staging.publish()?;
+    let elapsed = start.elapsed();
+    phases.publish = elapsed - phases.resolve - phases.plan - phases.write;
     Ok(Outcome {
         commit: resolved.commit,
         tree: resolved.tree,
         stats,
-        elapsed: start.elapsed(),
+        elapsed,
+        phases,
     })
 }
 
@@ -127,13 +149,19 @@ pub fn materialize(
     interrupt: &AtomicBool,
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
+    let mut phases = Phases::default();
     let resolved = resolve::resolve(store, rev)?;
+    phases.resolve = start.elapsed();
     let plan = plan::plan(store, resolved.tree, interrupt)?;
+    phases.plan = start.elapsed() - phases.resolve;
     let stats = write::write(store, &plan, root, &options.write, progress, interrupt)?;
+    let elapsed = start.elapsed();
+    phases.write = elapsed - phases.resolve - phases.plan;
     Ok(Outcome {
         commit: resolved.commit,
         tree: resolved.tree,
         stats,
-        elapsed: start.elapsed(),
+        elapsed,
+        phases,
     })
 }

@@ -52,7 +52,7 @@ pub mod wire;
 pub mod write;
 
 pub use cap::Dir;
-pub use checkout::{Error, Options, Outcome, checkout, materialize};
+pub use checkout::{Error, Options, Outcome, Phases, checkout, materialize};
 pub use gix_hash::ObjectId;
 pub use odb::Error as ObjectError;
 pub use progress::Progress;

@@ -655,10 +655,13 @@ fn run_rounds(
             match measure(cmd, &log) {
                 Ok(sample) => {
                     eprintln!(
-                        "round {}/{rounds}: {:<28} {:>8.3} s {:>8.1} MiB",
+                        "round {}/{rounds}: {:<28} {:>7.3} s wall {:>7.3} s user {:>7.3} s sys \
+                         {:>7.1} MiB",
                         round + 1,
                         job.label,
                         sample.wall.as_secs_f64(),
+                        sample.user.as_secs_f64(),
+                        sample.sys.as_secs_f64(),
                         sample.maxrss_kib as f64 / 1024.0
                     );
                     job.samples.push(sample);
@@ -851,6 +854,9 @@ fn disk_usage(dir: &Path) -> Result<(u64, u64)> {
 #[derive(Clone, Copy)]
 struct Sample {
     wall: Duration,
+    /// CPU time of the child and the descendants it waited for.
+    user: Duration,
+    sys: Duration,
     maxrss_kib: u64,
 }
 
@@ -894,8 +900,14 @@ fn measure(mut cmd: Command, log: &Path) -> Result<Sample> {
             stderr.lines().next().unwrap_or("")
         ));
     }
+    let cpu = |t: libc::timeval| {
+        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
+    };
     Ok(Sample {
         wall,
+        user: cpu(usage.ru_utime),
+        sys: cpu(usage.ru_stime),
         maxrss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
     })
 }
@@ -1024,26 +1036,39 @@ struct Summary {
     min: f64,
     max: f64,
     peak_rss_mib: f64,
+    median_user: f64,
+    median_sys: f64,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
 
 fn summarize(job: &Job) -> Option<Summary> {
     if job.samples.is_empty() || job.failure.is_some() {
         return None;
     }
-    let mut walls: Vec<f64> = job.samples.iter().map(|s| s.wall.as_secs_f64()).collect();
-    walls.sort_by(f64::total_cmp);
-    let n = walls.len();
-    let median = if n % 2 == 1 {
-        walls[n / 2]
-    } else {
-        (walls[n / 2 - 1] + walls[n / 2]) / 2.0
+    let secs = |f: fn(&Sample) -> Duration| {
+        job.samples
+            .iter()
+            .map(|s| f(s).as_secs_f64())
+            .collect::<Vec<_>>()
     };
+    let walls = secs(|s| s.wall);
     let peak = job.samples.iter().map(|s| s.maxrss_kib).max().unwrap_or(0);
     Some(Summary {
-        median,
-        min: walls[0],
-        max: walls[n - 1],
+        median: median(walls.clone()),
+        min: walls.iter().copied().fold(f64::INFINITY, f64::min),
+        max: walls.iter().copied().fold(0.0, f64::max),
         peak_rss_mib: peak as f64 / 1024.0,
+        median_user: median(secs(|s| s.user)),
+        median_sys: median(secs(|s| s.sys)),
     })
 }
 
@@ -1136,6 +1161,17 @@ fn print_report(context: &Context<'_>, stores: &[Rc<Store>], jobs: &[Job], notes
         }
     }
     let _ = writeln!(r);
+    let cpu: Vec<String> = jobs
+        .iter()
+        .filter_map(|job| {
+            let s = summarize(job)?;
+            Some(format!(
+                "{} {:.2}/{:.2}",
+                job.label, s.median_user, s.median_sys
+            ))
+        })
+        .collect();
+    let _ = writeln!(r, "- median CPU s (user/sys): {}", cpu.join(", "));
     for job in jobs {
         if let Some(m) = &job.mismatch {
             let _ = writeln!(r, "- ⚠ {}: {m}", job.label);

@@ -104,6 +104,9 @@ pub struct Report {
     pub elapsed_ms: u64,
     /// `"native"` or `"wasm"`.
     pub runtime: &'static str,
+    /// Where the time went, in microseconds: `resolve`, `plan`, `write`, `publish` (native),
+    /// or `guest`, `publish` (wasm: the sandboxed stages run inside the guest).
+    pub phases_us: std::collections::BTreeMap<&'static str, u64>,
     /// Operations the engine's runtime could not perform and the host performed for it
     /// (under WASI: exec bits, absolute symlinks), by kind. Empty natively.
     pub fallbacks: Vec<Fallback>,
@@ -189,13 +192,23 @@ pub fn checkout(
                 progress,
                 interrupt,
             )?;
-            report(
+            let phases = outcome.phases;
+            let mut report = report(
                 outcome.commit.map(|c| c.to_string()),
                 outcome.tree.to_string(),
                 outcome.stats,
                 start,
                 Runtime::Native,
-            )
+            );
+            for (name, took) in [
+                ("resolve", phases.resolve),
+                ("plan", phases.plan),
+                ("write", phases.write),
+                ("publish", phases.publish),
+            ] {
+                report.phases_us.insert(name, took.as_micros() as u64);
+            }
+            report
         }
         Runtime::Wasm => {
             drop(store);
@@ -358,6 +371,7 @@ fn report(
         bytes: stats.bytes,
         elapsed_ms: start.elapsed().as_millis() as u64,
         runtime: runtime.name(),
+        phases_us: Default::default(),
         fallbacks: fallbacks(&stats.deferred),
     }
 }

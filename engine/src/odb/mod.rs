@@ -450,62 +450,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Decode the blob `id` into `out` (replacing its contents) and return its size, unless
-    /// it is an undeltified blob larger than `limit`: then return `None`, and the caller
-    /// should stream it with [`Reader::write_blob()`] instead of holding it whole.
-    pub(crate) fn blob_into(
-        &mut self,
-        id: &oid,
-        out: &mut Vec<u8>,
-        limit: u64,
-    ) -> Result<Option<u64>, Error> {
-        use gix_pack::data::entry::Header;
-        out.clear();
-        match self.odb.locate(id)? {
-            Location::Packed {
-                source,
-                pack,
-                offset,
-            } => {
-                let pack_ref = self.odb.pack(source, pack);
-                let (entry, prefetched) = self.entry(pack_ref, offset, id)?;
-                match entry.header {
-                    Header::Blob if entry.decompressed_size > limit => Ok(None),
-                    Header::Blob => {
-                        let pre = Some(((entry.data_offset - offset) as usize, prefetched));
-                        self.inflate_entry_into(pack_ref, offset, &entry, id, pre, out)?;
-                        Ok(Some(out.len() as u64))
-                    }
-                    Header::Commit | Header::Tree | Header::Tag => Err(Error::UnexpectedKind {
-                        id: id.to_owned(),
-                        expected: Kind::Blob,
-                        actual: header_kind(&entry.header),
-                    }),
-                    Header::OfsDelta { .. } | Header::RefDelta { .. } => {
-                        let (kind, data) = self.read_packed(source, pack, offset, id, 0)?;
-                        expect_kind(id, Kind::Blob, kind)?;
-                        out.extend_from_slice(&data);
-                        Ok(Some(data.len() as u64))
-                    }
-                }
-            }
-            Location::Loose { file, path } => {
-                // Loose objects are rare in an installer's store; learning the size costs
-                // one small extra inflate.
-                let (kind, size) = self.header(id)?;
-                expect_kind(id, Kind::Blob, kind)?;
-                if size > limit {
-                    return Ok(None);
-                }
-                self.read_loose(&file, &path, id, Some(Kind::Blob), &mut |chunk| {
-                    out.extend_from_slice(chunk);
-                    Ok(())
-                })?;
-                Ok(Some(out.len() as u64))
-            }
-        }
-    }
-
     /// Write the blob `id` to `sink`, streaming it through a fixed buffer where the store
     /// allows (loose objects and undeltified pack entries), and return its size.
     pub(crate) fn write_blob(&mut self, id: &oid, sink: &mut dyn Write) -> Result<u64, Error> {
@@ -753,22 +697,6 @@ impl<'a> Reader<'a> {
         entry: &gix_pack::data::Entry,
         id: &oid,
     ) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
-        self.inflate_entry_into(pack, offset, entry, id, None, &mut out)?;
-        Ok(out)
-    }
-
-    /// Inflate the whole data of `entry` into `out`; `pre` is a window of `self.input`
-    /// already holding the entry's first bytes (from [`Reader::entry()`]).
-    fn inflate_entry_into(
-        &mut self,
-        pack: &Pack,
-        offset: u64,
-        entry: &gix_pack::data::Entry,
-        id: &oid,
-        pre: Option<(usize, usize)>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), Error> {
         let size = entry.decompressed_size;
         let end = pack.entry_end(offset);
         // The announced size is only trusted as far as the entry's compressed bytes could
@@ -783,26 +711,17 @@ impl<'a> Reader<'a> {
             ));
         }
         // One byte more than announced, so that a stream holding more shows up as corruption.
-        out.clear();
-        out.resize(size as usize + 1, 0);
-        let mut input = match pre {
-            Some((start, filled)) => Input::Pack {
-                pack,
-                pos: offset + filled as u64,
-                end,
-                pre: Some((start, filled)),
-            },
-            None => Input::Pack {
-                pack,
-                pos: entry.data_offset,
-                end,
-                pre: None,
-            },
+        let mut out = vec![0; size as usize + 1];
+        let mut input = Input::Pack {
+            pack,
+            pos: entry.data_offset,
+            end,
+            pre: None,
         };
-        match self.inflate_into(&mut input, out) {
+        match self.inflate_into(&mut input, &mut out) {
             Ok(filled) if filled as u64 == size => {
                 out.truncate(filled);
-                Ok(())
+                Ok(out)
             }
             Ok(filled) => Err(corrupt(
                 id,

@@ -26,6 +26,7 @@ pub fn plan(store: &Store, tree: ObjectId, interrupt: &AtomicBool) -> Result<Pla
     let mut plan = Plan::default();
     plan.dirs.push(Directory {
         path: BString::default(),
+        parent: 0,
     });
     // Directories holding something (a file, a link, a submodule), so empty trees are
     // left out as `git archive` and `git checkout` leave them out.
@@ -115,7 +116,7 @@ fn add_dir(
     parent: usize,
     path: BString,
 ) -> usize {
-    plan.dirs.push(Directory { path });
+    plan.dirs.push(Directory { path, parent });
     has_content.push(false);
     parents.push(parent);
     plan.dirs.len() - 1
@@ -151,6 +152,10 @@ fn prune_empty_dirs(plan: &mut Plan, has_content: &[bool]) {
         i += 1;
         keep
     });
+    for dir in &mut plan.dirs {
+        // A kept directory's parent holds it, so it is kept too.
+        dir.parent = new_index[dir.parent];
+    }
     for file in &mut plan.files {
         file.dir = new_index[file.dir];
     }

@@ -45,6 +45,8 @@ impl Plan {
 pub(crate) struct Directory {
     /// Path relative to the checkout root, `/`-separated; empty for the root.
     pub(crate) path: BString,
+    /// Index into [`Plan::dirs`] of its parent; `0` (itself) for the root.
+    pub(crate) parent: usize,
 }
 
 /// A regular file to write.

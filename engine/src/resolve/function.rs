@@ -33,7 +33,7 @@ pub fn resolve(store: &Store, rev: &str) -> Result<Resolved, Error> {
             rev: rev.to_owned(),
         });
     };
-    delegate.to_tree(id)
+    delegate.resolved(id)
 }
 
 /// Answers the parser's lookups; the first error is kept, since the parser's own error
@@ -146,7 +146,7 @@ impl Delegate<'_> {
         Ok(current)
     }
 
-    fn to_tree(&mut self, id: ObjectId) -> Result<Resolved, Error> {
+    fn resolved(&mut self, id: ObjectId) -> Result<Resolved, Error> {
         let mut id = id;
         loop {
             let kind = self.reader.header(&id)?.0;

@@ -27,29 +27,7 @@ pub fn write(
     let mut stats = Stats::default();
     progress.planned(plan.files.len() as u64);
     let shard = options.shard.filter(|s| s.count > 1 && s.index < s.count);
-    for dir in plan.dirs.iter().skip(1) {
-        let create = |path: &BStr| {
-            let path = os_path(path)?;
-            match root.create_dir(path) {
-                // Another shard made it first. Only shards write here, and no symlink
-                // exists until they are all done, so it can only be that directory; the
-                // check is cheap insurance.
-                Err(err)
-                    if shard.is_some()
-                        && err.kind() == std::io::ErrorKind::AlreadyExists
-                        && root.kind(path)? == Some(cap::Kind::Dir) =>
-                {
-                    Ok(())
-                }
-                result => result,
-            }
-        };
-        create(dir.path.as_ref()).map_err(|source| Error::CreateDir {
-            path: dir.path.clone(),
-            source,
-        })?;
-        stats.dirs += 1;
-    }
+    let dirs = Dirs::new(plan, root);
 
     let mut groups = groups_by_dir(plan);
     if let Some(shard) = shard {
@@ -60,25 +38,22 @@ pub fn write(
             .map(|(_, g)| g)
             .collect();
     }
-    let jobs = jobs(options.jobs).min(plan.files.len()).max(1);
-    let written = if jobs == 1 {
-        write_inline(store, plan, root, &groups, options, progress, interrupt)?
-    } else {
-        write_pipelined(
-            store,
-            plan,
-            root,
-            &groups,
-            jobs - 1,
-            options,
-            progress,
-            interrupt,
-        )?
-    };
+    let jobs = jobs(options.jobs).min(groups.len()).max(1);
+    let written = run_writers(
+        store, plan, &dirs, &groups, jobs, options, progress, interrupt,
+    )?;
     stats.files += written.files;
     stats.executables += written.executables;
     stats.bytes += written.bytes;
     stats.deferred.extend(written.deferred);
+
+    // Directories holding no file (submodules, and parents of only those) come last.
+    if shard.is_none_or(|s| s.index == 0) {
+        for index in 1..plan.dirs.len() {
+            dirs.ensure(index)?;
+        }
+        stats.dirs = plan.dirs.len() as u64 - 1;
+    }
 
     // Symlinks go last: from here on nothing else is written into this tree, so no
     // write can be redirected through a link the tree planted.
@@ -227,58 +202,15 @@ fn checked_path(path: &BString) -> Result<&Path, Error> {
     })
 }
 
-/// Blobs up to this size are decoded into memory by the decoders; larger undeltified blobs
-/// are streamed by the writer through a fixed buffer instead.
-const BUFFER_LIMIT: u64 = 1 << 20;
-/// The most decoded content waiting for the writer at once.
-const PIPELINE_BYTES: usize = 8 << 20;
-
-/// One thread, decoding and writing every file in turn: the single-threaded path, and the
-/// only one under WASI.
-fn write_inline(
-    store: &Store,
-    plan: &Plan,
-    root: &Dir,
-    groups: &[Range<usize>],
-    options: &Options,
-    progress: &dyn Progress,
-    interrupt: &AtomicBool,
-) -> Result<Stats, Error> {
-    let mut writer = Writer::new(store, options.delta_cache_bytes);
-    for group in groups {
-        if interrupt.load(Ordering::Relaxed) {
-            return Err(Error::Interrupted);
-        }
-        for index in group.clone() {
-            writer.write(plan, root, index, None, progress)?;
-        }
-    }
-    Ok(writer.stats)
-}
-
-/// Decoded content on its way from a decoder to the writer.
-enum Job {
-    /// File `file` of the plan, with its content.
-    Data { file: usize, content: Vec<u8> },
-    /// File `file` of the plan, too large to hold: the writer streams it from the store.
-    Stream { file: usize },
-}
-
-/// `decoders` threads inflate and rebuild blobs while this thread alone creates and writes
-/// the files.
-///
-/// Decompression and delta work is CPU-bound and parallelizes; file creation is kernel
-/// work that contends when several threads allocate inodes on one filesystem (measured on
-/// ext4: two writers spent twice the system time of one, and took longer). So the pool
-/// decodes, and a single writer keeps the kernel busy, as `tar -x` would. The decoded
-/// content in flight is bounded by [`PIPELINE_BYTES`].
+/// `jobs` workers, each taking the next directory's files, decoding and writing them.
+/// With one job the calling thread does it all (the only way under WASI).
 #[allow(clippy::too_many_arguments)]
-fn write_pipelined(
+fn run_writers(
     store: &Store,
     plan: &Plan,
-    root: &Dir,
+    dirs: &Dirs<'_>,
     groups: &[Range<usize>],
-    decoders: usize,
+    jobs: usize,
     options: &Options,
     progress: &dyn Progress,
     interrupt: &AtomicBool,
@@ -286,147 +218,115 @@ fn write_pipelined(
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let record = |err: Error| {
-        failed.store(true, Ordering::Relaxed);
-        first_error
-            .lock()
-            .expect("no panics while held")
-            .get_or_insert(err);
-    };
-    let budget = Budget::new(PIPELINE_BYTES);
-    let cache_bytes = options.delta_cache_bytes / decoders;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(4096);
-    let stats = std::thread::scope(|scope| {
-        for _ in 0..decoders {
-            let tx = tx.clone();
-            let (next, failed, budget, record) = (&next, &failed, &budget, &record);
-            scope.spawn(move || {
-                let mut reader = store.odb().reader(cache_bytes);
-                let result = (|| {
-                    while let Some(group) = groups.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        for index in group.clone() {
-                            if failed.load(Ordering::Relaxed) {
-                                return Ok(());
-                            }
-                            if interrupt.load(Ordering::Relaxed) {
-                                return Err(Error::Interrupted);
-                            }
-                            let file = &plan.files[index];
-                            let mut content = Vec::new();
-                            let job = match reader.blob_into(&file.id, &mut content, BUFFER_LIMIT) {
-                                Ok(Some(_)) => Job::Data {
-                                    file: index,
-                                    content,
-                                },
-                                Ok(None) => Job::Stream { file: index },
-                                Err(source) => {
-                                    return Err(Error::Object {
-                                        path: file_path(plan, index),
-                                        source,
-                                    });
-                                }
-                            };
-                            if !budget.acquire(job.bytes(), failed) || tx.send(job).is_err() {
-                                // The writer stopped; it recorded why.
-                                return Ok(());
-                            }
-                        }
-                    }
-                    Ok(())
-                })();
-                if let Err(err) = result {
-                    record(err);
-                    budget.wake_all();
-                }
-            });
-        }
-        drop(tx);
-        let mut writer = Writer::new(store, 0);
+    let worker = || {
+        let mut writer = Writer::new(store, options.delta_cache_bytes / jobs);
         let result = (|| {
-            for job in rx.iter() {
+            while let Some(group) = groups.get(next.fetch_add(1, Ordering::Relaxed)) {
+                if failed.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
                 if interrupt.load(Ordering::Relaxed) {
                     return Err(Error::Interrupted);
                 }
-                let bytes = job.bytes();
-                match job {
-                    Job::Data { file, content } => {
-                        writer.write(plan, root, file, Some(&content), progress)?
-                    }
-                    Job::Stream { file } => writer.write(plan, root, file, None, progress)?,
+                for index in group.clone() {
+                    writer.write(plan, dirs, index, progress)?;
                 }
-                budget.release(bytes);
             }
             Ok(())
         })();
         if let Err(err) = result {
-            record(err);
-            // Unblock decoders waiting for room; dropping `rx` fails their next send.
-            budget.wake_all();
-        }
-        drop(rx);
-        writer.stats
-    });
-    match first_error.into_inner().expect("no panics while held") {
-        Some(err) => Err(err),
-        None => Ok(stats),
-    }
-}
-
-impl Job {
-    fn bytes(&self) -> usize {
-        match self {
-            Job::Data { content, .. } => content.len(),
-            Job::Stream { .. } => 0,
-        }
-    }
-}
-
-/// A byte budget shared by the decoders (who wait for room) and the writer (who frees it).
-struct Budget {
-    used: Mutex<usize>,
-    freed: std::sync::Condvar,
-    limit: usize,
-}
-
-impl Budget {
-    fn new(limit: usize) -> Budget {
-        Budget {
-            used: Mutex::new(0),
-            freed: std::sync::Condvar::new(),
-            limit,
-        }
-    }
-
-    /// Wait until `n` more bytes fit (anything fits when nothing is in flight); `false` if
-    /// the pipeline failed meanwhile.
-    fn acquire(&self, n: usize, failed: &AtomicBool) -> bool {
-        let mut used = self.used.lock().expect("no panics while held");
-        while *used > 0 && *used + n > self.limit {
-            if failed.load(Ordering::Relaxed) {
-                return false;
-            }
-            used = self
-                .freed
-                .wait_timeout(used, std::time::Duration::from_millis(50))
+            failed.store(true, Ordering::Relaxed);
+            first_error
+                .lock()
                 .expect("no panics while held")
-                .0;
+                .get_or_insert(err);
         }
-        *used += n;
-        true
+        writer.stats
+    };
+    let per_worker: Vec<Stats> = if jobs == 1 {
+        vec![worker()]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..jobs).map(|_| scope.spawn(worker)).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    };
+    if let Some(err) = first_error.into_inner().expect("no panics while held") {
+        return Err(err);
+    }
+    let mut stats = Stats::default();
+    for s in per_worker {
+        stats.files += s.files;
+        stats.executables += s.executables;
+        stats.bytes += s.bytes;
+        stats.deferred.extend(s.deferred);
+    }
+    Ok(stats)
+}
+
+/// The plan's directories, created on demand by whichever worker first needs one, so
+/// that directory creation runs in parallel with (and interleaved between) file writes.
+struct Dirs<'a> {
+    plan: &'a Plan,
+    root: &'a Dir,
+    created: Vec<AtomicBool>,
+}
+
+impl<'a> Dirs<'a> {
+    fn new(plan: &'a Plan, root: &'a Dir) -> Dirs<'a> {
+        let created = (0..plan.dirs.len())
+            .map(|i| AtomicBool::new(i == 0))
+            .collect();
+        Dirs {
+            plan,
+            root,
+            created,
+        }
     }
 
-    fn release(&self, n: usize) {
-        *self.used.lock().expect("no panics while held") -= n;
-        self.freed.notify_all();
-    }
-
-    fn wake_all(&self) {
-        self.freed.notify_all();
+    /// Make sure directory `index` and its ancestors exist.
+    fn ensure(&self, index: usize) -> Result<(), Error> {
+        let mut missing = Vec::new();
+        let mut at = index;
+        while !self.created[at].load(Ordering::Acquire) {
+            missing.push(at);
+            at = self.plan.dirs[at].parent;
+        }
+        for &at in missing.iter().rev() {
+            let path = &self.plan.dirs[at].path;
+            let create = || {
+                let rel = os_path(path.as_ref())?;
+                match self.root.create_dir(rel) {
+                    // Another worker (or shard) made it first. Only they write here, and no
+                    // symlink exists until all files are written, so it can only be that
+                    // directory; the check is cheap insurance (and catches a file with that
+                    // name on a case-insensitive filesystem).
+                    Err(err)
+                        if err.kind() == std::io::ErrorKind::AlreadyExists
+                            && self.root.kind(rel)? == Some(cap::Kind::Dir) =>
+                    {
+                        Ok(())
+                    }
+                    result => result,
+                }
+            };
+            create().map_err(|source| Error::CreateDir {
+                path: path.clone(),
+                source,
+            })?;
+            self.created[at].store(true, Ordering::Release);
+        }
+        Ok(())
     }
 }
 
-/// Creates files: holds an object reader (to stream what was not decoded for it), a few
-/// directory handles, and what it wrote.
+/// Creates files: holds an object reader, a few directory handles, and what it wrote.
 struct Writer<'a> {
     reader: odb::Reader<'a>,
     /// Recently used directory handles, most recent first.
@@ -446,9 +346,14 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// A handle to directory `index` of the plan: each file is then a single-component
-    /// create in it.
-    fn dir(&mut self, plan: &Plan, root: &Dir, index: usize) -> std::io::Result<&Dir> {
+    /// A handle to directory `index` of the plan, created if need be: each file is then a
+    /// single-component create in it.
+    fn dir(
+        &mut self,
+        dirs: &Dirs<'_>,
+        index: usize,
+        file_path: impl Fn() -> BString,
+    ) -> Result<&Dir, Error> {
         match self.dirs.iter().position(|(i, _)| *i == index) {
             Some(0) => {}
             Some(at) => {
@@ -456,7 +361,14 @@ impl<'a> Writer<'a> {
                 self.dirs.insert(0, entry);
             }
             None => {
-                let dir = open_dir(root, plan.dirs[index].path.as_ref())?;
+                dirs.ensure(index)?;
+                let dir =
+                    open_dir(dirs.root, dirs.plan.dirs[index].path.as_ref()).map_err(|source| {
+                        Error::CreateFile {
+                            path: file_path(),
+                            source,
+                        }
+                    })?;
                 self.dirs.truncate(OPEN_DIRS - 1);
                 self.dirs.insert(0, (index, dir));
             }
@@ -464,24 +376,17 @@ impl<'a> Writer<'a> {
         Ok(&self.dirs[0].1)
     }
 
-    /// Create file `index` of `plan` and write `content`, or stream its blob if `None`.
+    /// Create file `index` of `plan` and stream its blob into it.
     fn write(
         &mut self,
         plan: &Plan,
-        root: &Dir,
+        dirs: &Dirs<'_>,
         index: usize,
-        content: Option<&[u8]>,
         progress: &dyn Progress,
     ) -> Result<(), Error> {
-        use std::io::Write;
         let file = &plan.files[index];
         let path = || file_path(plan, index);
-        let dir = self
-            .dir(plan, root, file.dir)
-            .map_err(|source| Error::CreateFile {
-                path: path(),
-                source,
-            })?;
+        let dir = self.dir(dirs, file.dir, path)?;
         let name = cap::os_str(&file.name).map_err(|source| Error::CreateFile {
             path: path(),
             source,
@@ -492,30 +397,19 @@ impl<'a> Writer<'a> {
                     path: path(),
                     source,
                 })?;
-        let bytes = match content {
-            Some(content) => {
-                handle
-                    .write_all(content)
-                    .map_err(|source| Error::WriteFile {
-                        path: path(),
-                        source,
-                    })?;
-                content.len() as u64
-            }
-            None => self
-                .reader
-                .write_blob(&file.id, &mut handle)
-                .map_err(|err| match err {
-                    odb::Error::Sink { source, .. } => Error::WriteFile {
-                        path: path(),
-                        source,
-                    },
-                    source => Error::Object {
-                        path: path(),
-                        source,
-                    },
-                })?,
-        };
+        let bytes = self
+            .reader
+            .write_blob(&file.id, &mut handle)
+            .map_err(|err| match err {
+                odb::Error::Sink { source, .. } => Error::WriteFile {
+                    path: path(),
+                    source,
+                },
+                source => Error::Object {
+                    path: path(),
+                    source,
+                },
+            })?;
         drop(handle);
         if file.executable {
             self.stats.executables += 1;
