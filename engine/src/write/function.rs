@@ -14,8 +14,9 @@ use crate::store::Store;
 
 /// Write `plan` from `store` below `root`, an empty directory.
 ///
-/// Directories first, then files (by `options.jobs` workers), then symlinks; see the
-/// [module docs](super) for why that order is what keeps the write safe.
+/// Files first (by `options.jobs` workers, each creating the directories it needs), then
+/// the directories that hold no file, then symlinks; see the [module docs](super) for why
+/// that order is what keeps the write safe.
 pub fn write(
     store: &Store,
     plan: &Plan,
@@ -24,11 +25,9 @@ pub fn write(
     progress: &dyn Progress,
     interrupt: &AtomicBool,
 ) -> Result<Stats, Error> {
-    let mut stats = Stats::default();
     progress.planned(plan.files.len() as u64);
     let shard = options.shard.filter(|s| s.count > 1 && s.index < s.count);
     let dirs = Dirs::new(plan, root);
-
     let mut groups = groups_by_dir(plan);
     if let Some(shard) = shard {
         groups = groups
@@ -39,46 +38,24 @@ pub fn write(
             .collect();
     }
     let jobs = jobs(options.jobs).min(groups.len()).max(1);
-    let written = run_writers(
+    let mut stats = run_writers(
         store, plan, &dirs, &groups, jobs, options, progress, interrupt,
     )?;
-    stats.files += written.files;
-    stats.executables += written.executables;
-    stats.bytes += written.bytes;
-    stats.deferred.extend(written.deferred);
-
-    // Directories holding no file (submodules, and parents of only those) come last.
-    if shard.is_none_or(|s| s.index == 0) {
-        for index in 1..plan.dirs.len() {
-            dirs.ensure(index)?;
-        }
-        stats.dirs = plan.dirs.len() as u64 - 1;
+    if shard.is_some_and(|s| s.index != 0) {
+        // Shard 0 reports the directories and links; the others only their files.
+        return Ok(stats);
     }
+
+    // Directories holding no file (submodules, and parents of only those).
+    for index in 1..plan.dirs.len() {
+        dirs.ensure(index)?;
+    }
+    stats.dirs = plan.dirs.len() as u64 - 1;
 
     // Symlinks go last: from here on nothing else is written into this tree, so no
     // write can be redirected through a link the tree planted.
     if interrupt.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
-    }
-    if let Some(shard) = shard {
-        if shard.index == 0 {
-            for link in &plan.symlinks {
-                let path = join(plan.dirs[link.dir].path.as_ref(), link.name.as_ref());
-                let symlink_error = |source| Error::Symlink {
-                    path: path.clone(),
-                    source,
-                };
-                stats.deferred.push(Deferred::Symlink {
-                    path: utf8(&path).map_err(symlink_error)?,
-                    target: utf8(&link.target).map_err(symlink_error)?,
-                });
-                stats.symlinks += 1;
-            }
-        } else {
-            // Shard 0 reports the directories and links; the others only their files.
-            stats.dirs = 0;
-        }
-        return Ok(stats);
     }
     let mut open: Option<(usize, Dir)> = None;
     for link in &plan.symlinks {
@@ -87,21 +64,27 @@ pub fn write(
             path: path.clone(),
             source,
         };
-        let dir = match &open {
-            Some((index, dir)) if *index == link.dir => dir,
-            _ => {
-                let dir =
-                    open_dir(root, plan.dirs[link.dir].path.as_ref()).map_err(symlink_error)?;
-                &open.insert((link.dir, dir)).1
-            }
+        let outcome = if shard.is_some() {
+            // Other shards may still be writing files: the caller creates every link
+            // once all of them are done.
+            SymlinkOutcome::Unsupported
+        } else {
+            let dir = match &open {
+                Some((index, dir)) if *index == link.dir => dir,
+                _ => {
+                    let dir =
+                        open_dir(root, plan.dirs[link.dir].path.as_ref()).map_err(symlink_error)?;
+                    &open.insert((link.dir, dir)).1
+                }
+            };
+            let name = cap::os_str(&link.name).map_err(symlink_error)?;
+            dir.symlink(&link.target, name).map_err(symlink_error)?
         };
-        let name = cap::os_str(&link.name).map_err(symlink_error)?;
-        match dir.symlink(&link.target, name).map_err(symlink_error)? {
-            SymlinkOutcome::Created => {}
-            SymlinkOutcome::Unsupported => stats.deferred.push(Deferred::Symlink {
+        if outcome == SymlinkOutcome::Unsupported {
+            stats.deferred.push(Deferred::Symlink {
                 path: utf8(&path).map_err(symlink_error)?,
                 target: utf8(&link.target).map_err(symlink_error)?,
-            }),
+            });
         }
         stats.symlinks += 1;
     }

@@ -2,9 +2,10 @@
 //!
 //! Order matters for safety, and is fixed:
 //!
-//! 1. every directory, parents first;
-//! 2. every regular file, each created exclusively (`O_CREAT|O_EXCL`) in a handle to its
-//!    own directory, with its content streamed from the object layer;
+//! 1. every regular file, each created exclusively (`O_CREAT|O_EXCL`) in a handle to its
+//!    own directory, with its content streamed from the object layer; directories are
+//!    created on demand, parents first, by whichever worker needs one first;
+//! 2. the directories that hold no file (submodules);
 //! 3. every symlink, last.
 //!
 //! Because no symlink exists until all files and directories are written, and the plan
@@ -12,8 +13,9 @@
 //! the tree itself plants (`a -> /etc` plus `a/passwd`: the second is refused by the plan
 //! as a duplicate, and it could not be reached through the link anyway).
 //!
-//! Natively, files are written by a pool of workers, each with its own object reader;
-//! under WASI, one thread runs the same code.
+//! Natively, files are written by a pool of workers, each decoding and writing whole
+//! directories with its own object reader; under WASI, one thread runs the same code (and
+//! the host runs several guests, one [`Shard`] each).
 
 mod function;
 pub use function::{apply_deferred, write};
