@@ -15,8 +15,11 @@ use crate::{plan, publish, resolve, store, write};
 /// How to check out.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// How files are written (workers, delta cache). Default: one worker per core, 32 MiB of delta bases.
+    /// How files are written (workers, delta cache). Default: one worker per core, 8 MiB of delta bases.
     pub write: write::Options,
+    /// For [`materialize()`]: write only this shard, so that several runtimes can share
+    /// one checkout (see [`plan::Shard`]). Ignored by [`checkout()`]. Default: `None`.
+    pub shard: Option<plan::Shard>,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -152,7 +155,7 @@ pub fn materialize(
     let mut phases = Phases::default();
     let resolved = resolve::resolve(store, rev)?;
     phases.resolve = start.elapsed();
-    let plan = plan::plan(store, resolved.tree, interrupt)?;
+    let plan = plan::plan_shard(store, resolved.tree, options.shard, interrupt)?;
     phases.plan = start.elapsed() - phases.resolve;
     let stats = write::write(store, &plan, root, &options.write, progress, interrupt)?;
     let elapsed = start.elapsed();

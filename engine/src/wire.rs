@@ -15,7 +15,7 @@ pub struct Request {
     pub delta_cache_bytes: usize,
     /// Write only this shard of the checkout (several guests share one checkout).
     #[serde(default)]
-    pub shard: Option<crate::write::Shard>,
+    pub shard: Option<crate::plan::Shard>,
     /// Instead of checking out, try to open each of these guest paths (read, then create a
     /// file) and report what happened. The test suite uses this to show the guest is
     /// confined to its preopens.

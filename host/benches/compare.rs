@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo bench -p unfurl --bench compare -- [--files N] [--big-mib M] [--rounds R]
-//!     [--skip-wasm] [--only NAME,...] [--inode-wait SECS] [--no-sync] [--scaling]
+//!     [--skip-wasm] [--only NAME,...] [--inode-wait SECS] [--no-sync] [--keep-caches] [--scaling]
 //! ```
 //!
 //! * `--files N` (default 20000), `--big-mib M` (default 0): the store, made once by
@@ -15,7 +15,10 @@
 //!   contender later each round, so drift and the after-effects of a neighbour's writes hit all
 //!   contenders alike. Each run writes into a new directory under `target/bench-out/`. Before
 //!   every run the bench calls sync(2), untimed (`--no-sync` to skip), so no run pays for
-//!   writing back its predecessor's files.
+//!   writing back its predecessor's files, then drops the page cache and reads the store,
+//!   its tar and the binaries back in (`--keep-caches` to skip; needs root): on this VM a
+//!   growing page cache makes the kernel side of file creation slower run after run, for
+//!   every contender alike, and dropping it is what makes runs repeatable.
 //! * Deleting is what skews timings most. ext4 without a journal (this machine's disk) does not
 //!   reuse an inode for 60 s after it was deleted, 360 s while its inode-table block is dirty,
 //!   and skips such inodes by rescanning them for every new file: after big `rm -rf`s, a
@@ -130,13 +133,15 @@ fn bench(raw_args: &[String]) -> Result<()> {
     eprintln!("cleanup: removing {}", out.display());
     deletions.remove(&out)?;
     let protocol = format!(
-        "outputs {}; untimed sync(2) before each run: {}; {}",
+        "outputs {}; untimed before each run: sync(2) {}, page cache dropped and store, tar \
+         and binaries read back in {}; {}",
         if keep_outputs {
             "kept until all rounds were done, then deleted"
         } else {
             "deleted after each round (no room to keep them all), untimed"
         },
         if args.sync { "yes" } else { "no" },
+        if args.drop_caches { "yes" } else { "no" },
         deletions.describe()
     );
     let context = Context {
@@ -162,6 +167,7 @@ struct Args {
     /// Seconds to keep timed runs away from our own deletions; None: decide from the filesystem.
     inode_wait: Option<u64>,
     sync: bool,
+    drop_caches: bool,
     scaling: bool,
 }
 
@@ -175,6 +181,7 @@ impl Args {
             only: None,
             inode_wait: None,
             sync: true,
+            drop_caches: true,
             scaling: false,
         };
         let mut it = raw.iter();
@@ -195,6 +202,7 @@ impl Args {
                 }
                 "--skip-wasm" => args.skip_wasm = true,
                 "--no-sync" => args.sync = false,
+                "--keep-caches" => args.drop_caches = false,
                 "--scaling" => args.scaling = true,
                 "--only" => {
                     let list = value("--only")?;
@@ -204,7 +212,7 @@ impl Args {
                 "-h" | "--help" => {
                     println!(
                         "cargo bench -p unfurl --bench compare -- [--files N] [--big-mib M] \
-                         [--rounds R] [--skip-wasm] [--only NAME,...] [--inode-wait SECS] [--no-sync] [--scaling]\n\
+                         [--rounds R] [--skip-wasm] [--only NAME,...] [--inode-wait SECS] [--no-sync] [--keep-caches] [--scaling]\n\
                          contenders: {}",
                         Contender::ALL.map(Contender::name).join(", ")
                     );
@@ -383,6 +391,34 @@ impl Store {
     fn label(&self) -> String {
         format!("files-{}-big-{}", self.files, self.big_mib)
     }
+}
+
+/// Untimed, before every run: drop the page cache (which also frees the pages the last run
+/// dirtied and synced), then read the store, its tar and the binaries back in, so every run
+/// starts warm and equal.
+///
+/// Why: on this VM, each run that grows the page cache touches guest memory the hypervisor
+/// has to fault in, and kernel time (page zeroing in file creation) grows from run to run
+/// for every contender, tar included: measured, `tar -x` of the 20k store went from 0.34 s
+/// to over 1 s across a few runs, and back to 0.34 s after dropping caches.
+fn reset_page_cache(paths: &Paths, store: &Store) -> Result<()> {
+    fs::write("/proc/sys/vm/drop_caches", "3").map_err(|e| {
+        format!("cannot drop the page cache (run as root, or pass --keep-caches): {e}")
+    })?;
+    read_tree(&store.repo)?;
+    read_file_fully(&store.tar)?;
+    read_file_fully(&paths.unfurl)?;
+    if let Ok(me) = std::env::current_exe() {
+        read_file_fully(&me)?;
+    }
+    // The sandbox's compiled guest, as a warm start finds it.
+    if let Some(home) = std::env::var_os("HOME") {
+        let cache = PathBuf::from(home).join(".cache/unfurl");
+        if cache.is_dir() {
+            read_tree(&cache)?;
+        }
+    }
+    Ok(())
 }
 
 /// Read every file of the store and the prepared tar once, so the first run is not cold.
@@ -652,6 +688,9 @@ fn run_rounds(
                 // SAFETY: sync(2) takes no arguments and cannot fail.
                 unsafe { libc::sync() };
             }
+            if args.drop_caches {
+                reset_page_cache(paths, &job.store)?;
+            }
             match measure(cmd, &log) {
                 Ok(sample) => {
                     eprintln!(
@@ -810,8 +849,8 @@ fn room_for_all_rounds(out: &Path, rounds: usize) -> Result<bool> {
         let err = std::io::Error::last_os_error();
         return Err(format!("statvfs {}: {err}", out.display()));
     }
-    let free_bytes = u64::from(vfs.f_bavail) * u64::from(vfs.f_frsize);
-    let free_inodes = u64::from(vfs.f_favail);
+    let free_bytes = vfs.f_bavail * vfs.f_frsize;
+    let free_inodes = vfs.f_favail;
     let rounds = rounds as u64;
     let fits = bytes * rounds * 5 / 4 < free_bytes && inodes * rounds * 5 / 4 < free_inodes;
     eprintln!(

@@ -104,8 +104,9 @@ pub struct Report {
     pub elapsed_ms: u64,
     /// `"native"` or `"wasm"`.
     pub runtime: &'static str,
-    /// Where the time went, in microseconds: `resolve`, `plan`, `write`, `publish` (native),
-    /// or `guest`, `publish` (wasm: the sandboxed stages run inside the guest).
+    /// Where the time went, in microseconds: `resolve`, `plan`, `write`, `publish` (native);
+    /// `load` (getting the compiled guest: the warm-start cost), `guests` (running them:
+    /// the sandboxed stages) and `publish` (wasm).
     pub phases_us: std::collections::BTreeMap<&'static str, u64>,
     /// Operations the engine's runtime could not perform and the host performed for it
     /// (under WASI: exec bits, absolute symlinks), by kind. Empty natively.
@@ -222,7 +223,7 @@ pub fn checkout(
 /// The sandboxed checkout: stage natively, write in guests, finish and publish natively.
 ///
 /// wasm32-wasip1 has no threads, so parallelism comes from running `jobs` guest
-/// instances at once, each writing one [`Shard`](unfurl_engine::write::Shard) of the
+/// instances at once, each writing one [`Shard`](unfurl_engine::plan::Shard) of the
 /// checkout with the same engine code. The host creates the symlinks last, after every
 /// shard is done, from the validated list the guests return.
 fn checkout_wasm(
@@ -235,7 +236,10 @@ fn checkout_wasm(
     let staging = unfurl_engine::publish::Staging::create(dest.parent(), dest.name())
         .map_err(unfurl_engine::Error::from)?;
     let staging_path = dest.parent_path().join(staging.name());
+    let load_start = Instant::now();
     let sandbox = wasm::Sandbox::load(&request.wasm)?;
+    let load = load_start.elapsed();
+    let guests_start = Instant::now();
     let shards = match request.options.write.jobs {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         jobs => jobs,
@@ -247,7 +251,7 @@ fn checkout_wasm(
                 .map(|i| format!("/alt/{i}"))
                 .collect(),
             delta_cache_bytes: request.options.write.delta_cache_bytes / shards,
-            shard: (shards > 1).then_some(unfurl_engine::write::Shard {
+            shard: (shards > 1).then_some(unfurl_engine::plan::Shard {
                 index,
                 count: shards,
             }),
@@ -308,13 +312,20 @@ fn checkout_wasm(
     }
     let (commit, tree, stats) =
         merged.ok_or_else(|| wasm::Error::Runtime("no guest replied".into()))?;
+    let guests = guests_start.elapsed();
+    let publish_start = Instant::now();
     // What WASI cannot do (exec bits, absolute symlinks) and, with several shards, every
     // symlink, the host does through its own handle on the staging directory; the list
     // is validated, not trusted.
     unfurl_engine::write::apply_deferred(staging.dir(), &stats.deferred)
         .map_err(unfurl_engine::Error::from)?;
     staging.publish().map_err(unfurl_engine::Error::from)?;
-    Ok(report(commit, tree, stats, start, Runtime::Wasm))
+    let publish = publish_start.elapsed();
+    let mut report = report(commit, tree, stats, start, Runtime::Wasm);
+    for (name, took) in [("load", load), ("guests", guests), ("publish", publish)] {
+        report.phases_us.insert(name, took.as_micros() as u64);
+    }
+    Ok(report)
 }
 
 /// Run a confinement probe in the sandbox: the guest, given the store of `store_path` and a

@@ -46,6 +46,9 @@ struct CheckoutArgs {
     /// Show a progress bar even when stderr is not a terminal.
     #[arg(long)]
     progress: bool,
+    /// Memory for decoded delta bases, shared by the workers (bytes, or with a K, M or G suffix).
+    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_cache_size)]
+    delta_cache: usize,
     /// With --runtime wasm: the most memory the sandboxed engine may use (bytes, or with a K, M or G suffix).
     #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
     wasm_max_memory: usize,
@@ -100,6 +103,7 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
         RuntimeArg::Native => unfurl::Runtime::Native,
         RuntimeArg::Wasm => unfurl::Runtime::Wasm,
     };
+    request.options.write.delta_cache_bytes = args.delta_cache;
     request.wasm.max_memory = args.wasm_max_memory;
     request.wasm.timeout = args.wasm_timeout;
     if let Some(jobs) = args.jobs {
@@ -200,7 +204,17 @@ fn human_bytes(bytes: u64) -> String {
     }
 }
 
+fn parse_cache_size(text: &str) -> Result<usize, String> {
+    parse_bytes(text)
+}
+
 fn parse_size(text: &str) -> Result<usize, String> {
+    Some(parse_bytes(text)?)
+        .filter(|v| *v >= 16 << 20)
+        .ok_or_else(|| format!("'{text}' is out of range (at least 16M)"))
+}
+
+fn parse_bytes(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let (digits, scale) = match text.char_indices().last() {
         Some((i, 'k' | 'K')) => (&text[..i], 1usize << 10),
@@ -214,8 +228,7 @@ fn parse_size(text: &str) -> Result<usize, String> {
         .map_err(|_| format!("expected a size like 512M or 2G, got '{text}'"))?;
     value
         .checked_mul(scale)
-        .filter(|v| *v >= 16 << 20)
-        .ok_or_else(|| format!("'{text}' is out of range (at least 16M)"))
+        .ok_or_else(|| format!("'{text}' is out of range"))
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

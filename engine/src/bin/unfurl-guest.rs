@@ -52,7 +52,7 @@ fn checkout(request: &Request) -> Reply {
         .collect();
     let mut options = Options::default();
     options.write.delta_cache_bytes = request.delta_cache_bytes;
-    options.write.shard = request.shard;
+    options.shard = request.shard;
     let result = Store::open(Dir::preopened(STORE), alternates)
         .map_err(unfurl_engine::Error::from)
         .and_then(|store| {

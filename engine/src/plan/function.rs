@@ -6,7 +6,7 @@ use gix_hash::ObjectId;
 use gix_object::Kind;
 use gix_object::tree::EntryKind;
 
-use super::{Directory, Error, File, Plan, Symlink};
+use super::{Directory, Error, File, Plan, Shard, Symlink};
 use crate::odb::{self, Reader};
 use crate::store::Store;
 
@@ -22,8 +22,23 @@ const MAX_SYMLINK_TARGET: u64 = 4096;
 /// they mean something; real Linux repositories contain them. Malformed trees (two entries
 /// with one name) are refused instead of silently resolved.
 pub fn plan(store: &Store, tree: ObjectId, interrupt: &AtomicBool) -> Result<Plan, Error> {
+    plan_shard(store, tree, None, interrupt)
+}
+
+/// [`plan()`], keeping only the files of `shard` (see [`Shard`]). Every entry of the tree
+/// is still validated: each shard refuses a hostile tree on its own.
+pub fn plan_shard(
+    store: &Store,
+    tree: ObjectId,
+    shard: Option<Shard>,
+    interrupt: &AtomicBool,
+) -> Result<Plan, Error> {
+    let shard = shard.filter(|s| s.count > 1 && s.index < s.count);
     let mut reader = store.odb().reader(8 << 20);
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        shard,
+        ..Plan::default()
+    };
     plan.dirs.push(Directory {
         path: BString::default(),
         parent: 0,
@@ -80,22 +95,27 @@ pub fn plan(store: &Store, tree: ObjectId, interrupt: &AtomicBool) -> Result<Pla
                     mark(&mut has_content, &parents, index);
                 }
                 EntryKind::Blob | EntryKind::BlobExecutable => {
-                    plan.files.push(File {
-                        dir,
-                        name: entry.filename.to_owned(),
-                        id,
-                        executable: kind == EntryKind::BlobExecutable,
-                    });
+                    // Every shard marks every file, so all prune the same directories.
                     mark(&mut has_content, &parents, dir);
+                    if shard.is_none_or(|s| s.has_dir(dir)) {
+                        plan.files.push(File {
+                            dir,
+                            name: entry.filename.to_owned(),
+                            id,
+                            executable: kind == EntryKind::BlobExecutable,
+                        });
+                    }
                 }
                 EntryKind::Link => {
-                    let target = read_symlink_target(&mut reader, &id, path.as_ref())?;
-                    plan.symlinks.push(Symlink {
-                        dir,
-                        name: entry.filename.to_owned(),
-                        target,
-                    });
                     mark(&mut has_content, &parents, dir);
+                    let target = read_symlink_target(&mut reader, &id, path.as_ref())?;
+                    if shard.is_none_or(|s| s.index == 0) {
+                        plan.symlinks.push(Symlink {
+                            dir,
+                            name: entry.filename.to_owned(),
+                            target,
+                        });
+                    }
                 }
             }
         }

@@ -5,7 +5,7 @@
 //! targets; nothing touches the destination until the whole tree has passed validation.
 
 mod function;
-pub use function::plan;
+pub use function::{plan, plan_shard};
 
 use bstr::BString;
 use gix_hash::ObjectId;
@@ -21,6 +21,32 @@ pub struct Plan {
     pub(crate) files: Vec<File>,
     /// Symbolic links, with their targets already read.
     pub(crate) symlinks: Vec<Symlink>,
+    /// The shard this plan holds the files of, or `None` for all of them.
+    pub(crate) shard: Option<Shard>,
+}
+
+/// One of `count` disjoint parts of a checkout, so that several single-threaded runtimes
+/// (WASI guests) can write one checkout at once.
+///
+/// A plan for a shard holds every directory but only the files of every `count`-th
+/// directory (in walk order), starting at `index`; shard 0 also holds every symlink. Its
+/// writer creates directories as needed (tolerating those another shard made first) and
+/// no symlink: links must come after every file of every shard, so shard 0 returns them
+/// as deferred work for the caller to do once all shards are done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Shard {
+    /// Which shard, from `0` to `count - 1`.
+    pub index: usize,
+    /// How many shards there are (at least 2).
+    pub count: usize,
+}
+
+impl Shard {
+    /// Whether the files of walk-order directory `dir` belong to this shard.
+    fn has_dir(self, dir: usize) -> bool {
+        dir % self.count == self.index
+    }
 }
 
 impl Plan {

@@ -26,17 +26,10 @@ pub fn write(
     interrupt: &AtomicBool,
 ) -> Result<Stats, Error> {
     progress.planned(plan.files.len() as u64);
-    let shard = options.shard.filter(|s| s.count > 1 && s.index < s.count);
+    // A plan for one shard holds only that shard's files (see `plan::Shard`).
+    let shard = plan.shard;
     let dirs = Dirs::new(plan, root);
-    let mut groups = groups_by_dir(plan);
-    if let Some(shard) = shard {
-        groups = groups
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % shard.count == shard.index)
-            .map(|(_, g)| g)
-            .collect();
-    }
+    let groups = groups_by_dir(plan);
     let jobs = jobs(options.jobs).min(groups.len()).max(1);
     let mut stats = run_writers(
         store, plan, &dirs, &groups, jobs, options, progress, interrupt,

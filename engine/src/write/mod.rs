@@ -15,7 +15,7 @@
 //!
 //! Natively, files are written by a pool of workers, each decoding and writing whole
 //! directories with its own object reader; under WASI, one thread runs the same code (and
-//! the host runs several guests, one [`Shard`] each).
+//! the host runs several guests, one [`Shard`](crate::plan::Shard) each).
 
 mod function;
 pub use function::{apply_deferred, write};
@@ -33,36 +33,17 @@ pub struct Options {
     /// Runtimes without threads (WASI) always use one.
     pub jobs: usize,
     /// Bytes of decoded delta bases to keep for reuse, shared out among the workers.
-    /// Default: 32 MiB.
+    /// Default: 8 MiB.
     pub delta_cache_bytes: usize,
-    /// Write only one shard of the files, so that several single-threaded runtimes (WASI
-    /// guests) can share one checkout. Default: `None`, everything.
-    pub shard: Option<Shard>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             jobs: 0,
-            delta_cache_bytes: 32 << 20,
-            shard: None,
+            delta_cache_bytes: 8 << 20,
         }
     }
-}
-
-/// One of `count` disjoint parts of a checkout, written by one of `count` writers at once.
-///
-/// Every shard creates every directory (tolerating those another shard made first) and
-/// writes the files of every `count`-th directory, starting at `index`. No shard creates
-/// symlinks: they must come after every file of every shard, so shard 0 returns them all
-/// as [`Deferred::Symlink`] for the caller to create once all shards are done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Shard {
-    /// Which shard, from `0` to `count - 1`.
-    pub index: usize,
-    /// How many shards there are.
-    pub count: usize,
 }
 
 /// What was written.
