@@ -18,22 +18,21 @@
 //!
 //! # Example
 //!
-//! ```no_run
-//! # #[cfg(not(target_os = "wasi"))]
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use cap_std::{ambient_authority, fs::Dir as CapDir};
-//! use std::sync::atomic::AtomicBool;
-//! use unfurl_engine::{Dir, Store, checkout, Options};
+//! The caller hands over two capabilities: the store's git directory, and the directory in
+//! which the checkout should appear (natively, `Dir::from` a `cap_std::fs::Dir` the caller
+//! opened; see `examples/embed_engine.rs`).
 //!
-//! // Only the caller turns paths into capabilities.
-//! let git_dir = Dir::from(CapDir::open_ambient_dir("store.git", ambient_authority())?);
-//! let parent = Dir::from(CapDir::open_ambient_dir(".", ambient_authority())?);
-//! let store = Store::open(git_dir, Vec::new())?;
-//! let outcome = checkout(&store, "main", &parent, "checkout".as_ref(), &Options::default(), &(), &AtomicBool::new(false))?;
-//! println!("{} files", outcome.stats.files);
-//! # Ok(()) }
-//! # #[cfg(target_os = "wasi")]
-//! # fn main() {}
+//! ```no_run
+//! use std::sync::atomic::AtomicBool;
+//! use unfurl_engine::{Dir, Options, Store, checkout};
+//!
+//! fn check_out(git_dir: Dir, parent: &Dir) -> Result<(), unfurl_engine::Error> {
+//!     let store = Store::open(git_dir, Vec::new())?;
+//!     let interrupt = AtomicBool::new(false);
+//!     let outcome = checkout(&store, "main", parent, "checkout".as_ref(), &Options::default(), &(), &interrupt)?;
+//!     println!("{} files, {} bytes", outcome.stats.files, outcome.stats.bytes);
+//!     Ok(())
+//! }
 //! ```
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
