@@ -88,7 +88,8 @@ fn main() {
 
 fn bench(raw_args: &[String]) -> Result<()> {
     let args = Args::parse(raw_args)?;
-    let paths = Paths::locate()?;
+    let mut paths = Paths::locate()?;
+    let _lock = lock_bench(&paths.target)?;
     let machine = Machine::describe(&paths);
     let (stores, jobs) = if args.scaling {
         let small = Rc::new(Store::ensure(&paths, 20_000, 0)?);
@@ -121,6 +122,7 @@ fn bench(raw_args: &[String]) -> Result<()> {
         eprintln!("cleanup: removing {} left by an earlier run", out.display());
         deletions.remove(&out)?;
     }
+    paths.unfurl = snapshot(&paths.unfurl, &out.join("bin"))?;
     for store in &stores {
         warm_page_cache(store)?;
     }
@@ -243,6 +245,8 @@ fn parse_num(s: &str, name: &str) -> Result<u64> {
 
 /// Where things are: this binary is `target/release/deps/compare-HASH`.
 struct Paths {
+    /// This binary, for the gitoxide contender: `/proc/self/exe`, which still works when a
+    /// rebuild replaces the file during the run.
     self_exe: PathBuf,
     target: PathBuf,
     unfurl: PathBuf,
@@ -267,12 +271,56 @@ impl Paths {
                 unfurl.display()
             ));
         }
+        let self_exe = if Path::new("/proc/self/exe").exists() {
+            PathBuf::from("/proc/self/exe")
+        } else {
+            self_exe
+        };
         Ok(Paths {
             self_exe,
             target,
             unfurl,
         })
     }
+}
+
+/// Hold an exclusive lock (`target/bench-stores/lock`) for the whole run: two runs at once
+/// would delete each other's outputs and skew each other's timings.
+fn lock_bench(target: &Path) -> Result<fs::File> {
+    let dir = target.join("bench-stores");
+    mkdir(&dir)?;
+    let path = dir.join("lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "lock: another compare run holds {}; waiting for it to finish",
+                path.display()
+            );
+            file.lock()
+                .map_err(|e| format!("lock {}: {e}", path.display()))?;
+            Ok(file)
+        }
+        Err(fs::TryLockError::Error(e)) => Err(format!("lock {}: {e}", path.display())),
+    }
+}
+
+/// Copy `binary` into `dir` and return the copy: every round then measures the same binary,
+/// even if a concurrent `cargo build` replaces the original.
+fn snapshot(binary: &Path, dir: &Path) -> Result<PathBuf> {
+    mkdir(dir)?;
+    let name = binary
+        .file_name()
+        .ok_or_else(|| format!("{} has no file name", binary.display()))?;
+    let copy = dir.join(name);
+    fs::copy(binary, &copy)
+        .map_err(|e| format!("copy {} to {}: {e}", binary.display(), copy.display()))?;
+    Ok(copy)
 }
 
 /// The machine line of the report.
@@ -307,7 +355,13 @@ impl Machine {
             mem: field(&meminfo, "MemTotal"),
             versions: format!(
                 "{}; {}; {}; gix 0.90",
-                first_line(&paths.unfurl, "--version"),
+                format!(
+                    "{} (target/release/unfurl of {})",
+                    first_line(&paths.unfurl, "--version"),
+                    command_stdout(Command::new("date").arg("-u").arg("-r").arg(&paths.unfurl))
+                        .map(|d| d.trim().to_string())
+                        .unwrap_or_else(|e| format!("? ({e})"))
+                ),
                 first_line(Path::new("git"), "--version"),
                 first_line(Path::new("tar"), "--version"),
             ),
@@ -408,9 +462,7 @@ fn reset_page_cache(paths: &Paths, store: &Store) -> Result<()> {
     read_tree(&store.repo)?;
     read_file_fully(&store.tar)?;
     read_file_fully(&paths.unfurl)?;
-    if let Ok(me) = std::env::current_exe() {
-        read_file_fully(&me)?;
-    }
+    read_file_fully(&paths.self_exe)?;
     // The sandbox's compiled guest, as a warm start finds it.
     if let Some(home) = std::env::var_os("HOME") {
         let cache = PathBuf::from(home).join(".cache/unfurl");

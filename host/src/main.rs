@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -148,28 +148,40 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A progress bar on stderr, or nothing.
-struct Bar(Option<indicatif::ProgressBar>);
+/// Progress on stderr: a bar on a terminal, a line a second otherwise (`--progress` into a
+/// pipe or a CI log), or nothing.
+enum Bar {
+    Hidden,
+    Terminal(indicatif::ProgressBar),
+    Lines {
+        total: AtomicU64,
+        done: AtomicU64,
+        last: std::sync::Mutex<std::time::Instant>,
+    },
+}
 
 impl Bar {
     fn new(show: bool) -> Bar {
-        Bar(show.then(|| {
-            let bar = indicatif::ProgressBar::with_draw_target(
-                None,
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} {pos}/{len} files {msg} [{elapsed}]",
-                )
+        if !show {
+            return Bar::Hidden;
+        }
+        if !std::io::stderr().is_terminal() {
+            return Bar::Lines {
+                total: AtomicU64::new(0),
+                done: AtomicU64::new(0),
+                last: std::sync::Mutex::new(std::time::Instant::now()),
+            };
+        }
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} files [{elapsed}]")
                 .expect("valid template"),
-            );
-            bar
-        }))
+        );
+        Bar::Terminal(bar)
     }
 
     fn finish(&self) {
-        if let Some(bar) = &self.0 {
+        if let Bar::Terminal(bar) = self {
             bar.finish_and_clear();
         }
     }
@@ -177,14 +189,27 @@ impl Bar {
 
 impl unfurl_engine::Progress for Bar {
     fn planned(&self, files: u64) {
-        if let Some(bar) = &self.0 {
-            bar.set_length(files);
+        match self {
+            Bar::Hidden => {}
+            Bar::Terminal(bar) => bar.set_length(files),
+            Bar::Lines { total, .. } => total.store(files, Ordering::Relaxed),
         }
     }
 
     fn wrote_file(&self, _bytes: u64) {
-        if let Some(bar) = &self.0 {
-            bar.inc(1);
+        match self {
+            Bar::Hidden => {}
+            Bar::Terminal(bar) => bar.inc(1),
+            Bar::Lines { total, done, last } => {
+                let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+                // Workers call this concurrently: whoever holds the lock after a second prints.
+                if let Ok(mut last) = last.try_lock()
+                    && last.elapsed() >= std::time::Duration::from_secs(1)
+                {
+                    *last = std::time::Instant::now();
+                    eprintln!("unfurl: {done}/{} files", total.load(Ordering::Relaxed));
+                }
+            }
         }
     }
 }
