@@ -324,6 +324,26 @@ impl Input<'_> {
     }
 }
 
+/// The part of `Reader::input` that holds compressed bytes not yet consumed.
+struct Window {
+    start: usize,
+    end: usize,
+    /// The input is exhausted.
+    eof: bool,
+}
+
+impl Window {
+    /// Starting with what `input` already read into the buffer, if anything.
+    fn new(input: &mut Input<'_>) -> Window {
+        let (start, end) = input.take_prefetched();
+        Window {
+            start,
+            end,
+            eof: false,
+        }
+    }
+}
+
 /// Why inflating failed.
 enum InflateError {
     /// Reading the input failed.
@@ -763,28 +783,11 @@ impl<'a> Reader<'a> {
         out: &mut [u8],
     ) -> Result<usize, InflateError> {
         self.z.reset();
-        let (mut start, mut end) = input.take_prefetched();
-        let (mut eof, mut filled) = (false, 0);
+        let mut window = Window::new(input);
+        let mut filled = 0;
         loop {
-            if start == end && !eof {
-                start = 0;
-                end = input.read(&mut self.input).map_err(InflateError::Read)?;
-                eof = end == 0;
-            }
-            let before_in = self.z.total_in();
-            let before_out = self.z.total_out();
-            let flush = if eof {
-                FlushDecompress::Finish
-            } else {
-                FlushDecompress::None
-            };
-            let status = self
-                .z
-                .decompress(&self.input[start..end], &mut out[filled..], flush)
-                .map_err(|e| self.corrupt_stream(e))?;
-            let consumed = (self.z.total_in() - before_in) as usize;
-            let written = (self.z.total_out() - before_out) as usize;
-            start += consumed;
+            let (status, consumed, written) =
+                self.inflate_step(input, &mut window, &mut out[filled..])?;
             filled += written;
             if status == Status::StreamEnd {
                 return Ok(filled);
@@ -794,10 +797,41 @@ impl<'a> Reader<'a> {
                     "stream holds more data than announced".into(),
                 ));
             }
-            if eof && consumed == 0 && written == 0 {
+            if window.eof && consumed == 0 && written == 0 {
                 return Err(InflateError::Corrupt("stream is truncated".into()));
             }
         }
+    }
+
+    /// One step of inflating: refill the input buffer from `input` if it is used up, then
+    /// decompress what it holds into `out`. Returns the status and the bytes consumed and
+    /// produced.
+    fn inflate_step(
+        &mut self,
+        input: &mut Input<'_>,
+        window: &mut Window,
+        out: &mut [u8],
+    ) -> Result<(Status, usize, usize), InflateError> {
+        if window.start == window.end && !window.eof {
+            window.start = 0;
+            window.end = input.read(&mut self.input).map_err(InflateError::Read)?;
+            window.eof = window.end == 0;
+        }
+        let before_in = self.z.total_in();
+        let before_out = self.z.total_out();
+        let flush = if window.eof {
+            FlushDecompress::Finish
+        } else {
+            FlushDecompress::None
+        };
+        let status = self
+            .z
+            .decompress(&self.input[window.start..window.end], out, flush)
+            .map_err(|e| self.corrupt_stream(e))?;
+        let consumed = (self.z.total_in() - before_in) as usize;
+        let written = (self.z.total_out() - before_out) as usize;
+        window.start += consumed;
+        Ok((status, consumed, written))
     }
 
     fn corrupt_stream(&self, err: impl std::fmt::Display) -> InflateError {
@@ -833,29 +867,10 @@ impl<'a> Reader<'a> {
             output.resize(CHUNK, 0);
         }
         self.z.reset();
-        let (mut start, mut end) = input.take_prefetched();
-        let mut eof = false;
+        let mut window = Window::new(input);
         let mut total = 0u64;
         loop {
-            if start == end && !eof {
-                start = 0;
-                end = input.read(&mut self.input).map_err(InflateError::Read)?;
-                eof = end == 0;
-            }
-            let before_in = self.z.total_in();
-            let before_out = self.z.total_out();
-            let flush = if eof {
-                FlushDecompress::Finish
-            } else {
-                FlushDecompress::None
-            };
-            let status = self
-                .z
-                .decompress(&self.input[start..end], output, flush)
-                .map_err(|e| self.corrupt_stream(e))?;
-            let consumed = (self.z.total_in() - before_in) as usize;
-            let written = (self.z.total_out() - before_out) as usize;
-            start += consumed;
+            let (status, consumed, written) = self.inflate_step(input, &mut window, output)?;
             total += written as u64;
             if total > expected {
                 return Err(InflateError::Corrupt(
@@ -874,7 +889,7 @@ impl<'a> Reader<'a> {
                     }
                     return Ok(total);
                 }
-                _ if eof && consumed == 0 && written == 0 => {
+                _ if window.eof && consumed == 0 && written == 0 => {
                     return Err(InflateError::Corrupt("stream is truncated".into()));
                 }
                 _ => {}
