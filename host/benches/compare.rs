@@ -353,18 +353,18 @@ impl Machine {
             kernel: first_line(Path::new("uname"), "-r"),
             cpu: field(&cpuinfo, "model name"),
             mem: field(&meminfo, "MemTotal"),
-            versions: format!(
-                "{}; {}; {}; gix 0.90",
-                format!(
-                    "{} (target/release/unfurl of {})",
-                    first_line(&paths.unfurl, "--version"),
+            versions: {
+                let built =
                     command_stdout(Command::new("date").arg("-u").arg("-r").arg(&paths.unfurl))
                         .map(|d| d.trim().to_string())
-                        .unwrap_or_else(|e| format!("? ({e})"))
-                ),
-                first_line(Path::new("git"), "--version"),
-                first_line(Path::new("tar"), "--version"),
-            ),
+                        .unwrap_or_else(|e| format!("? ({e})"));
+                format!(
+                    "{} (target/release/unfurl of {built}); {}; {}; gix 0.90",
+                    first_line(&paths.unfurl, "--version"),
+                    first_line(Path::new("git"), "--version"),
+                    first_line(Path::new("tar"), "--version"),
+                )
+            },
         }
     }
 }
