@@ -69,9 +69,6 @@ pub enum Error {
     /// Preparing or publishing the destination failed.
     #[error(transparent)]
     Publish(#[from] publish::Error),
-    /// The runtime left work undone that this caller cannot finish.
-    #[error("the checkout needs {0} operation(s) this runtime cannot perform")]
-    Deferred(usize),
 }
 
 impl Error {
@@ -105,11 +102,8 @@ pub fn checkout(
     interrupt: &AtomicBool,
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
-    let mut phases = Phases::default();
-    let resolved = resolve::resolve(store, rev)?;
-    phases.resolve = start.elapsed();
-    let plan = plan::plan(store, resolved.tree, interrupt)?;
-    phases.plan = start.elapsed() - phases.resolve;
+    // The whole tree is validated before the staging directory exists.
+    let (resolved, plan, mut phases) = prepare(store, rev, None, interrupt, start)?;
     let staging = publish::Staging::create(parent, dest)?;
     let stats = write::write(
         store,
@@ -120,22 +114,11 @@ pub fn checkout(
         interrupt,
     )?;
     phases.write = start.elapsed() - phases.resolve - phases.plan;
-    if !stats.deferred.is_empty() {
-        // Natively nothing is deferred where modes and symlinks exist; elsewhere, finish
-        // through the same handle.
-        write::apply_deferred(staging.dir(), &stats.deferred)
-            .map_err(|_| Error::Deferred(stats.deferred.len()))?;
-    }
+    // Natively nothing is deferred where modes and symlinks exist; elsewhere, finish
+    // through the same handle.
+    write::apply_deferred(staging.dir(), &stats.deferred)?;
     staging.publish()?;
-    let elapsed = start.elapsed();
-    phases.publish = elapsed - phases.resolve - phases.plan - phases.write;
-    Ok(Outcome {
-        commit: resolved.commit,
-        tree: resolved.tree,
-        stats,
-        elapsed,
-        phases,
-    })
+    Ok(finish(resolved, stats, start, phases))
 }
 
 /// Resolve, plan and write `rev` from `store` into `root`, an existing empty directory,
@@ -152,19 +135,41 @@ pub fn materialize(
     interrupt: &AtomicBool,
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
+    let (resolved, plan, mut phases) = prepare(store, rev, options.shard, interrupt, start)?;
+    let stats = write::write(store, &plan, root, &options.write, progress, interrupt)?;
+    phases.write = start.elapsed() - phases.resolve - phases.plan;
+    Ok(finish(resolved, stats, start, phases))
+}
+
+/// Stages 1 and 2: everything that happens before anything is written.
+fn prepare(
+    store: &Store,
+    rev: &str,
+    shard: Option<plan::Shard>,
+    interrupt: &AtomicBool,
+    start: Instant,
+) -> Result<(resolve::Resolved, plan::Plan, Phases), Error> {
     let mut phases = Phases::default();
     let resolved = resolve::resolve(store, rev)?;
     phases.resolve = start.elapsed();
-    let plan = plan::plan_shard(store, resolved.tree, options.shard, interrupt)?;
+    let plan = plan::plan_shard(store, resolved.tree, shard, interrupt)?;
     phases.plan = start.elapsed() - phases.resolve;
-    let stats = write::write(store, &plan, root, &options.write, progress, interrupt)?;
+    Ok((resolved, plan, phases))
+}
+
+fn finish(
+    resolved: resolve::Resolved,
+    stats: write::Stats,
+    start: Instant,
+    mut phases: Phases,
+) -> Outcome {
     let elapsed = start.elapsed();
-    phases.write = elapsed - phases.resolve - phases.plan;
-    Ok(Outcome {
+    phases.publish = elapsed.saturating_sub(phases.resolve + phases.plan + phases.write);
+    Outcome {
         commit: resolved.commit,
         tree: resolved.tree,
         stats,
         elapsed,
         phases,
-    })
+    }
 }
