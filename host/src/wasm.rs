@@ -85,6 +85,8 @@ pub(crate) struct Sandbox {
     module: Module,
     /// Set by the watchdog when the deadline passed (as opposed to an interrupt).
     timed_out: AtomicBool,
+    /// When the instances under [`Sandbox::guarded`] must be done.
+    deadline: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Sandbox {
@@ -99,6 +101,7 @@ impl Sandbox {
             engine,
             module,
             timed_out: AtomicBool::new(false),
+            deadline: std::sync::Mutex::new(None),
         })
     }
 
@@ -113,6 +116,7 @@ impl Sandbox {
     ) -> R {
         let done = AtomicBool::new(false);
         let deadline = limits.timeout.map(|t| Instant::now() + t);
+        *self.deadline.lock().expect("no panics while held") = deadline;
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 while !done.load(Ordering::Relaxed) {
@@ -196,7 +200,20 @@ impl Sandbox {
             .get_typed_func::<(), ()>(&mut store_, "_start")
             .map_err(runtime)?;
 
-        // The watchdog of `guarded` ends the guest at its deadline, or when the caller interrupts.
+        // The watchdog of `guarded` ends the guest at its deadline, or when the caller
+        // interrupts. It bumps the epoch once, which does not stop an instance whose epoch
+        // deadline was set after the bump: so no instance starts once time is up.
+        if interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        if self
+            .deadline
+            .lock()
+            .expect("no panics while held")
+            .is_some_and(|d| Instant::now() >= d)
+        {
+            return Err(Error::Timeout(limits.timeout.unwrap_or_default()));
+        }
         let result = start.call(&mut store_, ());
         let exit = match result {
             Ok(()) => 0,
