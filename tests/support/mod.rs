@@ -169,18 +169,7 @@ pub fn git_cmd(dir: &Path) -> Command {
 /// Runs git in `dir` and returns its trimmed stdout; panics with git's stderr on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = run(git_cmd(dir).args(args));
-    assert!(
-        out.status.success(),
-        "expected `git {}` in {} to succeed, got {}: {}",
-        args.join(" "),
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("git printed UTF-8")
-        .trim_end()
-        .to_owned()
+    git_output(out, dir, args)
 }
 
 /// Runs git in `dir` with `input` on stdin and returns its trimmed stdout.
@@ -197,18 +186,7 @@ pub fn git_stdin(dir: &Path, args: &[&str], input: &[u8]) -> String {
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = child.wait_with_output().expect("wait for git");
     writer.join().unwrap().expect("write git's stdin");
-    assert!(
-        out.status.success(),
-        "expected `git {}` in {} to succeed, got {}: {}",
-        args.join(" "),
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("git printed UTF-8")
-        .trim_end()
-        .to_owned()
+    git_output(out, dir, args)
 }
 
 /// Whether `program` is on PATH.
@@ -847,4 +825,21 @@ pub fn check_each<C>(what: &str, cases: &[C], name: impl Fn(&C) -> String, check
         cases.len(),
         failed.len()
     );
+}
+
+/// The trimmed stdout of a `git` run that must have succeeded.
+#[track_caller]
+fn git_output(out: Output, dir: &Path, args: &[&str]) -> String {
+    assert!(
+        out.status.success(),
+        "expected `git {}` in {} to succeed, got {}: {}",
+        args.join(" "),
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("git printed UTF-8")
+        .trim_end()
+        .to_owned()
 }

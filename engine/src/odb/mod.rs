@@ -705,7 +705,12 @@ impl<'a> Reader<'a> {
                 out.extend_from_slice(&data);
                 Ok(kind)
             }
-            Location::Loose { .. } => self.read(id, out),
+            Location::Loose { file, path } => {
+                self.read_loose(&file, &path, id, None, &mut |chunk| {
+                    out.extend_from_slice(chunk);
+                    Ok(())
+                })
+            }
         }
     }
 
