@@ -12,6 +12,7 @@
 //!
 //! The same code runs natively and under WASI.
 
+mod ahead;
 mod cache;
 mod delta;
 mod pack;
@@ -25,6 +26,7 @@ use gix_object::Kind;
 use gix_zlib::{Decompress, FlushDecompress, Status};
 
 use crate::cap::Dir;
+use ahead::ReadAhead;
 use cache::DeltaCache;
 use pack::Pack;
 
@@ -155,6 +157,7 @@ impl Odb {
             input: vec![0; CHUNK],
             output: vec![0; CHUNK],
             cache: DeltaCache::new(cache_bytes),
+            ahead: ReadAhead::new(),
         }
     }
 
@@ -283,6 +286,8 @@ pub(crate) struct Reader<'a> {
     /// Inflated output on its way to a file.
     output: Vec<u8>,
     cache: DeltaCache,
+    /// The pack bytes last read, serving the entries that follow.
+    ahead: ReadAhead,
 }
 
 /// Where compressed bytes come from.
@@ -307,11 +312,11 @@ impl Input<'_> {
         }
     }
 
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn read(&mut self, ahead: &mut ReadAhead, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Input::Pack { pack, pos, end, .. } => {
                 let want = (*end - *pos).min(buf.len() as u64) as usize;
-                let n = pack.read_io(&mut buf[..want], *pos)?;
+                let n = ahead.read(pack, &mut buf[..want], *pos)?;
                 *pos += n as u64;
                 Ok(n)
             }
@@ -766,7 +771,13 @@ impl<'a> Reader<'a> {
         id: &oid,
     ) -> Result<(gix_pack::data::Entry, usize), Error> {
         let want = (pack.entry_end(offset).saturating_sub(offset) as usize).clamp(64, CHUNK);
-        let n = pack.read(&mut self.input[..want], offset)?;
+        let n = self
+            .ahead
+            .read(pack, &mut self.input[..want], offset)
+            .map_err(|source| Error::Io {
+                path: pack.path.clone(),
+                source,
+            })?;
         if offset >= pack.len() || n == 0 {
             return Err(corrupt(
                 id,
@@ -819,7 +830,9 @@ impl<'a> Reader<'a> {
     ) -> Result<(Status, usize, usize), InflateError> {
         if window.start == window.end && !window.eof {
             window.start = 0;
-            window.end = input.read(&mut self.input).map_err(InflateError::Read)?;
+            window.end = input
+                .read(&mut self.ahead, &mut self.input)
+                .map_err(InflateError::Read)?;
             window.eof = window.end == 0;
         }
         let before_in = self.z.total_in();
