@@ -197,3 +197,104 @@ fn the_compiled_guest_is_cached_and_a_bad_cache_entry_is_replaced() {
         "checkouts before and after the cache was repaired",
     );
 }
+
+/// Loading a compiled guest runs its native code, so the cache must be ours alone: it is
+/// created private, ignored (never read, never written) when others can write it, and
+/// cleared of guests no version wrote for a month.
+#[test]
+fn the_guest_cache_is_private_ignored_when_others_can_write_it_and_pruned_of_stale_guests() {
+    use std::os::unix::fs::PermissionsExt;
+    let corpus = corpus();
+    let tmp = TempDir::new("cache-trust");
+    let checkout = |cache: &Path, dest: &str| {
+        let out = run(unfurl_cmd()
+            .env("UNFURL_CACHE_DIR", cache)
+            .args(checkout_args(
+                Runtime::Wasm,
+                &["-q"],
+                &corpus.store,
+                "main",
+                &tmp.join(dest),
+            )));
+        assert!(
+            out.status.success(),
+            "expected the checkout into {dest} to succeed: {out:?}"
+        );
+    };
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let guests = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // Created private, whatever the umask.
+    let private = tmp.join("private/cache");
+    checkout(&private, "a");
+    let entries = guests(&private);
+    assert_eq!(entries.len(), 1, "expected one cached guest: {entries:?}");
+    assert_eq!(mode(&private), 0o700, "the cache directory's mode");
+    assert_eq!(
+        mode(&private.join(&entries[0])),
+        0o600,
+        "the cached guest's mode"
+    );
+
+    // Stale guests go when this version writes its own; recent ones of others stay.
+    let shared = tmp.join("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o700)).unwrap();
+    for name in [
+        "guest-0.0.1-stale-x86_64.cwasm",
+        "guest-0.0.2-recent-x86_64.cwasm",
+    ] {
+        fs::write(shared.join(name), b"another version's guest").unwrap();
+    }
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "40 days ago"])
+        .arg(shared.join("guest-0.0.1-stale-x86_64.cwasm"))
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    checkout(&shared, "b");
+    let entries = guests(&shared);
+    assert!(
+        !entries.iter().any(|n| n.contains("stale")),
+        "expected the 40-day-old guest to be pruned: {entries:?}"
+    );
+    assert!(
+        entries.iter().any(|n| n.contains("recent")),
+        "expected another version's recent guest to stay: {entries:?}"
+    );
+    assert_eq!(
+        entries.len(),
+        2,
+        "expected ours and the recent one: {entries:?}"
+    );
+
+    // Writable by others: someone else could have planted a guest there. Not read, not written.
+    let open = tmp.join("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let ours = &guests(&private)[0];
+    fs::write(open.join(ours), b"planted: must never be loaded").unwrap();
+    checkout(&open, "c");
+    assert_eq!(
+        fs::read(open.join(ours)).unwrap(),
+        b"planted: must never be loaded",
+        "an untrusted cache must be left alone"
+    );
+    assert_eq!(
+        guests(&open).len(),
+        1,
+        "nothing may be added to an untrusted cache"
+    );
+    assert_same_tree(
+        &snapshot(&tmp.join("a")),
+        &snapshot(&tmp.join("c")),
+        "checkouts with a private and an untrusted cache",
+    );
+}
