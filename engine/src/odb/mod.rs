@@ -129,6 +129,8 @@ pub struct Odb {
 
 /// How much compressed input is read at a time, and the size of the streaming buffer.
 const CHUNK: usize = 64 * 1024;
+/// Output room zlib's fast decoding loop needs (its longest match, 258, and some).
+const INFLATE_FAST_ROOM: usize = 320;
 /// The longest delta chain followed before the pack is called corrupt (git's default depth is 50).
 const MAX_CHAIN: usize = 10_000;
 
@@ -740,8 +742,10 @@ impl<'a> Reader<'a> {
                 "entry announces more data than it holds",
             ));
         }
-        // One byte more than announced, so that a stream holding more shows up as corruption.
-        let mut out = vec![0; size as usize + 1];
+        // Room beyond the announced size: a stream holding more shows up as corruption, and
+        // zlib decodes with its fast loop only while this much room is left, so without it
+        // the end of every small object (most trees) would take the slow one.
+        let mut out = vec![0; size as usize + INFLATE_FAST_ROOM];
         let mut input = Input::Pack {
             pack,
             pos: entry.data_offset,
