@@ -28,6 +28,17 @@ pub const STORE: &str = "/store";
 /// Where the guest writes the checkout (the host's staging directory).
 pub const DEST: &str = "/dest";
 
+/// How long each stage took inside one guest, in microseconds.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+pub struct GuestPhases {
+    /// Resolving the revision to a tree.
+    pub resolve_us: u64,
+    /// Walking and validating the tree.
+    pub plan_us: u64,
+    /// Writing this guest's part of the checkout.
+    pub write_us: u64,
+}
+
 /// What the guest answers.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -40,6 +51,9 @@ pub enum Reply {
         tree: String,
         /// What was written, and what the host must finish.
         stats: Stats,
+        /// How long the guest's own stages took.
+        #[serde(default)]
+        phases: GuestPhases,
     },
     /// The checkout failed; `message` is the engine's error, as natively.
     Failed {

@@ -104,9 +104,10 @@ pub struct Report {
     pub elapsed_ms: u64,
     /// `"native"` or `"wasm"`.
     pub runtime: &'static str,
-    /// Where the time went, in microseconds: `resolve`, `plan`, `write`, `publish` (native);
-    /// `load` (getting the compiled guest: the warm-start cost), `guests` (running them:
-    /// the sandboxed stages) and `publish` (wasm).
+    /// Where the time went, in microseconds: `resolve`, `plan`, `write` and `publish`; under
+    /// wasm also `load` (getting the compiled guest: the warm-start cost) and `guests`
+    /// (running them, start to end), while `resolve`, `plan` and `write` are each the
+    /// slowest guest's (they run side by side).
     pub phases_us: std::collections::BTreeMap<&'static str, u64>,
     /// Operations the engine's runtime could not perform and the host performed for it
     /// (under WASI: exec bits, absolute symlinks), by kind. Empty natively.
@@ -285,23 +286,31 @@ fn checkout_wasm(
             })
         });
     let mut merged: Option<(Option<String>, String, unfurl_engine::write::Stats)> = None;
+    // The guests run side by side: each stage took as long as its slowest guest.
+    let mut slowest = unfurl_engine::wire::GuestPhases::default();
     for reply in replies {
         match reply? {
             unfurl_engine::wire::Reply::Done {
                 commit,
                 tree,
                 stats,
-            } => match &mut merged {
-                None => merged = Some((commit, tree, stats)),
-                Some((_, _, total)) => {
-                    total.files += stats.files;
-                    total.dirs += stats.dirs;
-                    total.symlinks += stats.symlinks;
-                    total.executables += stats.executables;
-                    total.bytes += stats.bytes;
-                    total.deferred.extend(stats.deferred);
+                phases,
+            } => {
+                slowest.resolve_us = slowest.resolve_us.max(phases.resolve_us);
+                slowest.plan_us = slowest.plan_us.max(phases.plan_us);
+                slowest.write_us = slowest.write_us.max(phases.write_us);
+                match &mut merged {
+                    None => merged = Some((commit, tree, stats)),
+                    Some((_, _, total)) => {
+                        total.files += stats.files;
+                        total.dirs += stats.dirs;
+                        total.symlinks += stats.symlinks;
+                        total.executables += stats.executables;
+                        total.bytes += stats.bytes;
+                        total.deferred.extend(stats.deferred);
+                    }
                 }
-            },
+            }
             unfurl_engine::wire::Reply::Failed { message } => {
                 return Err(wasm::Error::Guest(message).into());
             }
@@ -325,6 +334,9 @@ fn checkout_wasm(
     for (name, took) in [("load", load), ("guests", guests), ("publish", publish)] {
         report.phases_us.insert(name, took.as_micros() as u64);
     }
+    report.phases_us.insert("resolve", slowest.resolve_us);
+    report.phases_us.insert("plan", slowest.plan_us);
+    report.phases_us.insert("write", slowest.write_us);
     Ok(report)
 }
 

@@ -70,6 +70,11 @@ fn checkout(request: &Request) -> Reply {
             commit: outcome.commit.map(|c| c.to_string()),
             tree: outcome.tree.to_string(),
             stats: outcome.stats,
+            phases: unfurl_engine::wire::GuestPhases {
+                resolve_us: outcome.phases.resolve.as_micros() as u64,
+                plan_us: outcome.phases.plan.as_micros() as u64,
+                write_us: outcome.phases.write.as_micros() as u64,
+            },
         },
         Err(err) => Reply::Failed {
             message: chain(&err),
