@@ -2,8 +2,8 @@
 //!
 //! A checkout reads the blobs of one directory after another, and git writes a pack's
 //! entries in the order of a tree walk: most entries a reader asks for start where the
-//! previous one ended. One positioned read of [`AHEAD`] bytes then serves dozens of entries,
-//! instead of one or two reads each. This matters most under WASI, where every read is a
+//! previous one ended. A few positioned reads, growing to [`AHEAD`] bytes, then serve dozens
+//! of entries, instead of one or two reads each. This matters most under WASI, where every read is a
 //! host call on top of the system call.
 //!
 //! Two windows, because a deltified object alternates between two places: its delta and
@@ -15,7 +15,8 @@ use std::io;
 
 use super::pack::Pack;
 
-/// How much a refill reads while the reader moves forward through the pack.
+/// The most a refill reads while the reader moves forward through the pack: each fill that
+/// continues a window reads twice what the last one did, up to this.
 const AHEAD: usize = 128 * 1024;
 /// How much a refill reads after a jump: a reader that jumps around would otherwise copy
 /// a whole [`AHEAD`] of bytes it never uses for every entry it reads.
@@ -41,6 +42,8 @@ struct Window {
     len: usize,
     /// The window ends at the end of the pack.
     eof: bool,
+    /// How much its last fill asked for: doubled by each fill that moves forward.
+    size: usize,
 }
 
 impl Window {
@@ -50,6 +53,7 @@ impl Window {
         start: 0,
         len: 0,
         eof: false,
+        size: 0,
     };
 
     /// Copy the bytes at `offset` into `out` if this window holds them (all of them, or
@@ -116,16 +120,14 @@ impl ReadAhead {
         if out.len() >= super::CHUNK {
             return read_at(out, offset);
         }
-        // Moving forward from a window: refill that one far ahead. A jump: refill the other
-        // one (least recently used) near the read, from a little before it.
+        // Moving forward from a window: refill that one, reading twice as far as last time.
+        // A jump: refill the other one (least recently used) near the read, from a little
+        // before it. Either way the fill covers all of `out`.
         let (i, start, size) = match (0..2).find(|&i| self.windows[i].continued_by(key, offset)) {
-            Some(i) => (i, offset, AHEAD),
-            None => {
-                let start = offset.saturating_sub(BEHIND);
-                let size = NEAR.max(out.len() + (offset - start) as usize);
-                (1 - self.recent, start, size)
-            }
+            Some(i) => (i, offset, (self.windows[i].size * 2).clamp(NEAR, AHEAD)),
+            None => (1 - self.recent, offset.saturating_sub(BEHIND), NEAR),
         };
+        let size = size.max((offset - start) as usize + out.len());
         let window = &mut self.windows[i];
         if window.buf.len() < size {
             window.buf.resize(size, 0);
@@ -134,6 +136,7 @@ impl ReadAhead {
         window.pack = 0;
         let n = read_at(&mut window.buf[..size], start)?;
         (window.pack, window.start, window.len, window.eof) = (key, start, n, n < size);
+        window.size = size;
         self.recent = i;
         // The window starts at or before `offset` and holds what `out` wants, unless the
         // pack ends before `offset`: then there is nothing to read there.
@@ -203,7 +206,7 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let r = state >> 33;
-            let want = [64, 300, 2500, 9000, 70_000][(r % 5) as usize];
+            let want = [64, 300, 2500, 9000, 40_000, 70_000][(r % 6) as usize];
             at = match (r >> 8) % 6 {
                 0 => r % len,                     // a jump anywhere
                 1 => at.saturating_sub(r % 3000), // a delta chain's step back
@@ -252,11 +255,20 @@ mod tests {
             source.check(&mut ahead, 1, at, 3000);
             at += 3000;
         }
-        // A jump first (a near fill from a little before), then forward past it (a far fill
-        // from the read that went past) serving the rest. The near fill, 45_904..62_288,
-        // holds the reads at 50_000 up to 59_000; the one at 62_000 goes past it.
+        // A jump first (a near fill from a little before), then fills that move forward,
+        // each from the read that went past the last and twice as large, up to AHEAD. The
+        // near fill, 45_904..62_288, holds the reads at 50_000 up to 59_000; the one at
+        // 62_000 goes past it, and so on.
         let start = 50_000 - BEHIND;
-        assert_eq!(*source.reads.borrow(), vec![(start, NEAR), (62_000, AHEAD)]);
+        assert_eq!(
+            *source.reads.borrow(),
+            vec![
+                (start, NEAR),
+                (62_000, 2 * NEAR),
+                (92_000, 4 * NEAR),
+                (155_000, AHEAD),
+            ]
+        );
         // A jump back reads near again.
         source.check(&mut ahead, 1, 10, 100);
         assert_eq!(source.reads.borrow().last(), Some(&(0, NEAR)));
