@@ -764,10 +764,10 @@ impl<'a> Reader<'a> {
                     path: pack.path.clone(),
                     source,
                 })?;
-            if n == compressed {
-                if let Some(data) = inflate_whole(&self.input[..n], size as usize) {
-                    return Ok(data);
-                }
+            if n == compressed
+                && let Some(data) = inflate_whole(&self.input[..n], size as usize)
+            {
+                return Ok(data);
             }
         }
         // Room beyond the announced size: a stream holding more shows up as corruption, and
