@@ -298,3 +298,62 @@ fn the_guest_cache_is_private_ignored_when_others_can_write_it_and_pruned_of_sta
         "checkouts with a private and an untrusted cache",
     );
 }
+
+/// What a guest asks the host to finish is not trusted: a rename must stay one entry moved
+/// within its directory, to a valid name that is free, or the whole list is refused.
+/// Renames run deepest first whatever the order of the list.
+#[test]
+fn the_host_renames_only_within_a_directory_to_a_free_valid_name() {
+    use unfurl_engine::write::{Deferred, apply_deferred};
+    let tmp = TempDir::new("deferred-renames");
+    let root = tmp.join("root");
+    fs::create_dir_all(root.join("d")).unwrap();
+    fs::write(root.join("a.txt"), b"a").unwrap();
+    fs::write(root.join("b.txt"), b"b").unwrap();
+    fs::write(root.join("d/x"), b"x").unwrap();
+    fs::write(tmp.join("outside"), b"outside").unwrap();
+    let dir = || {
+        unfurl_engine::Dir::from(
+            cap_std::fs::Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap(),
+        )
+    };
+    let rename = |path: &str, name: &[u8]| Deferred::Rename {
+        path: path.into(),
+        name: name.to_vec(),
+    };
+    let refused: [(Deferred, &str); 6] = [
+        (rename("a.txt", b"../escape"), "a new name with a slash"),
+        (rename("a.txt", b".git"), "a new name git refuses"),
+        (rename("a.txt", b"b.txt"), "a new name that is taken"),
+        (rename("a.txt", b"d"), "a new name taken by a directory"),
+        (rename("missing", b"new"), "nothing to rename"),
+        (rename("../outside", b"new"), "a path out of the directory"),
+    ];
+    let before = snapshot(tmp.path());
+    for (op, what) in refused {
+        let result = apply_deferred(&dir(), std::slice::from_ref(&op));
+        assert!(result.is_err(), "expected {what} to be refused: {op:?}");
+    }
+    assert_same_tree(
+        &before,
+        &snapshot(tmp.path()),
+        "the tree after refused renames",
+    );
+
+    // Given shallowest first: applied deepest first, so both paths still hold.
+    apply_deferred(
+        &dir(),
+        &[
+            rename("d", b"e-\xfe"),
+            rename("d/x", b"y-\xff"),
+            rename("a.txt", b"\xffa"),
+        ],
+    )
+    .expect("valid renames are applied");
+    use std::os::unix::ffi::OsStrExt;
+    let os = |b: &[u8]| root.join(std::ffi::OsStr::from_bytes(b));
+    assert_eq!(fs::read(os(b"e-\xfe/y-\xff")).unwrap(), b"x");
+    assert_eq!(fs::read(os(b"\xffa")).unwrap(), b"a");
+    assert!(!root.join("a.txt").exists() && !root.join("d").exists());
+    assert_eq!(fs::read(tmp.join("outside")).unwrap(), b"outside");
+}

@@ -110,15 +110,17 @@ pub struct Report {
     /// slowest guest's (they run side by side).
     pub phases_us: std::collections::BTreeMap<&'static str, u64>,
     /// Operations the engine's runtime could not perform and the host performed for it
-    /// (under WASI: exec bits, absolute symlinks), by kind. Empty natively.
+    /// (under WASI: exec bits, some symlinks, non-UTF-8 names), by kind. Empty natively.
     pub fallbacks: Vec<Fallback>,
 }
 
 /// A kind of operation the host performed on the sandboxed engine's behalf.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Fallback {
-    /// `"executable"` (exec bit set by the host: WASI preview 1 has no chmod) or `"symlink"`
-    /// (created by the host: wasmtime refuses absolute and non-UTF-8 targets).
+    /// `"executable"` (exec bit set by the host: WASI preview 1 has no chmod), `"symlink"`
+    /// (created by the host: wasmtime refuses absolute and non-UTF-8 targets, and with
+    /// several guests every link waits for all of them) or `"rename"` (an entry whose name
+    /// is not UTF-8, which WASI cannot spell, written under a placeholder and renamed).
     pub kind: &'static str,
     /// How many times.
     pub count: u64,
@@ -130,6 +132,7 @@ fn fallbacks(deferred: &[Deferred]) -> Vec<Fallback> {
         let kind = match op {
             Deferred::Executable { .. } => "executable",
             Deferred::Symlink { .. } => "symlink",
+            Deferred::Rename { .. } => "rename",
             _ => "other",
         };
         match out.iter_mut().find(|f| f.kind == kind) {

@@ -202,3 +202,11 @@ impl ReadAt {
 pub(crate) fn os_str(bytes: &[u8]) -> io::Result<&OsStr> {
     imp::os_str(bytes)
 }
+
+/// Whether [`os_str`] can spell the name `bytes` here.
+pub(crate) fn representable(bytes: &[u8]) -> bool {
+    SPELLS_EVERY_NAME || os_str(bytes).is_ok()
+}
+
+/// Whether every name git can store can be spelled here (Unix: names are bytes).
+pub(crate) const SPELLS_EVERY_NAME: bool = cfg!(unix);

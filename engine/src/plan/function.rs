@@ -6,7 +6,8 @@ use gix_hash::ObjectId;
 use gix_object::Kind;
 use gix_object::tree::EntryKind;
 
-use super::{Directory, Error, File, Plan, Shard, Symlink};
+use super::{Directory, Error, File, Plan, Rename, Shard, Symlink};
+use crate::cap;
 use crate::odb::{self, Reader};
 use crate::store::Store;
 
@@ -65,6 +66,7 @@ pub fn plan_shard(
             });
         }
         names.clear();
+        let placeholders = placeholders(&buf);
         let mut subtrees = Vec::new();
         for entry in gix_object::TreeRefIter::from_bytes(&buf, gix_hash::Kind::Sha1) {
             let entry = entry.map_err(|e| Error::BadTree {
@@ -87,12 +89,28 @@ pub fn plan_shard(
                 });
             }
             let id = entry.oid.to_owned();
+            // The name as written: the tree's, or a placeholder this runtime can spell.
+            let placeholder = placeholders.get(entry.filename).cloned();
+            let disk_name = placeholder
+                .clone()
+                .unwrap_or_else(|| entry.filename.to_owned());
+            let rename = |of_dir| {
+                placeholder.clone().map(|placeholder| Rename {
+                    dir,
+                    placeholder,
+                    name: entry.filename.to_owned(),
+                    of_dir,
+                })
+            };
+            let disk_path = || join(dir_path.as_ref(), disk_name.as_ref());
             match kind {
-                EntryKind::Tree => subtrees.push((path, id)),
+                EntryKind::Tree => subtrees.push((disk_path(), id, rename(None))),
                 EntryKind::Commit => {
                     // A submodule: git archive writes an empty directory, and so do we.
-                    let index = add_dir(&mut plan, &mut has_content, &mut parents, dir, path);
+                    let index =
+                        add_dir(&mut plan, &mut has_content, &mut parents, dir, disk_path());
                     mark(&mut has_content, &parents, index);
+                    plan.renames.extend(rename(Some(index)));
                 }
                 EntryKind::Blob | EntryKind::BlobExecutable => {
                     // Every shard marks every file, so all prune the same directories.
@@ -100,11 +118,12 @@ pub fn plan_shard(
                     if shard.is_none_or(|s| s.has_dir(dir)) {
                         plan.files.push(File {
                             dir,
-                            name: entry.filename.to_owned(),
+                            name: disk_name.clone(),
                             id,
                             executable: kind == EntryKind::BlobExecutable,
                         });
                     }
+                    plan.renames.extend(rename(None));
                 }
                 EntryKind::Link => {
                     mark(&mut has_content, &parents, dir);
@@ -112,16 +131,21 @@ pub fn plan_shard(
                     if shard.is_none_or(|s| s.index == 0) {
                         plan.symlinks.push(Symlink {
                             dir,
-                            name: entry.filename.to_owned(),
+                            name: disk_name.clone(),
                             target,
                         });
                     }
+                    plan.renames.extend(rename(None));
                 }
             }
         }
         // Reverse, so the stack pops subtrees in tree order.
-        for (path, id) in subtrees.into_iter().rev() {
+        for (path, id, rename) in subtrees.into_iter().rev() {
             let index = add_dir(&mut plan, &mut has_content, &mut parents, dir, path);
+            plan.renames.extend(rename.map(|r| Rename {
+                of_dir: Some(index),
+                ..r
+            }));
             stack.push((id, index));
         }
     }
@@ -181,6 +205,13 @@ fn prune_empty_dirs(plan: &mut Plan, has_content: &[bool]) {
     }
     for link in &mut plan.symlinks {
         link.dir = new_index[link.dir];
+    }
+    // A renamed directory that was pruned is not written, so not renamed either.
+    plan.renames
+        .retain(|r| r.of_dir.is_none_or(|d| has_content[d]));
+    for rename in &mut plan.renames {
+        rename.dir = new_index[rename.dir];
+        rename.of_dir = rename.of_dir.map(|d| new_index[d]);
     }
 }
 
@@ -252,6 +283,43 @@ fn read_symlink_target(
         });
     }
     Ok(target.into())
+}
+
+/// For each entry of the tree `data` whose name this runtime cannot spell, the name to
+/// write it under instead; empty (and cheap) when every name can be spelled, which is
+/// always the case on Unix.
+///
+/// A placeholder is `.unfurl-` and a hash of the real name, so every shard and every run
+/// picks the same one, and differs from the name of every other entry of the tree (a
+/// suffix is added on a clash): a placeholder must never meet an entry of the tree, or a
+/// file could land in the wrong directory. Being UTF-8, it is also a valid name here.
+fn placeholders(data: &[u8]) -> HashMap<BString, BString> {
+    let entries =
+        || gix_object::TreeRefIter::from_bytes(data, gix_hash::Kind::Sha1).filter_map(Result::ok);
+    if cap::SPELLS_EVERY_NAME || entries().all(|e| cap::representable(e.filename)) {
+        return HashMap::new();
+    }
+    let mut taken: std::collections::HashSet<BString> =
+        entries().map(|e| e.filename.to_owned()).collect();
+    let mut out = HashMap::new();
+    for entry in entries().filter(|e| !cap::representable(e.filename)) {
+        // FNV-1a: stable across runs and platforms, unlike std's hasher.
+        let hash = entry
+            .filename
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+        let mut placeholder = BString::from(format!(".unfurl-{hash:016x}"));
+        let mut n = 1;
+        while taken.contains(&placeholder) {
+            placeholder = format!(".unfurl-{hash:016x}-{n}").into();
+            n += 1;
+        }
+        taken.insert(placeholder.clone());
+        out.insert(entry.filename.to_owned(), placeholder);
+    }
+    out
 }
 
 fn join(dir: &BStr, name: &BStr) -> BString {

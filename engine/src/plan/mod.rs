@@ -23,6 +23,8 @@ pub struct Plan {
     pub(crate) symlinks: Vec<Symlink>,
     /// The shard this plan holds the files of, or `None` for all of them.
     pub(crate) shard: Option<Shard>,
+    /// Entries written under a placeholder name, to be renamed by the caller.
+    pub(crate) renames: Vec<Rename>,
 }
 
 /// One of `count` disjoint parts of a checkout, so that several single-threaded runtimes
@@ -73,6 +75,22 @@ pub(crate) struct Directory {
     pub(crate) path: BString,
     /// Index into [`Plan::dirs`] of its parent; `0` (itself) for the root.
     pub(crate) parent: usize,
+}
+
+/// An entry whose name this runtime cannot spell (under WASI, a name that is not UTF-8):
+/// the plan names it `placeholder` instead, in files, links and directory paths alike, and
+/// the caller renames it to `name` once everything is written (see
+/// [`Deferred::Rename`](crate::write::Deferred::Rename)).
+#[derive(Debug)]
+pub(crate) struct Rename {
+    /// Index into [`Plan::dirs`] of the directory holding it.
+    pub(crate) dir: usize,
+    /// Its name as written: `.unfurl-` and a hash of `name`, unlike any sibling's name.
+    pub(crate) placeholder: BString,
+    /// Its name in the tree.
+    pub(crate) name: BString,
+    /// If it is a directory, its index into [`Plan::dirs`] (it may be pruned as empty).
+    pub(crate) of_dir: Option<usize>,
 }
 
 /// A regular file to write.

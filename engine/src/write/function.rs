@@ -76,10 +76,25 @@ pub fn write(
         if outcome == SymlinkOutcome::Unsupported {
             stats.deferred.push(Deferred::Symlink {
                 path: utf8(&path).map_err(symlink_error)?,
-                target: utf8(&link.target).map_err(symlink_error)?,
+                target: link.target.to_vec(),
             });
         }
         stats.symlinks += 1;
+    }
+
+    // Entries this runtime could not name: renamed by the caller, after everything else.
+    for rename in &plan.renames {
+        let path = join(
+            plan.dirs[rename.dir].path.as_ref(),
+            rename.placeholder.as_ref(),
+        );
+        stats.deferred.push(Deferred::Rename {
+            path: utf8(&path).map_err(|source| Error::CreateFile {
+                path: path.clone(),
+                source,
+            })?,
+            name: rename.name.to_vec(),
+        });
     }
     Ok(stats)
 }
@@ -89,14 +104,21 @@ pub fn write(
 /// The list comes from a sandboxed guest, so it is not trusted: every path is validated
 /// like a tree entry (no `..`, no absolute paths, no `.git`) and resolved beneath `root`,
 /// only regular files are made executable, never the target of a symlink, and all modes
-/// are set before the first symlink is created.
+/// are set before the first symlink is created. Renames come last, deepest first; each
+/// moves an entry within its directory to a name that is validated like a tree entry's and
+/// must be free.
 pub fn apply_deferred(root: &Dir, deferred: &[Deferred]) -> Result<(), Error> {
-    // Every mode first, every symlink last: as in `write`, nothing is touched once a link
-    // exists, whatever order the list came in.
-    let (modes, links): (Vec<&Deferred>, Vec<&Deferred>) = deferred
-        .iter()
-        .partition(|op| matches!(op, Deferred::Executable { .. }));
-    for op in modes.into_iter().chain(links) {
+    // Every mode first, then the symlinks: as in `write`, no file is touched once a link
+    // exists, whatever order the list came in. Then the renames, deepest first, so that
+    // every path still names what the guest wrote when it is used.
+    let rank = |op: &Deferred| match op {
+        Deferred::Executable { .. } => (0, 0),
+        Deferred::Symlink { .. } => (1, 0),
+        Deferred::Rename { path, .. } => (2, usize::MAX - path.matches('/').count()),
+    };
+    let mut ops: Vec<&Deferred> = deferred.iter().collect();
+    ops.sort_by_key(|op| rank(op));
+    for op in ops {
         match op {
             Deferred::Executable { path } => {
                 let path_b: BString = path.as_str().into();
@@ -139,10 +161,7 @@ pub fn apply_deferred(root: &Dir, deferred: &[Deferred]) -> Result<(), Error> {
                 };
                 let dir = open_dir(root, parent.as_bstr()).map_err(symlink_error)?;
                 let name = cap::os_str(name).map_err(symlink_error)?;
-                match dir
-                    .symlink(target.as_bytes(), name)
-                    .map_err(symlink_error)?
-                {
+                match dir.symlink(target, name).map_err(symlink_error)? {
                     SymlinkOutcome::Created => {}
                     SymlinkOutcome::Unsupported => {
                         return Err(symlink_error(std::io::Error::new(
@@ -152,9 +171,43 @@ pub fn apply_deferred(root: &Dir, deferred: &[Deferred]) -> Result<(), Error> {
                     }
                 }
             }
+            Deferred::Rename { path, name } => rename_deferred(root, path, name.as_bstr())?,
         }
     }
     Ok(())
+}
+
+/// Rename the entry at `path` (as written) to `name` in the same directory.
+fn rename_deferred(root: &Dir, path: &str, name: &BStr) -> Result<(), Error> {
+    let from_b: BString = path.into();
+    let from = checked_path(&from_b)?;
+    let parent = match from_b.rfind_byte(b'/') {
+        Some(slash) => from_b[..=slash].as_bstr(),
+        None => b"".as_bstr(),
+    };
+    let mut to_b = BString::from(parent);
+    to_b.push_str(name);
+    let bad = |reason| Error::BadDeferred {
+        path: to_b.clone(),
+        reason,
+    };
+    if name.contains(&b'/') {
+        return Err(bad("the new name is not a single path component"));
+    }
+    let to = checked_path(&to_b)?;
+    let rename_error = |source| Error::CreateFile {
+        path: to_b.clone(),
+        source,
+    };
+    if root.kind(from).map_err(rename_error)?.is_none() {
+        return Err(bad("there is nothing to rename"));
+    }
+    // `rename` would replace an empty directory: the new name must be free.
+    if root.kind(to).map_err(rename_error)?.is_some() {
+        return Err(bad("the new name is taken"));
+    }
+    root.rename(from.as_os_str(), to.as_os_str())
+        .map_err(rename_error)
 }
 
 /// `path` as a relative path, after checking each component as a tree entry name.

@@ -83,8 +83,18 @@ pub enum Deferred {
     Symlink {
         /// `/`-separated path below the checkout root.
         path: String,
-        /// The target, exactly as stored.
-        target: String,
+        /// The target, exactly as stored (bytes: git does not require UTF-8).
+        target: Vec<u8>,
+    },
+    /// Rename the entry at `path` to `name`, in the same directory. The runtime could not
+    /// spell `name` (WASI paths are UTF-8; git names are bytes), so it wrote the entry under
+    /// a placeholder; the paths of the other operations use placeholders too. Renames come
+    /// after every other operation, deepest first, so each path is still valid when used.
+    Rename {
+        /// `/`-separated path below the checkout root, of the entry as written.
+        path: String,
+        /// The entry's name in the tree.
+        name: Vec<u8>,
     },
 }
 
