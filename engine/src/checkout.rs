@@ -103,7 +103,7 @@ pub fn checkout(
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
     // The whole tree is validated before the staging directory exists.
-    let (resolved, plan, mut phases) = prepare(store, rev, None, interrupt, start)?;
+    let (resolved, plan, mut phases) = prepare(store, rev, None, options, interrupt, start)?;
     let staging = publish::Staging::create(parent, dest)?;
     let stats = write::write(
         store,
@@ -135,7 +135,8 @@ pub fn materialize(
     interrupt: &AtomicBool,
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
-    let (resolved, plan, mut phases) = prepare(store, rev, options.shard, interrupt, start)?;
+    let (resolved, plan, mut phases) =
+        prepare(store, rev, options.shard, options, interrupt, start)?;
     let stats = write::write(store, &plan, root, &options.write, progress, interrupt)?;
     phases.write = start.elapsed() - phases.resolve - phases.plan;
     Ok(finish(resolved, stats, start, phases))
@@ -146,13 +147,16 @@ fn prepare(
     store: &Store,
     rev: &str,
     shard: Option<plan::Shard>,
+    options: &Options,
     interrupt: &AtomicBool,
     start: Instant,
 ) -> Result<(resolve::Resolved, plan::Plan, Phases), Error> {
     let mut phases = Phases::default();
     let resolved = resolve::resolve(store, rev)?;
     phases.resolve = start.elapsed();
-    let plan = plan::plan_shard(store, resolved.tree, shard, interrupt)?;
+    // The walk gets the whole delta-base budget; the writers share it out after.
+    let cache = options.write.delta_cache_bytes;
+    let plan = plan::plan_with_cache(store, resolved.tree, shard, cache, interrupt)?;
     phases.plan = start.elapsed() - phases.resolve;
     Ok((resolved, plan, phases))
 }

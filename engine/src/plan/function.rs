@@ -34,8 +34,20 @@ pub fn plan_shard(
     shard: Option<Shard>,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
+    plan_with_cache(store, tree, shard, 8 << 20, interrupt)
+}
+
+/// [`plan_shard()`], caching up to `cache_bytes` of decoded delta bases (trees are often
+/// deltified) while walking.
+pub(crate) fn plan_with_cache(
+    store: &Store,
+    tree: ObjectId,
+    shard: Option<Shard>,
+    cache_bytes: usize,
+    interrupt: &AtomicBool,
+) -> Result<Plan, Error> {
     let shard = shard.filter(|s| s.count > 1 && s.index < s.count);
-    let mut reader = store.odb().reader(8 << 20);
+    let mut reader = store.odb().reader(cache_bytes);
     let mut plan = Plan {
         shard,
         ..Plan::default()

@@ -3,8 +3,11 @@
 //! The plan is the whole checkout as data: directories parents-first, files grouped by
 //! directory, symlinks with their targets. Building it reads only tree objects and symlink
 //! targets; nothing touches the destination until the whole tree has passed validation.
+//! Where the runtime cannot spell a name (under WASI, one that is not UTF-8), the plan uses
+//! a placeholder and lists the entry for renaming once everything is written.
 
 mod function;
+pub(crate) use function::plan_with_cache;
 pub use function::{plan, plan_shard};
 
 use bstr::BString;
