@@ -147,26 +147,25 @@ fn a_guest_past_its_deadline_is_stopped_and_leaves_nothing() {
     );
 }
 
+/// Check out `main` of `store` into `dest` under wasm with `cache` as the compiled-guest
+/// cache, and expect success.
+fn wasm_checkout_with_cache(store: &Path, cache: &Path, dest: &Path) {
+    let out = run(unfurl_cmd()
+        .env("UNFURL_CACHE_DIR", cache)
+        .args(checkout_args(Runtime::Wasm, &["-q"], store, "main", dest)));
+    assert!(
+        out.status.success(),
+        "expected the checkout into {} to succeed: {out:?}",
+        dest.display()
+    );
+}
+
 #[test]
 fn the_compiled_guest_is_cached_and_a_bad_cache_entry_is_replaced() {
     let corpus = corpus();
     let tmp = TempDir::new("cache");
     let cache = tmp.join("cache");
-    let checkout = |dest: &str| {
-        let out = run(unfurl_cmd()
-            .env("UNFURL_CACHE_DIR", &cache)
-            .args(checkout_args(
-                Runtime::Wasm,
-                &["-q"],
-                &corpus.store,
-                "main",
-                &tmp.join(dest),
-            )));
-        assert!(
-            out.status.success(),
-            "expected the checkout into {dest} to succeed: {out:?}"
-        );
-    };
+    let checkout = |dest: &str| wasm_checkout_with_cache(&corpus.store, &cache, &tmp.join(dest));
     checkout("first");
     let entries: Vec<_> = fs::read_dir(&cache)
         .unwrap()
@@ -206,21 +205,8 @@ fn the_guest_cache_is_private_ignored_when_others_can_write_it_and_pruned_of_sta
     use std::os::unix::fs::PermissionsExt;
     let corpus = corpus();
     let tmp = TempDir::new("cache-trust");
-    let checkout = |cache: &Path, dest: &str| {
-        let out = run(unfurl_cmd()
-            .env("UNFURL_CACHE_DIR", cache)
-            .args(checkout_args(
-                Runtime::Wasm,
-                &["-q"],
-                &corpus.store,
-                "main",
-                &tmp.join(dest),
-            )));
-        assert!(
-            out.status.success(),
-            "expected the checkout into {dest} to succeed: {out:?}"
-        );
-    };
+    let checkout =
+        |cache: &Path, dest: &str| wasm_checkout_with_cache(&corpus.store, cache, &tmp.join(dest));
     let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let guests = |dir: &Path| -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
