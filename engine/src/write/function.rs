@@ -1,3 +1,4 @@
+use std::cmp::Reverse;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Mutex;
@@ -89,7 +90,7 @@ pub fn write(
             rename.placeholder.as_ref(),
         );
         stats.deferred.push(Deferred::Rename {
-            path: utf8(&path).map_err(|source| Error::CreateFile {
+            path: utf8(&path).map_err(|source| Error::Rename {
                 path: path.clone(),
                 source,
             })?,
@@ -112,9 +113,9 @@ pub fn apply_deferred(root: &Dir, deferred: &[Deferred]) -> Result<(), Error> {
     // exists, whatever order the list came in. Then the renames, deepest first, so that
     // every path still names what the guest wrote when it is used.
     let rank = |op: &Deferred| match op {
-        Deferred::Executable { .. } => (0, 0),
-        Deferred::Symlink { .. } => (1, 0),
-        Deferred::Rename { path, .. } => (2, usize::MAX - path.matches('/').count()),
+        Deferred::Executable { .. } => (0, Reverse(0)),
+        Deferred::Symlink { .. } => (1, Reverse(0)),
+        Deferred::Rename { path, .. } => (2, Reverse(path.matches('/').count())),
     };
     let mut ops: Vec<&Deferred> = deferred.iter().collect();
     ops.sort_by_key(|op| rank(op));
@@ -195,7 +196,7 @@ fn rename_deferred(root: &Dir, path: &str, name: &BStr) -> Result<(), Error> {
         return Err(bad("the new name is not a single path component"));
     }
     let to = checked_path(&to_b)?;
-    let rename_error = |source| Error::CreateFile {
+    let rename_error = |source| Error::Rename {
         path: to_b.clone(),
         source,
     };

@@ -142,6 +142,14 @@ pub enum Error {
         /// What went wrong.
         source: io::Error,
     },
+    /// An entry could not be renamed from its placeholder to its real name.
+    #[error("could not give {path:?} its name")]
+    Rename {
+        /// The entry, as it is named in the tree, relative to the checkout root.
+        path: BString,
+        /// What went wrong.
+        source: io::Error,
+    },
     /// A file could not be made executable.
     #[error("could not make {path:?} executable")]
     SetMode {
@@ -172,6 +180,7 @@ impl Error {
             | Error::WriteFile { path, .. }
             | Error::Object { path, .. }
             | Error::Symlink { path, .. }
+            | Error::Rename { path, .. }
             | Error::SetMode { path, .. }
             | Error::BadDeferred { path, .. } => Some(path.as_ref()),
             Error::Interrupted => None,
@@ -185,6 +194,7 @@ impl Error {
             | Error::CreateFile { source, .. }
             | Error::WriteFile { source, .. }
             | Error::Symlink { source, .. }
+            | Error::Rename { source, .. }
             | Error::SetMode { source, .. } => Some(source),
             Error::Object { source, .. } => source.io_error(),
             Error::BadDeferred { .. } | Error::Interrupted => None,
