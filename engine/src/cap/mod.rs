@@ -203,10 +203,7 @@ pub(crate) fn os_str(bytes: &[u8]) -> io::Result<&OsStr> {
     imp::os_str(bytes)
 }
 
-/// Whether [`os_str`] can spell the name `bytes` here.
+/// Whether [`os_str`] can spell the name `bytes` here (always on Unix: names are bytes).
 pub(crate) fn representable(bytes: &[u8]) -> bool {
-    SPELLS_EVERY_NAME || os_str(bytes).is_ok()
+    os_str(bytes).is_ok()
 }
-
-/// Whether every name git can store can be spelled here (Unix: names are bytes).
-pub(crate) const SPELLS_EVERY_NAME: bool = cfg!(unix);

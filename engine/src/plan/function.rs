@@ -78,7 +78,9 @@ pub(crate) fn plan_with_cache(
             });
         }
         names.clear();
-        let placeholders = placeholders(&buf);
+        // Computed for the whole tree when the first name this runtime cannot spell turns
+        // up: never, on Unix and for almost every tree elsewhere.
+        let mut placeholders: Option<HashMap<BString, BString>> = None;
         let mut subtrees = Vec::new();
         for entry in gix_object::TreeRefIter::from_bytes(&buf, gix_hash::Kind::Sha1) {
             let entry = entry.map_err(|e| Error::BadTree {
@@ -102,7 +104,14 @@ pub(crate) fn plan_with_cache(
             }
             let id = entry.oid.to_owned();
             // The name as written: the tree's, or a placeholder this runtime can spell.
-            let placeholder = placeholders.get(entry.filename).cloned();
+            let placeholder = if cap::representable(entry.filename) {
+                None
+            } else {
+                placeholders
+                    .get_or_insert_with(|| placeholders_for(&buf))
+                    .get(entry.filename)
+                    .cloned()
+            };
             let disk_name = placeholder
                 .clone()
                 .unwrap_or_else(|| entry.filename.to_owned());
@@ -298,19 +307,15 @@ fn read_symlink_target(
 }
 
 /// For each entry of the tree `data` whose name this runtime cannot spell, the name to
-/// write it under instead; empty (and cheap) when every name can be spelled, which is
-/// always the case on Unix.
+/// write it under instead.
 ///
 /// A placeholder is `.unfurl-` and a hash of the real name, so every shard and every run
 /// picks the same one, and differs from the name of every other entry of the tree (a
 /// suffix is added on a clash): a placeholder must never meet an entry of the tree, or a
 /// file could land in the wrong directory. Being UTF-8, it is also a valid name here.
-fn placeholders(data: &[u8]) -> HashMap<BString, BString> {
+fn placeholders_for(data: &[u8]) -> HashMap<BString, BString> {
     let entries =
         || gix_object::TreeRefIter::from_bytes(data, gix_hash::Kind::Sha1).filter_map(Result::ok);
-    if cap::SPELLS_EVERY_NAME || entries().all(|e| cap::representable(e.filename)) {
-        return HashMap::new();
-    }
     let mut taken: std::collections::HashSet<BString> =
         entries().map(|e| e.filename.to_owned()).collect();
     let mut out = HashMap::new();
