@@ -16,6 +16,7 @@ mod ahead;
 mod cache;
 mod delta;
 mod pack;
+mod whole;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ use crate::cap::Dir;
 use ahead::ReadAhead;
 use cache::DeltaCache;
 use pack::Pack;
+use whole::Whole;
 
 /// An error reading objects, naming the object and the store file involved.
 #[derive(Debug, thiserror::Error)]
@@ -129,14 +131,8 @@ pub struct Odb {
 
 /// How much compressed input is read at a time, and the size of the streaming buffer.
 const CHUNK: usize = 64 * 1024;
-/// Whether small blobs are decoded whole in memory by [`inflate_whole`] rather than streamed
-/// through a fixed buffer. A tuning choice per architecture, like zlib-rs's own choice of
-/// AVX2 code; the result is the same either way. Measured on the 20k store (20 runs each,
-/// one job, tmpfs): under wasm the whole-buffer decoder is faster (zlib-rs has no AVX2
-/// there), median 0.74 s against 0.77 s; natively zlib-rs's AVX2 loop streaming into one
-/// reused buffer beats allocating and filling a buffer per blob, 0.45 s against 0.50 s.
-const WHOLE_BLOBS: bool = cfg!(target_family = "wasm");
-/// The largest blob decoded whole in memory rather than streamed through a fixed buffer.
+/// The largest blob decoded whole in memory (see [`whole`]) rather than streamed through a
+/// fixed buffer.
 const WHOLE_MAX: u64 = 1 << 20;
 /// Output room zlib's fast decoding loop needs (its longest match, 258, and some).
 const INFLATE_FAST_ROOM: usize = 320;
@@ -169,6 +165,7 @@ impl Odb {
             output: vec![0; CHUNK],
             cache: DeltaCache::new(cache_bytes),
             ahead: ReadAhead::new(),
+            whole: Whole::new(),
         }
     }
 
@@ -299,6 +296,8 @@ pub(crate) struct Reader<'a> {
     cache: DeltaCache,
     /// The pack bytes last read, serving the entries that follow.
     ahead: ReadAhead,
+    /// The decoder for entries read whole.
+    whole: Whole,
 }
 
 /// Where compressed bytes come from.
@@ -509,9 +508,13 @@ impl<'a> Reader<'a> {
                         // A small entry read whole along with its header: decode it in one go.
                         let data_start = (entry.data_offset - offset) as usize;
                         let entry_len = (end - offset) as usize;
-                        if WHOLE_BLOBS && entry_len <= prefetched && size <= WHOLE_MAX {
+                        if entry_len <= prefetched && size <= WHOLE_MAX {
                             let compressed = &self.input[data_start..entry_len];
-                            if let Some(data) = inflate_whole(compressed, size as usize) {
+                            if let Some(data) = self.whole.inflate_reusing(
+                                compressed,
+                                size as usize,
+                                &mut self.output,
+                            ) {
                                 sink.write_all(&data).map_err(sink_error)?;
                                 return Ok(size);
                             }
@@ -766,7 +769,7 @@ impl<'a> Reader<'a> {
             let compressed = compressed as usize;
             let n = self.read_pack(pack, compressed, entry.data_offset)?;
             if n == compressed
-                && let Some(data) = inflate_whole(&self.input[..n], size as usize)
+                && let Some(data) = self.whole.inflate(&self.input[..n], size as usize)
             {
                 return Ok(data);
             }
@@ -968,23 +971,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The fast path for a zlib stream held whole in memory that must inflate to exactly
-/// `size` bytes: a whole-buffer decoder (zune-inflate, safe Rust), 10-15% faster than the
-/// streaming one natively and 20% under wasm, measured on the 20k store's blobs alone. It checks the stream's
-/// checksum and its size limit. `None` if it refuses the stream for any reason: the caller
-/// then decodes it again with the streaming decoder, which has the last word on streams
-/// this one refuses (git accepts what zlib accepts) and names what is wrong.
-fn inflate_whole(compressed: &[u8], size: usize) -> Option<Vec<u8>> {
-    let options = zune_inflate::DeflateOptions::default()
-        .set_limit(size)
-        .set_size_hint(size)
-        .set_confirm_checksum(true);
-    let data = zune_inflate::DeflateDecoder::new_with_options(compressed, options)
-        .decode_zlib()
-        .ok()?;
-    (data.len() == size).then_some(data)
-}
-
 fn pack_key(source: usize, pack: usize) -> u32 {
     ((source as u32) << 20) | pack as u32
 }
@@ -1016,58 +1002,5 @@ fn corrupt(id: &oid, path: &Path, message: impl ToString) -> Error {
         id: id.to_owned(),
         path: path.to_owned(),
         message: message.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `data` as a zlib stream of one stored (uncompressed) block.
-    fn stored_zlib(data: &[u8]) -> Vec<u8> {
-        let mut out = vec![0x78, 0x01, 0x01];
-        let len = data.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(data);
-        let (mut a, mut b) = (1u32, 0u32);
-        for &byte in data {
-            a = (a + u32::from(byte)) % 65521;
-            b = (b + a) % 65521;
-        }
-        out.extend_from_slice(&((b << 16) | a).to_be_bytes());
-        out
-    }
-
-    #[test]
-    fn the_whole_buffer_fast_path_accepts_only_an_intact_stream_of_the_announced_size() {
-        let data = b"hello, unfurl";
-        let stream = stored_zlib(data);
-        assert_eq!(
-            inflate_whole(&stream, data.len()).as_deref(),
-            Some(&data[..])
-        );
-        // Empty content.
-        assert_eq!(
-            inflate_whole(&stored_zlib(b""), 0).as_deref(),
-            Some(&b""[..])
-        );
-        // Longer or shorter than announced.
-        assert_eq!(inflate_whole(&stream, data.len() - 1), None);
-        assert_eq!(inflate_whole(&stream, data.len() + 1), None);
-        // A flipped content byte: the checksum no longer matches.
-        let mut corrupt = stream.clone();
-        corrupt[7] ^= 0x20;
-        assert_eq!(inflate_whole(&corrupt, data.len()), None);
-        // Truncated: the checksum, then the content, are missing.
-        for cut in [stream.len() - 2, stream.len() - 4, 9, 2, 0] {
-            assert_eq!(
-                inflate_whole(&stream[..cut], data.len()),
-                None,
-                "cut at {cut}"
-            );
-        }
-        // Not zlib at all.
-        assert_eq!(inflate_whole(b"\x00\x01garbage-garbage", 5), None);
     }
 }
