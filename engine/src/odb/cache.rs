@@ -1,14 +1,20 @@
 //! A bounded cache of delta bases, keyed by where they live in a pack.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+/// A decoded object, shared between the cache and its readers without copying.
+pub(crate) type Data = Arc<Vec<u8>>;
 
 /// Decoded objects that later deltas may use as their base, up to a byte budget.
 ///
-/// Eviction drops the least recently used entries first. The cache holds few entries
-/// (bases are sizeable), so a linear scan to find the oldest is cheap.
+/// Eviction drops the least recently used entries first. Entries can be many (a budget of
+/// 8 MiB holds tens of thousands of small deltified trees), so the use order is kept in a
+/// map of its own: every operation is logarithmic, never a scan of the whole cache.
 pub(crate) struct DeltaCache {
     entries: HashMap<(u32, u64), Entry>,
+    /// Keys by last use, oldest first.
+    order: BTreeMap<u64, (u32, u64)>,
     bytes: usize,
     budget: usize,
     tick: u64,
@@ -16,7 +22,7 @@ pub(crate) struct DeltaCache {
 
 struct Entry {
     kind: gix_object::Kind,
-    data: Arc<[u8]>,
+    data: Data,
     used: u64,
 }
 
@@ -25,6 +31,7 @@ impl DeltaCache {
     pub(crate) fn new(budget: usize) -> Self {
         DeltaCache {
             entries: HashMap::new(),
+            order: BTreeMap::new(),
             bytes: 0,
             budget,
             tick: 0,
@@ -32,25 +39,22 @@ impl DeltaCache {
     }
 
     /// The object at `offset` in pack `pack`, if cached.
-    pub(crate) fn get(&mut self, pack: u32, offset: u64) -> Option<(gix_object::Kind, Arc<[u8]>)> {
-        self.tick += 1;
+    pub(crate) fn get(&mut self, pack: u32, offset: u64) -> Option<(gix_object::Kind, Data)> {
         let entry = self.entries.get_mut(&(pack, offset))?;
+        self.tick += 1;
+        self.order.remove(&entry.used);
         entry.used = self.tick;
+        self.order.insert(self.tick, (pack, offset));
         Some((entry.kind, entry.data.clone()))
     }
 
     /// Remember `data` as the object at `offset` in pack `pack`, unless it is too large to be worth it.
-    pub(crate) fn put(&mut self, pack: u32, offset: u64, kind: gix_object::Kind, data: Arc<[u8]>) {
+    pub(crate) fn put(&mut self, pack: u32, offset: u64, kind: gix_object::Kind, data: Data) {
         if data.len() > self.budget / 4 || self.entries.contains_key(&(pack, offset)) {
             return;
         }
         while self.bytes + data.len() > self.budget {
-            let Some(oldest) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.used)
-                .map(|(k, _)| *k)
-            else {
+            let Some((_, oldest)) = self.order.pop_first() else {
                 break;
             };
             if let Some(evicted) = self.entries.remove(&oldest) {
@@ -58,6 +62,7 @@ impl DeltaCache {
             }
         }
         self.tick += 1;
+        self.order.insert(self.tick, (pack, offset));
         self.bytes += data.len();
         self.entries.insert(
             (pack, offset),
@@ -78,13 +83,13 @@ mod tests {
     fn the_cache_never_holds_more_than_its_budget_and_evicts_the_least_recently_used() {
         let mut cache = DeltaCache::new(100);
         let blob = gix_object::Kind::Blob;
-        cache.put(0, 1, blob, vec![0; 20].into());
-        cache.put(0, 2, blob, vec![0; 20].into());
-        cache.put(0, 3, blob, vec![0; 20].into());
+        cache.put(0, 1, blob, Arc::new(vec![0; 20]));
+        cache.put(0, 2, blob, Arc::new(vec![0; 20]));
+        cache.put(0, 3, blob, Arc::new(vec![0; 20]));
         assert!(cache.get(0, 1).is_some(), "entry 1 should still be cached");
-        cache.put(0, 4, blob, vec![0; 20].into());
-        cache.put(0, 5, blob, vec![0; 20].into());
-        cache.put(0, 6, blob, vec![0; 20].into());
+        cache.put(0, 4, blob, Arc::new(vec![0; 20]));
+        cache.put(0, 5, blob, Arc::new(vec![0; 20]));
+        cache.put(0, 6, blob, Arc::new(vec![0; 20]));
         assert!(
             cache.bytes <= 100,
             "cache holds {} bytes, budget 100",
@@ -98,10 +103,28 @@ mod tests {
             cache.get(0, 1).is_some(),
             "entry 1 was used recently and should stay"
         );
-        cache.put(0, 7, blob, vec![0; 60].into());
+        cache.put(0, 7, blob, Arc::new(vec![0; 60]));
         assert!(
             cache.get(0, 7).is_none(),
             "objects over a quarter of the budget are not cached"
         );
+        assert_eq!(cache.order.len(), cache.entries.len());
+    }
+
+    #[test]
+    fn many_small_entries_cycle_through_the_cache_in_use_order() {
+        let mut cache = DeltaCache::new(10_000);
+        let tree = gix_object::Kind::Tree;
+        for offset in 0..100_000u64 {
+            cache.put(0, offset, tree, Arc::new(vec![offset as u8; 10]));
+            // Keep the first entry in use: it must survive every eviction.
+            assert!(cache.get(0, 0).is_some(), "entry 0 was evicted at {offset}");
+        }
+        assert_eq!(cache.bytes, 10_000);
+        assert_eq!(cache.entries.len(), 1_000);
+        assert_eq!(cache.order.len(), 1_000);
+        // The newest 999 others are cached, the older ones are not.
+        assert!(cache.get(0, 99_999 - 998).is_some());
+        assert!(cache.get(0, 99_999 - 999).is_none());
     }
 }
