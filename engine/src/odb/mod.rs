@@ -28,7 +28,7 @@ use gix_zlib::{Decompress, FlushDecompress, Status};
 
 use crate::cap::Dir;
 use ahead::ReadAhead;
-use cache::DeltaCache;
+use cache::{Data, DeltaCache};
 use pack::Pack;
 use whole::Whole;
 
@@ -461,6 +461,26 @@ impl<'a> Reader<'a> {
         ))
     }
 
+    /// Decode the whole object `id`, returning its kind and content; for a packed object, the
+    /// very buffer it was decoded into (or the delta-base cache holds), not a copy.
+    pub(crate) fn read_shared(&mut self, id: &oid) -> Result<(Kind, Data), Error> {
+        match self.odb.locate(id)? {
+            Location::Packed {
+                source,
+                pack,
+                offset,
+            } => self.read_packed(source, pack, offset, id, 0),
+            Location::Loose { file, path } => {
+                let mut out = Vec::new();
+                let kind = self.read_loose(&file, &path, id, None, &mut |chunk| {
+                    out.extend_from_slice(chunk);
+                    Ok(())
+                })?;
+                Ok((kind, Arc::new(out)))
+            }
+        }
+    }
+
     /// Decode the whole object `id` into `out`, returning its kind.
     pub(crate) fn read(&mut self, id: &oid, out: &mut Vec<u8>) -> Result<Kind, Error> {
         match self.odb.locate(id)? {
@@ -654,7 +674,7 @@ impl<'a> Reader<'a> {
         offset: u64,
         id: &oid,
         depth: usize,
-    ) -> Result<(Kind, Arc<[u8]>), Error> {
+    ) -> Result<(Kind, Data), Error> {
         use gix_pack::data::entry::Header;
         let pack_ref = self.odb.pack(source, pack);
         let pack_key = pack_key(source, pack);
@@ -693,14 +713,14 @@ impl<'a> Reader<'a> {
                         _ => {
                             let mut base = Vec::new();
                             let kind = self.read_base(&base_id, &mut base, depth + 1)?;
-                            break (kind, Arc::from(base));
+                            break (kind, Arc::new(base));
                         }
                     }
                 }
                 _ => {
                     let kind = header_kind(&entry.header);
                     let data = self.inflate_entry(pack_ref, at, &entry, id)?;
-                    let data: Arc<[u8]> = Arc::from(data);
+                    let data = Arc::new(data);
                     if !chain.is_empty() {
                         self.cache.put(pack_key, at, kind, data.clone());
                     }
@@ -714,7 +734,7 @@ impl<'a> Reader<'a> {
             let mut result = Vec::new();
             delta::apply(&data, &delta_bytes, &mut result)
                 .map_err(|e| corrupt(id, &pack_ref.path, e))?;
-            data = Arc::from(result);
+            data = Arc::new(result);
             if !chain.is_empty() {
                 self.cache.put(pack_key, at, kind, data.clone());
             }

@@ -61,14 +61,12 @@ pub(crate) fn plan_with_cache(
     let mut has_content = vec![false];
     let mut parents = vec![0usize];
     let mut stack = vec![(tree, 0usize)];
-    let mut buf = Vec::new();
-    let mut names: HashMap<BString, bool> = HashMap::new();
     while let Some((tree_id, dir)) = stack.pop() {
         if interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
         let dir_path = plan.dirs[dir].path.clone();
-        let kind = reader.read(&tree_id, &mut buf)?;
+        let (kind, buf) = reader.read_shared(&tree_id)?;
         if kind != Kind::Tree {
             return Err(Error::KindMismatch {
                 path: display_path(dir_path.as_ref()),
@@ -77,7 +75,8 @@ pub(crate) fn plan_with_cache(
                 actual: kind,
             });
         }
-        names.clear();
+        // Every name with whether it is a directory, to find duplicates once all are seen.
+        let mut names: Vec<(&BStr, bool)> = Vec::new();
         // Computed for the whole tree when the first name this runtime cannot spell turns
         // up: never, on Unix and for almost every tree elsewhere.
         let mut placeholders: Option<HashMap<BString, BString>> = None;
@@ -88,20 +87,15 @@ pub(crate) fn plan_with_cache(
                 path: display_path(dir_path.as_ref()),
                 message: e.to_string(),
             })?;
-            let path = join(dir_path.as_ref(), entry.filename);
+            // The entry's path, for messages only.
+            let path = || join(dir_path.as_ref(), entry.filename);
             let mode = u32::from(entry.mode.value());
-            let kind = entry_kind(mode).ok_or_else(|| Error::BadMode {
-                path: path.clone(),
-                mode,
-            })?;
-            validate_name(entry.filename, kind, path.as_ref())?;
-            let is_dir = matches!(kind, EntryKind::Tree | EntryKind::Commit);
-            if let Some(other_is_dir) = names.insert(entry.filename.to_owned(), is_dir) {
-                return Err(Error::DuplicateName {
-                    path,
-                    file_and_dir: other_is_dir != is_dir,
-                });
-            }
+            let kind = entry_kind(mode).ok_or_else(|| Error::BadMode { path: path(), mode })?;
+            validate_name(entry.filename, kind, &path)?;
+            names.push((
+                entry.filename,
+                matches!(kind, EntryKind::Tree | EntryKind::Commit),
+            ));
             let id = entry.oid.to_owned();
             // The name as written: the tree's, or a placeholder this runtime can spell.
             let placeholder = if cap::representable(entry.filename) {
@@ -112,9 +106,6 @@ pub(crate) fn plan_with_cache(
                     .get(entry.filename)
                     .cloned()
             };
-            let disk_name = placeholder
-                .clone()
-                .unwrap_or_else(|| entry.filename.to_owned());
             let rename = |of_dir| {
                 placeholder.clone().map(|placeholder| Rename {
                     dir,
@@ -123,7 +114,17 @@ pub(crate) fn plan_with_cache(
                     of_dir,
                 })
             };
-            let disk_path = || join(dir_path.as_ref(), disk_name.as_ref());
+            let disk_name = || {
+                placeholder
+                    .clone()
+                    .unwrap_or_else(|| entry.filename.to_owned())
+            };
+            let disk_path = || {
+                join(
+                    dir_path.as_ref(),
+                    placeholder.as_ref().map_or(entry.filename, |p| p.as_ref()),
+                )
+            };
             match kind {
                 EntryKind::Tree => subtrees.push((disk_path(), id, rename(None))),
                 EntryKind::Commit => {
@@ -139,7 +140,7 @@ pub(crate) fn plan_with_cache(
                     if shard.is_none_or(|s| s.has_dir(dir)) {
                         plan.files.push(File {
                             dir,
-                            name: disk_name.clone(),
+                            name: disk_name(),
                             id,
                             executable: kind == EntryKind::BlobExecutable,
                         });
@@ -148,17 +149,27 @@ pub(crate) fn plan_with_cache(
                 }
                 EntryKind::Link => {
                     mark(&mut has_content, &parents, dir);
-                    let target = read_symlink_target(&mut reader, &id, path.as_ref())?;
+                    let target = read_symlink_target(&mut reader, &id, path().as_ref())?;
                     if shard.is_none_or(|s| s.index == 0) {
                         plan.symlinks.push(Symlink {
                             dir,
-                            name: disk_name.clone(),
+                            name: disk_name(),
                             target,
                         });
                     }
                     plan.renames.extend(rename(None));
                 }
             }
+        }
+        // Two entries with one name: git's tree order puts a directory `a` after a file
+        // `a.c`, so a file `a` and a directory `a` need not be neighbours; sorted by bytes,
+        // equal names are.
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(Error::DuplicateName {
+                path: join(dir_path.as_ref(), pair[0].0),
+                file_and_dir: pair[0].1 != pair[1].1,
+            });
         }
         // Reverse, so the stack pops subtrees in tree order.
         for (path, id, rename) in subtrees.into_iter().rev() {
@@ -250,7 +261,7 @@ fn entry_kind(mode: u32) -> Option<EntryKind> {
     }
 }
 
-fn validate_name(name: &BStr, kind: EntryKind, path: &BStr) -> Result<(), Error> {
+fn validate_name(name: &BStr, kind: EntryKind, path: &dyn Fn() -> BString) -> Result<(), Error> {
     let options = gix_validate::path::component::Options {
         protect_windows: cfg!(windows),
         protect_hfs: true,
@@ -260,7 +271,7 @@ fn validate_name(name: &BStr, kind: EntryKind, path: &BStr) -> Result<(), Error>
     gix_validate::path::component(name, mode, options)
         .map(|_| ())
         .map_err(|err| Error::UnsafeName {
-            path: path.to_owned(),
+            path: path(),
             reason: err.to_string(),
         })
 }
