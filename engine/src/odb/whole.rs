@@ -9,7 +9,11 @@
 //!   against zlib-rs streaming through a fixed buffer, and by more against zune-inflate;
 //!   most of zlib-rs's time on small objects went to rebuilding Huffman tables.
 //! - under wasm, where libdeflate's C cannot be built without a wasm C toolchain, zune-inflate
-//!   (safe Rust): 20% faster there than zlib-rs, which has no SIMD loop on that target.
+//!   (safe Rust): 20% faster there than zlib-rs on blobs, as zlib-rs has no SIMD loop on that
+//!   target. But zune builds large decoding tables for every stream, which costs more than
+//!   decoding a small one: trees, deltas and delta bases under [`ZUNE_MIN`] compressed bytes
+//!   (most trees and deltas) are left to zlib-rs. (libdeflate compiled to wasm with clang was measured too: no faster than
+//!   zune, its bit buffer being a 32-bit word there.)
 //!
 //! Both check the stream's Adler-32 checksum and never write past the announced size. A
 //! stream either refuses, for any reason, is decoded again by the streaming zlib-rs path
@@ -20,6 +24,13 @@
 //! continuously (OSS-Fuzz) and used on untrusted input by many decompressors; it reads only
 //! `compressed` and writes only into the slice it is given, whose length is the announced
 //! size, so a hostile stream can at worst fail to decode.
+
+/// The smallest stream zune-inflate decodes under wasm. The wasm tree walk of the 20k store
+/// (1,667 trees, 1,454 of them deltified) took 44 ms with zune for every entry and 33 ms with
+/// zlib-rs for every entry, where a third of the time had gone to zune's table building;
+/// but the write phase, whose delta bases are whole blobs, got slower without zune.
+#[cfg(target_family = "wasm")]
+const ZUNE_MIN: usize = 1024;
 
 /// A whole-buffer zlib decoder, one per reader (libdeflate's holds ~32 KiB of tables).
 pub(super) struct Whole {
@@ -36,7 +47,8 @@ impl Whole {
     }
 
     /// Inflate `compressed`, which must be a complete zlib stream of exactly `size` bytes,
-    /// into a new buffer; `None` if it is not.
+    /// into a new buffer; `None` if it is not, or if the streaming decoder is the faster
+    /// choice for a stream this small here.
     pub(super) fn inflate(&mut self, compressed: &[u8], size: usize) -> Option<Vec<u8>> {
         #[cfg(not(target_family = "wasm"))]
         {
@@ -45,6 +57,9 @@ impl Whole {
         }
         #[cfg(target_family = "wasm")]
         {
+            if compressed.len() < ZUNE_MIN {
+                return None;
+            }
             zune(compressed, size)
         }
     }
