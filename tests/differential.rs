@@ -16,7 +16,6 @@ runtime_tests!(
     a_destination_with_a_trailing_slash_is_that_destination,
     racing_checkouts_into_one_destination_leave_exactly_one_complete_tree,
     a_checkout_leaves_the_store_unchanged,
-    one_job_creates_the_files_in_the_order_git_lists_them,
 );
 
 /// A directory of main's tree that holds a subdirectory, so `main:<dir>` checks out nesting.
@@ -358,82 +357,4 @@ fn listing_of(dir: &std::path::Path) -> Vec<String> {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect()
-}
-
-/// Decode the strings of an `strace -xx` line: every byte is written `\xHH`.
-fn strace_strings(line: &str) -> Vec<Vec<u8>> {
-    line.split('"')
-        .skip(1)
-        .step_by(2)
-        .map(|s| {
-            s.split("\\x")
-                .filter(|h| !h.is_empty())
-                .map(|h| u8::from_str_radix(&h[..2], 16).expect("strace -xx writes hex"))
-                .collect()
-        })
-        .collect()
-}
-
-/// The pack is written in git's order (`git ls-tree -r`, a directory's files interrupted by
-/// its subdirectories'), and so is the checkout: one job creates exactly that sequence of
-/// files, so it reads the pack forwards.
-fn one_job_creates_the_files_in_the_order_git_lists_them(rt: Runtime) {
-    if !have("strace") {
-        eprintln!(
-            "!!!!! SKIPPED one_job_creates_the_files_in_the_order_git_lists_them: strace is not on PATH !!!!!"
-        );
-        return;
-    }
-    let c = corpus();
-    let tmp = TempDir::new("order");
-    let log = tmp.join("strace.log");
-    let out = run(std::process::Command::new("strace")
-        .arg("-f")
-        .arg("-xx")
-        .arg("-o")
-        .arg(&log)
-        .args(["-e", "trace=openat,openat2"])
-        .arg(unfurl_bin())
-        .args(checkout_args(
-            rt,
-            &["-j1", "-q"],
-            &c.store,
-            "main",
-            &tmp.join("out"),
-        )));
-    assert!(
-        out.status.success(),
-        "checkout under strace failed: {out:?}"
-    );
-    let basename = |path: &[u8]| path.rsplit(|&b| b == b'/').next().unwrap().to_vec();
-    let created: Vec<Vec<u8>> = fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .filter(|line| line.contains("O_CREAT"))
-        .map(|line| basename(&strace_strings(line)[0]))
-        .collect();
-    let listing = run(git_cmd(&c.store).args(["ls-tree", "-r", "-z", "main"]));
-    let expected: Vec<Vec<u8>> = listing
-        .stdout
-        .split(|&b| b == 0)
-        .filter(|entry| entry.starts_with(b"100"))
-        .map(|entry| {
-            let tab = entry.iter().position(|&b| b == b'\t').unwrap();
-            basename(&entry[tab + 1..])
-        })
-        .collect();
-    assert!(expected.len() > 100, "main has files: {}", expected.len());
-    assert_eq!(
-        created.len(),
-        expected.len(),
-        "one creation per regular file of main"
-    );
-    let first_difference = created.iter().zip(&expected).position(|(a, b)| a != b);
-    assert_eq!(
-        first_difference,
-        None,
-        "files created out of git's order, first at {first_difference:?}: {:?} where git lists {:?}",
-        first_difference.map(|i| String::from_utf8_lossy(&created[i]).into_owned()),
-        first_difference.map(|i| String::from_utf8_lossy(&expected[i]).into_owned()),
-    );
 }

@@ -1,7 +1,7 @@
 //! Stage 2, plan: walk the tree and validate every entry before anything is written.
 //!
-//! The plan is the whole checkout as data: directories parents-first, files in git's order
-//! (the order of blobs in a pack), symlinks with their targets. Building it reads only tree objects and symlink
+//! The plan is the whole checkout as data: directories parents-first, files grouped by
+//! directory, symlinks with their targets. Building it reads only tree objects and symlink
 //! targets; nothing touches the destination until the whole tree has passed validation.
 //! Where the runtime cannot spell a name (under WASI, one that is not UTF-8), the plan uses
 //! a placeholder and lists the entry for renaming once everything is written.
@@ -20,8 +20,7 @@ use crate::odb;
 pub struct Plan {
     /// Directories, parents before children; `dirs[0]` is the root (empty path).
     pub(crate) dirs: Vec<Directory>,
-    /// Regular files, in git's order (`git ls-tree -r`): a directory's files are interrupted
-    /// by its subdirectories' files where their names sort.
+    /// Regular files, grouped by directory in the order of `dirs`.
     pub(crate) files: Vec<File>,
     /// Symbolic links, with their targets already read.
     pub(crate) symlinks: Vec<Symlink>,
