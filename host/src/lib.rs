@@ -248,6 +248,7 @@ fn checkout_wasm(
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         jobs => jobs,
     };
+    let claims = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let run_shard = |index: usize| {
         let wire_request = unfurl_engine::wire::Request {
             rev: request.rev.clone(),
@@ -255,9 +256,13 @@ fn checkout_wasm(
                 .map(|i| format!("/alt/{i}"))
                 .collect(),
             delta_cache_bytes: request.options.write.delta_cache_bytes / shards,
+            // Directories are claimed from one counter, not dealt out in advance: guests
+            // share two cores with everything else, and a guest slowed down by a busy
+            // core would otherwise hold up the whole checkout with its fixed share.
             shard: (shards > 1).then_some(unfurl_engine::plan::Shard {
                 index,
                 count: shards,
+                claimed: true,
             }),
             probe: Vec::new(),
         };
@@ -266,6 +271,7 @@ fn checkout_wasm(
             &located.git_dir,
             &located.alternates,
             Some(&staging_path),
+            claims.clone(),
             &request.wasm,
             interrupt,
         )
@@ -370,6 +376,7 @@ pub fn probe_confinement(
             &located.git_dir,
             &[],
             Some(dest),
+            Default::default(),
             &limits,
             &interrupt,
         )

@@ -9,7 +9,8 @@
 //! with the same atomic rename as a native checkout.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use unfurl_engine::wire::{self, Reply};
@@ -137,13 +138,17 @@ impl Sandbox {
 
     /// Run one guest instance with `request`, preopening `store` read-only at `/store`,
     /// `alternates` read-only at `/alt/N` and, if given, `dest` read-write at `/dest`.
-    /// Instances are independent: several may run at once on different threads.
+    /// Instances are independent: several may run at once on different threads, sharing
+    /// only `claims`, the counter behind the guest's one import besides WASI
+    /// (`unfurl.next_group`, see `write::Options::claim`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run(
         &self,
         request: &wire::Request,
         store: &Path,
         alternates: &[PathBuf],
         dest: Option<&Path>,
+        claims: Arc<AtomicU64>,
         limits: &Limits,
         interrupt: &AtomicBool,
     ) -> Result<Reply, Error> {
@@ -193,6 +198,14 @@ impl Sandbox {
 
         let mut linker: Linker<State> = Linker::new(&self.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(runtime)?;
+        // The next group of files for this guest to write. All a guest can do with it is
+        // take work from the others of its checkout, which could only leave that work
+        // undone if the guest then failed, and a failed guest fails the checkout.
+        linker
+            .func_wrap("unfurl", "next_group", move || -> u32 {
+                u32::try_from(claims.fetch_add(1, Ordering::Relaxed)).unwrap_or(u32::MAX)
+            })
+            .map_err(runtime)?;
         let instance = linker
             .instantiate(&mut store_, &self.module)
             .map_err(runtime)?;

@@ -53,6 +53,9 @@ fn checkout(request: &Request) -> Reply {
     let mut options = Options::default();
     options.write.delta_cache_bytes = request.delta_cache_bytes;
     options.shard = request.shard;
+    if request.shard.is_some_and(|shard| shard.claimed) {
+        options.write.claim = Some(next_group);
+    }
     let result = Store::open(Dir::preopened(STORE), alternates)
         .map_err(unfurl_engine::Error::from)
         .and_then(|store| {
@@ -80,6 +83,19 @@ fn checkout(request: &Request) -> Reply {
             message: chain(&err),
         },
     }
+}
+
+/// The index of the next group of files to write, from the counter the host shares among
+/// the guests of one checkout.
+fn next_group() -> usize {
+    #[link(wasm_import_module = "unfurl")]
+    unsafe extern "C" {
+        #[link_name = "next_group"]
+        fn host_next_group() -> u32;
+    }
+    // SAFETY: the import takes nothing and returns a number; the host's implementation
+    // (`wasm::Sandbox::run`) only increments a counter and touches no guest memory.
+    unsafe { host_next_group() as usize }
 }
 
 /// The error and its causes on one line, as the native CLI prints them (`a: b: c`).

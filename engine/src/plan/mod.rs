@@ -34,10 +34,12 @@ pub struct Plan {
 /// (WASI guests) can write one checkout at once.
 ///
 /// A plan for a shard holds every directory but only the files of every `count`-th
-/// directory (in walk order), starting at `index`; shard 0 also holds every symlink. Its
-/// writer creates directories as needed (tolerating those another shard made first) and
-/// no symlink: links must come after every file of every shard, so shard 0 returns them
-/// as deferred work for the caller to do once all shards are done.
+/// directory (in walk order), starting at `index`; or, if `claimed`, every file, the
+/// shards' writers then taking directories from a counter they share (see
+/// [`write::Options::claim`](crate::write::Options::claim)). Shard 0 also holds every
+/// symlink. Its writer creates directories as needed (tolerating those another shard made
+/// first) and no symlink: links must come after every file of every shard, so shard 0
+/// returns them as deferred work for the caller to do once all shards are done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Shard {
@@ -45,12 +47,16 @@ pub struct Shard {
     pub index: usize,
     /// How many shards there are (at least 2).
     pub count: usize,
+    /// Directories are not dealt out by walk order but claimed, one at a time, from a
+    /// counter all shards share: a shard slowed down (by a busy core) takes fewer.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub claimed: bool,
 }
 
 impl Shard {
     /// Whether the files of walk-order directory `dir` belong to this shard.
     fn has_dir(self, dir: usize) -> bool {
-        dir % self.count == self.index
+        self.claimed || dir % self.count == self.index
     }
 }
 

@@ -246,12 +246,16 @@ fn run_writers(
     interrupt: &AtomicBool,
 ) -> Result<Stats, Error> {
     let next = AtomicUsize::new(0);
+    let claim = || match options.claim {
+        Some(claim) => claim(),
+        None => next.fetch_add(1, Ordering::Relaxed),
+    };
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let worker = || {
         let mut writer = Writer::new(store, options.delta_cache_bytes / jobs);
         let result = (|| {
-            while let Some(group) = groups.get(next.fetch_add(1, Ordering::Relaxed)) {
+            while let Some(group) = groups.get(claim()) {
                 if failed.load(Ordering::Relaxed) {
                     return Ok(());
                 }

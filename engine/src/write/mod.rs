@@ -35,6 +35,12 @@ pub struct Options {
     /// Bytes of decoded delta bases to keep for reuse, shared out among the workers.
     /// Default: 8 MiB.
     pub delta_cache_bytes: usize,
+    /// Where writers claim work: each call returns the index of the next group of files
+    /// (one directory's) to write, counting up from zero and shared by every writer of the
+    /// checkout, in this runtime and in the others writing a
+    /// [claimed shard](crate::plan::Shard::claimed) of it. Default: `None`, a counter of
+    /// this call's own.
+    pub claim: Option<fn() -> usize>,
 }
 
 impl Default for Options {
@@ -42,6 +48,7 @@ impl Default for Options {
         Options {
             jobs: 0,
             delta_cache_bytes: 8 << 20,
+            claim: None,
         }
     }
 }
