@@ -50,20 +50,22 @@ impl DeltaCache {
 
     /// Remember `data` as the object at `offset` in pack `pack`, unless it is too large to be worth it.
     pub(crate) fn put(&mut self, pack: u32, offset: u64, kind: gix_object::Kind, data: Data) {
-        if data.len() > self.budget / 4 || self.entries.contains_key(&(pack, offset)) {
+        // What the object occupies, slack included, is what the budget bounds.
+        let size = data.capacity();
+        if size > self.budget / 4 || self.entries.contains_key(&(pack, offset)) {
             return;
         }
-        while self.bytes + data.len() > self.budget {
+        while self.bytes + size > self.budget {
             let Some((_, oldest)) = self.order.pop_first() else {
                 break;
             };
             if let Some(evicted) = self.entries.remove(&oldest) {
-                self.bytes -= evicted.data.len();
+                self.bytes -= evicted.data.capacity();
             }
         }
         self.tick += 1;
         self.order.insert(self.tick, (pack, offset));
-        self.bytes += data.len();
+        self.bytes += size;
         self.entries.insert(
             (pack, offset),
             Entry {
