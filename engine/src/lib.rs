@@ -10,7 +10,7 @@
 //!
 //! 1. [`resolve`]: a revision (`main`, `v1`, `HEAD~2`, `abc123`, `main:dir`) → commit → tree;
 //! 2. [`plan`]: walk the tree and validate every entry before anything is written;
-//! 3. [`write`]: directories, then files (in parallel natively), then symlinks;
+//! 3. [`write`](mod@write): directories, then files (in parallel natively), then symlinks;
 //! 4. [`publish`]: build in a staging directory beside the destination, then rename.
 //!
 //! The engine never turns a path into a capability: it takes [`Dir`] handles from its
