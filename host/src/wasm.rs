@@ -198,9 +198,11 @@ impl Sandbox {
 
         let mut linker: Linker<State> = Linker::new(&self.engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(runtime)?;
-        // The next group of files for this guest to write. All a guest can do with it is
-        // take work from the others of its checkout, which could only leave that work
-        // undone if the guest then failed, and a failed guest fails the checkout.
+        // The next group of files for this guest to write: a counter, which reads and
+        // writes no guest memory. A guest can only take work from the others of its
+        // checkout with it; one that took work and skipped it could as well write wrong
+        // bytes into its own files. The sandbox confines guests, it does not make their
+        // output trustworthy: the content is the engine's, as it is natively.
         linker
             .func_wrap("unfurl", "next_group", move || -> u32 {
                 u32::try_from(claims.fetch_add(1, Ordering::Relaxed)).unwrap_or(u32::MAX)
