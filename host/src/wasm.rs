@@ -140,7 +140,7 @@ impl Sandbox {
     /// `alternates` read-only at `/alt/N` and, if given, `dest` read-write at `/dest`.
     /// Instances are independent: several may run at once on different threads, sharing
     /// only `claims`, the counter behind the guest's one import besides WASI
-    /// (`unfurl.next_group`, see `write::Options::claim`).
+    /// (`env.unfurl_next_group`, see `write::Options::claim`).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn run(
         &self,
@@ -204,7 +204,7 @@ impl Sandbox {
         // bytes into its own files. The sandbox confines guests, it does not make their
         // output trustworthy: the content is the engine's, as it is natively.
         linker
-            .func_wrap("unfurl", "next_group", move || -> u32 {
+            .func_wrap("env", "unfurl_next_group", move || -> u32 {
                 u32::try_from(claims.fetch_add(1, Ordering::Relaxed)).unwrap_or(u32::MAX)
             })
             .map_err(runtime)?;

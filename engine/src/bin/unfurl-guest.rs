@@ -88,14 +88,13 @@ fn checkout(request: &Request) -> Reply {
 /// The index of the next group of files to write, from the counter the host shares among
 /// the guests of one checkout.
 fn next_group() -> usize {
-    #[link(wasm_import_module = "unfurl")]
+    // An import from the default module, `env`, provided by the host.
     unsafe extern "C" {
-        #[link_name = "next_group"]
-        fn host_next_group() -> u32;
+        fn unfurl_next_group() -> u32;
     }
     // SAFETY: the import takes nothing and returns a number; the host's implementation
     // (`wasm::Sandbox::run`) only increments a counter and touches no guest memory.
-    unsafe { host_next_group() as usize }
+    unsafe { unfurl_next_group() as usize }
 }
 
 /// The error and its causes on one line, as the native CLI prints them (`a: b: c`).
