@@ -5,18 +5,18 @@
 //! Which decoder is a choice per target, like zlib-rs's own choice of AVX2 code; the result
 //! is the same either way:
 //!
-//! - natively, libdeflate. On the 20k store (one job, tmpfs) it cut user time by a fifth
+//! - natively, libdeflate. On the 20k store (one job, tmpfs) it cut user time by 28%
 //!   against zlib-rs streaming through a fixed buffer, and by more against zune-inflate;
-//!   most of zlib-rs's time on small objects went to rebuilding Huffman tables.
+//!   much of zlib-rs's time on small objects went to rebuilding Huffman tables.
 //! - under wasm, where libdeflate's C cannot be built without a wasm C toolchain, zune-inflate
 //!   (safe Rust): 20% faster there than zlib-rs on blobs, as zlib-rs has no SIMD loop on that
 //!   target. But zune builds large decoding tables for every stream, which costs more than
 //!   decoding a small one: trees, deltas and delta bases under [`ZUNE_MIN`] compressed bytes
-//!   (most trees and deltas) are left to zlib-rs. (libdeflate compiled to wasm with clang was measured too: no faster than
-//!   zune, its bit buffer being a 32-bit word there.)
+//!   (most trees and deltas) are left to zlib-rs. (libdeflate compiled to wasm with clang
+//!   was measured too: no faster than zune, its bit buffer being a 32-bit word there.)
 //!
 //! Both check the stream's Adler-32 checksum and never write past the announced size. A
-//! stream either refuses, for any reason, is decoded again by the streaming zlib-rs path
+//! stream either one refuses, for any reason, is decoded again by the streaming zlib-rs path
 //! (`Reader::inflate_with`), which has the last word (git accepts what zlib accepts) and
 //! names what is wrong.
 //!
