@@ -483,26 +483,10 @@ impl<'a> Reader<'a> {
 
     /// Decode the whole object `id` into `out`, returning its kind.
     pub(crate) fn read(&mut self, id: &oid, out: &mut Vec<u8>) -> Result<Kind, Error> {
-        match self.odb.locate(id)? {
-            Location::Packed {
-                source,
-                pack,
-                offset,
-            } => {
-                let (kind, data) = self.read_packed(source, pack, offset, id, 0)?;
-                out.clear();
-                out.extend_from_slice(&data);
-                Ok(kind)
-            }
-            Location::Loose { file, path } => {
-                out.clear();
-                let kind = self.read_loose(&file, &path, id, None, &mut |chunk| {
-                    out.extend_from_slice(chunk);
-                    Ok(())
-                })?;
-                Ok(kind)
-            }
-        }
+        let (kind, data) = self.read_shared(id)?;
+        out.clear();
+        out.extend_from_slice(&data);
+        Ok(kind)
     }
 
     /// Write the blob `id` to `sink`, streaming it through a fixed buffer where the store

@@ -8,7 +8,7 @@ use gix_object::tree::EntryKind;
 
 use super::{Directory, Error, File, Plan, Rename, Shard, Symlink};
 use crate::cap;
-use crate::odb::{self, Reader};
+use crate::odb::Reader;
 use crate::store::Store;
 
 /// The longest symlink target accepted: Linux's `PATH_MAX`.
@@ -298,10 +298,7 @@ fn read_symlink_target(
         });
     }
     let mut target = Vec::new();
-    reader.read(id, &mut target).map_err(|e| match e {
-        odb::Error::UnexpectedKind { .. } => e,
-        e => e,
-    })?;
+    reader.read(id, &mut target)?;
     if target.is_empty() {
         return Err(Error::BadSymlink {
             path: path.to_owned(),
