@@ -199,6 +199,73 @@ pub fn have(program: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Fails the test, saying why and how to get it, unless `program` is on `PATH`. A test never
+/// passes by skipping: `.ci/run` installs every program the suite requires.
+#[track_caller]
+pub fn require(program: &str, why: &str) {
+    assert!(
+        have(program),
+        "this test needs `{program}` on PATH ({why}); install it (`.ci/run` does: see the \
+         packages it installs) and run the test again"
+    );
+}
+
+/// The user id unprivileged runs use when the suite runs as root: `nobody`.
+pub const UNPRIVILEGED_UID: u32 = 65534;
+
+/// `cmd` as an unprivileged user: unchanged when the suite already runs as one, otherwise
+/// run through `setpriv` as uid/gid 65534 with no supplementary groups and no capabilities,
+/// so that file permissions apply to it as they would to an installer's user. Its compiled-
+/// guest cache is a fresh directory of its own (`nobody` cannot write root's).
+pub fn unprivileged(cmd: Command) -> Command {
+    if !is_root() {
+        return cmd;
+    }
+    require("setpriv", "it drops root's privileges for tests of permission errors");
+    let cache = scratch_root().join(format!(
+        "cache-uid-{UNPRIVILEGED_UID}-{}",
+        NEXT_UNPRIVILEGED.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut wrapped = Command::new("setpriv");
+    wrapped
+        .arg(format!("--reuid={UNPRIVILEGED_UID}"))
+        .arg(format!("--regid={UNPRIVILEGED_UID}"))
+        .args(["--clear-groups", "--inh-caps=-all", "--"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env("UNFURL_CACHE_DIR", cache);
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => wrapped.env(key, v),
+            None => wrapped.env_remove(key),
+        };
+    }
+    // The scratch root and the binary must be reachable by that user.
+    for path in [scratch_root(), unfurl_bin()] {
+        let mut dir = Some(path);
+        while let Some(d) = dir {
+            let mode = fs::metadata(d).map(|m| m.mode()).unwrap_or(0);
+            assert!(
+                mode & 0o001 != 0,
+                "an unprivileged run needs {} to be searchable (executable) by others, \
+                 to reach {}; it is mode {:o}",
+                d.display(),
+                path.display(),
+                mode & 0o7777
+            );
+            dir = d.parent();
+        }
+    }
+    wrapped
+}
+
+static NEXT_UNPRIVILEGED: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the suite runs as root (effective user id 0).
+pub fn is_root() -> bool {
+    fs::metadata("/proc/self").map(|m| m.uid()) == Ok(0)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
@@ -768,8 +835,19 @@ pub fn assert_fails_cleanly<S: AsRef<OsStr>>(
     needles: &[&str],
     what: &str,
 ) -> Run {
+    assert_fails_cleanly_with(unfurl_cmd().args(args), watched, needles, what)
+}
+
+/// [`assert_fails_cleanly`] for a prepared command (another user, say).
+#[track_caller]
+pub fn assert_fails_cleanly_with(
+    cmd: &mut Command,
+    watched: &Path,
+    needles: &[&str],
+    what: &str,
+) -> Run {
     let before = snapshot(watched);
-    let run = unfurl(args);
+    let run = output_to_run(run(cmd));
     assert_failed_run(&run, needles, what);
     let after = snapshot(watched);
     let d = diff(&before, &after, 25);
