@@ -116,6 +116,8 @@ fn main() {
         GUEST_TARGET,
         "--bin",
         "unfurl-guest",
+        "--bin",
+        "unfurl-probe",
     ])
     .args(["--features", "guest"])
     .arg("--manifest-path")
@@ -135,9 +137,13 @@ fn main() {
     .env_remove("CARGO_MAKEFLAGS");
     let status = cmd.status().expect("run cargo to build the wasm guest");
     if !status.success() {
-        fail("building the wasm guest (engine, --features guest, wasm32-wasip1) failed; its errors are above");
+        fail(
+            "building the wasm guest (engine, --features guest, wasm32-wasip1) failed; its errors are above",
+        );
     }
-    let built = target_dir.join(GUEST_TARGET).join("release/unfurl-guest.wasm");
+    let built = target_dir
+        .join(GUEST_TARGET)
+        .join("release/unfurl-guest.wasm");
     let wasm = std::fs::read(&built).expect("the guest was built");
     let dest = out_dir.join("unfurl-guest.wasm");
     std::fs::write(&dest, &wasm).expect("copy the guest into OUT_DIR");
@@ -146,5 +152,10 @@ fn main() {
         (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
     });
     println!("cargo:rustc-env=UNFURL_GUEST_WASM={}", dest.display());
+    // The confinement probe, for the test suite only: its path, not its bytes.
+    let probe = target_dir
+        .join(GUEST_TARGET)
+        .join("release/unfurl-probe.wasm");
+    println!("cargo:rustc-env=UNFURL_PROBE_WASM={}", probe.display());
     println!("cargo:rustc-env=UNFURL_GUEST_HASH={hash:016x}");
 }

@@ -191,7 +191,7 @@ fn a_failure_leaves_an_existing_empty_destination_empty(rt: Runtime) {
 
 /// A loose-only store whose commit has 41 files; the loose object of `m-corrupt.txt`, in the
 /// middle, has bytes overwritten in the middle of its zlib stream. Returns the blob's id.
-fn store_with_corrupt_loose_blob(tmp: &TempDir) -> (PathBuf, String) {
+pub(crate) fn store_with_corrupt_loose_blob(tmp: &TempDir) -> (PathBuf, String) {
     let store = init_bare(&tmp.join("corrupt.git"));
     let text = |i: usize| -> Vec<u8> {
         (0..800)

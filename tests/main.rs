@@ -9,6 +9,8 @@ mod differential;
 mod link_denial;
 // Bad stores, revisions, destinations, corruption, a full disk and usage errors fail cleanly.
 mod bad_input;
+// `--json` failures: the same stable error kind in both runtimes.
+mod error_kinds;
 // Crafted malformed trees are refused; odd but legal names, symlinks and modes are exact.
 mod hostile;
 // Loose, packed, mixed, alternates and non-bare stores all check out like git archive.

@@ -25,7 +25,10 @@ fn a_guest_reaches_only_its_two_preopens_and_cannot_write_the_store() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let results = unfurl::probe_confinement(&corpus.store, &dest, &paths).expect("the probe runs");
+    // The probe is a test-only guest, built beside the real one and not shipped in it.
+    let probe = Path::new(unfurl::wasm::PROBE_WASM);
+    let results = unfurl::wasm::probe_confinement(probe, &corpus.store, &dest, &paths)
+        .expect("the probe runs");
     let find = |p: &str| {
         results
             .iter()
@@ -80,7 +83,7 @@ fn a_guest_reaches_only_its_two_preopens_and_cannot_write_the_store() {
 /// A store whose newest commit holds a large file and whose previous commit holds it
 /// slightly changed, packed so that the old version is a delta: rebuilding it needs the
 /// whole base and result in memory.
-fn store_with_a_big_delta(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn store_with_a_big_delta(dir: &Path) -> std::path::PathBuf {
     let store = init_bare(&dir.join("big.git"));
     let mut content = Vec::with_capacity(24 << 20);
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;

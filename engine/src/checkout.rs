@@ -1,25 +1,33 @@
-//! The whole pipeline: resolve, plan, write, publish.
+//! The orchestrator: resolve → plan → write → finish → publish, once, for every runtime.
+//!
+//! Where stages 1 to 3 run is a [`Backend`]: [`Native`] runs them in this process with a
+//! pool of threads; the host crate's sandbox runs them in WASI guests. Either way the
+//! sequence, the staging directory, the operations left to the end and the atomic publish
+//! are this module's, so a feature added to the pipeline works in every runtime.
 
 use std::ffi::OsStr;
-use std::sync::atomic::AtomicBool;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gix_hash::ObjectId;
 
 use crate::cap::Dir;
+use crate::failure::{ErrorKind, Failure};
+use crate::plan::Plan;
 use crate::progress::Progress;
+use crate::publish::Staging;
 use crate::store::Store;
-
-use crate::{plan, publish, resolve, store, write};
+use crate::write::{Deferred, Stats};
+use crate::{odb, plan, publish, resolve, store, write};
 
 /// How to check out.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// How files are written (workers, delta cache). Default: one worker per core, 8 MiB of delta bases.
+    /// How files are written (writers, delta cache). Default: one writer per core, 8 MiB of
+    /// delta bases.
     pub write: write::Options,
-    /// For [`materialize()`]: write only this shard, so that several runtimes can share
-    /// one checkout (see [`plan::Shard`]). Ignored by [`checkout()`]. Default: `None`.
-    pub shard: Option<plan::Shard>,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -29,8 +37,10 @@ pub struct Outcome {
     pub commit: Option<ObjectId>,
     /// The tree checked out.
     pub tree: ObjectId,
-    /// Counts and bytes written, and any operations deferred to the caller.
-    pub stats: write::Stats,
+    /// Counts and bytes written. Its `deferred` lists what the writing runtime could not do
+    /// and the orchestrator did for it (under WASI: exec bits, and renames of names WASI
+    /// cannot spell); empty natively on Unix.
+    pub stats: Stats,
     /// Wall time from opening the revision to publishing.
     pub elapsed: Duration,
     /// Where that time went, by stage.
@@ -44,10 +54,241 @@ pub struct Phases {
     pub resolve: Duration,
     /// Walking and validating the tree.
     pub plan: Duration,
-    /// Writing directories, files and symlinks (into the staging directory).
+    /// Writing files into the staging directory, and what is left to the end (directories
+    /// without files, symlinks).
     pub write: Duration,
-    /// Finishing deferred work and renaming into place (zero for [`materialize()`]).
+    /// Renaming into place.
     pub publish: Duration,
+}
+
+/// A revision resolved and its tree planned: stages 1 and 2, as a [`Backend`] returns them.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The commit, when the revision named one.
+    pub commit: Option<ObjectId>,
+    /// The tree.
+    pub tree: ObjectId,
+    /// The validated checkout (shared: a sandbox hands its groups to guests on several
+    /// threads).
+    pub plan: Arc<Plan>,
+    /// How long resolving took.
+    pub resolve: Duration,
+    /// How long planning took.
+    pub planning: Duration,
+}
+
+/// Where stages 1 to 3 run. The orchestrator ([`run()`]) calls [`Backend::plan()`] before
+/// anything exists on disk, then [`Backend::write()`] into a fresh staging directory; it
+/// does the rest itself.
+pub trait Backend {
+    /// Resolve `rev` and walk and validate its tree. Nothing is written.
+    fn plan(&self, rev: &str, options: &Options, interrupt: &AtomicBool) -> Result<Planned, Error>;
+
+    /// Write the files of `plan` into `staging`, with up to `options.write.writers()`
+    /// writers, reporting each file to `progress`. Returns what was written, its `deferred`
+    /// listing what this runtime could not do (exec bits under WASI).
+    fn write(
+        &self,
+        plan: &Arc<Plan>,
+        staging: &Staging<'_>,
+        options: &Options,
+        progress: &dyn Progress,
+        interrupt: &AtomicBool,
+    ) -> Result<Stats, Error>;
+}
+
+/// The backend that runs everything in this process: a pool of threads writes the files,
+/// claiming one directory's files at a time.
+#[derive(Debug, Clone, Copy)]
+pub struct Native<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Native<'a> {
+    /// Read objects from `store`.
+    pub fn new(store: &'a Store) -> Native<'a> {
+        Native { store }
+    }
+}
+
+impl Backend for Native<'_> {
+    fn plan(&self, rev: &str, options: &Options, interrupt: &AtomicBool) -> Result<Planned, Error> {
+        let start = Instant::now();
+        let resolved = resolve::resolve(self.store, rev)?;
+        let resolve = start.elapsed();
+        // The walk gets the whole delta-base budget; the writers share it out after.
+        let cache = options.write.delta_cache_bytes;
+        let plan = plan::plan_with_cache(self.store, resolved.tree, cache, interrupt)?;
+        Ok(Planned {
+            commit: resolved.commit,
+            tree: resolved.tree,
+            plan: Arc::new(plan),
+            resolve,
+            planning: start.elapsed() - resolve,
+        })
+    }
+
+    fn write(
+        &self,
+        plan: &Arc<Plan>,
+        staging: &Staging<'_>,
+        options: &Options,
+        progress: &dyn Progress,
+        interrupt: &AtomicBool,
+    ) -> Result<Stats, Error> {
+        let work = Claims::new(plan.clone());
+        let claim = || Ok(work.next());
+        let writers = options.write.writers().min(work.len()).max(1);
+        Ok(write::write_files(
+            self.store,
+            staging.dir(),
+            &claim,
+            writers,
+            options.write.delta_cache_bytes,
+            progress,
+            interrupt,
+        )?)
+    }
+}
+
+/// A plan's groups, handed out one at a time to whichever writer asks first: a writer on a
+/// busy core simply takes fewer.
+#[derive(Debug)]
+pub struct Claims {
+    plan: Arc<Plan>,
+    groups: Vec<Range<usize>>,
+    next: AtomicUsize,
+    /// Files in the groups handed out so far.
+    files: AtomicUsize,
+}
+
+impl Claims {
+    /// Every group of `plan`, none claimed yet.
+    pub fn new(plan: Arc<Plan>) -> Claims {
+        Claims {
+            groups: plan.groups(),
+            plan,
+            next: AtomicUsize::new(0),
+            files: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many groups there are.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Hand out nothing more: the checkout failed, the other writers may stop.
+    pub fn stop(&self) {
+        self.next.store(usize::MAX, Ordering::Relaxed);
+    }
+
+    /// The next unclaimed group, or `None` when all are taken.
+    pub fn next(&self) -> Option<write::Group> {
+        let index = self
+            .next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
+            .ok()?;
+        let range = self.groups.get(index)?;
+        self.files.fetch_add(range.len(), Ordering::Relaxed);
+        Some(self.plan.group(range.clone()))
+    }
+
+    /// How many files the groups handed out so far hold: progress, for a caller whose
+    /// writers report none as they go.
+    pub fn claimed_files(&self) -> usize {
+        self.files.load(Ordering::Relaxed)
+    }
+}
+
+/// Check out `rev` as the new directory `dest` in `parent`, running stages 1 to 3 on
+/// `backend`.
+///
+/// `dest` must not exist, or be an empty directory. The tree is resolved and validated
+/// first, then written into a staging directory beside `dest` and renamed into place; on
+/// any error the staging directory is removed and `dest` is left as it was.
+pub fn run(
+    backend: &dyn Backend,
+    rev: &str,
+    parent: &Dir,
+    dest: &OsStr,
+    options: &Options,
+    progress: &dyn Progress,
+    interrupt: &AtomicBool,
+) -> Result<Outcome, Error> {
+    let start = Instant::now();
+    // Fail on an unusable destination before any work.
+    publish::check_dest(parent, dest)?;
+    // The whole tree is validated before the staging directory exists.
+    let planned = backend.plan(rev, options, interrupt)?;
+    progress.planned(planned.plan.files() as u64);
+    let write_start = Instant::now();
+    let staging = Staging::create(parent, dest)?;
+    let mut stats = backend.write(&planned.plan, &staging, options, progress, interrupt)?;
+    if interrupt.load(Ordering::Relaxed) {
+        return Err(write::Error::Interrupted.into());
+    }
+    // What the plan leaves to the end, and what the runtime could not do, through the
+    // orchestrator's own handle (see `write::apply_deferred` for the order and checks).
+    let mut finishing = planned.plan.finishing();
+    finishing.extend(stats.deferred.iter().cloned());
+    write::apply_deferred(staging.dir(), &finishing)?;
+    stats.dirs = planned.plan.dirs() as u64;
+    stats.symlinks = planned.plan.symlinks() as u64;
+    stats.deferred.extend(
+        finishing
+            .into_iter()
+            .filter(|op| matches!(op, Deferred::Rename { .. })),
+    );
+    let write = write_start.elapsed();
+    let publish_start = Instant::now();
+    staging.publish()?;
+    Ok(Outcome {
+        commit: planned.commit,
+        tree: planned.tree,
+        stats,
+        elapsed: start.elapsed(),
+        phases: Phases {
+            resolve: planned.resolve,
+            plan: planned.planning,
+            write,
+            publish: publish_start.elapsed(),
+        },
+    })
+}
+
+/// Check out `rev` from `store` as the new directory `dest` in `parent`, in this process:
+/// [`run()`] with the [`Native`] backend.
+pub fn checkout(
+    store: &Store,
+    rev: &str,
+    parent: &Dir,
+    dest: &OsStr,
+    options: &Options,
+    progress: &dyn Progress,
+    interrupt: &AtomicBool,
+) -> Result<Outcome, Error> {
+    run(
+        &Native::new(store),
+        rev,
+        parent,
+        dest,
+        options,
+        progress,
+        interrupt,
+    )
+}
+
+/// An error of a [`Backend`] itself, rather than of the engine it runs: for the sandbox, a
+/// guest that ran out of memory or time, or a runtime that broke down.
+pub trait BackendError: std::error::Error + Send + Sync + 'static {
+    /// How to classify it.
+    fn kind(&self) -> ErrorKind;
 }
 
 /// Any error of the pipeline, by stage.
@@ -69,111 +310,141 @@ pub enum Error {
     /// Preparing or publishing the destination failed.
     #[error(transparent)]
     Publish(#[from] publish::Error),
+    /// The engine failed where it ran, elsewhere (in a sandboxed guest): its failure as
+    /// data, kind, path and object kept.
+    #[error(transparent)]
+    Remote(Failure),
+    /// The backend itself failed.
+    #[error("{0}")]
+    Backend(Box<dyn BackendError>),
 }
 
 impl Error {
+    /// The stable classification of this error (see [`ErrorKind`]); the same input gives
+    /// the same kind in every runtime.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Store(e) => store_kind(e),
+            Error::Resolve(e) => match e {
+                resolve::Error::NotFound { .. } | resolve::Error::Navigation { .. } => {
+                    ErrorKind::RevisionNotFound
+                }
+                resolve::Error::Store(e) => store_kind(e),
+                resolve::Error::Object(e) => object_kind(e),
+                _ => ErrorKind::RevisionInvalid,
+            },
+            Error::Plan(e) => match e {
+                plan::Error::Object(e) => object_kind(e),
+                plan::Error::Interrupted => ErrorKind::Interrupted,
+                plan::Error::Malformed { .. } => ErrorKind::Sandbox,
+                _ => ErrorKind::TreeRejected,
+            },
+            Error::Write(e) => match e {
+                write::Error::Object { source, .. } => object_kind(source),
+                write::Error::Interrupted => ErrorKind::Interrupted,
+                write::Error::Refused { .. } => ErrorKind::Sandbox,
+                _ => ErrorKind::Io,
+            },
+            Error::Publish(e) => match e {
+                publish::Error::NotEmpty { .. } => ErrorKind::DestinationNotEmpty,
+                publish::Error::NotADirectory { .. } | publish::Error::BadName { .. } => {
+                    ErrorKind::DestinationUnusable
+                }
+                _ => ErrorKind::Io,
+            },
+            Error::Remote(failure) => failure.kind,
+            Error::Backend(e) => e.kind(),
+        }
+    }
+
     /// Whether the error is about the tree's content (a hostile or malformed tree) rather
     /// than the store, the revision or the destination.
     pub fn is_tree_rejected(&self) -> bool {
-        matches!(self, Error::Plan(e) if e.path().is_some())
+        self.kind() == ErrorKind::TreeRejected
     }
 
     /// Whether the caller interrupted the checkout.
     pub fn is_interrupted(&self) -> bool {
-        matches!(
-            self,
-            Error::Plan(plan::Error::Interrupted) | Error::Write(write::Error::Interrupted)
-        )
+        self.kind() == ErrorKind::Interrupted
+    }
+
+    /// This error as data, to send across a process boundary or print as JSON.
+    pub fn failure(&self) -> Failure {
+        if let Error::Remote(failure) = self {
+            return failure.clone();
+        }
+        let (path, object) = match self {
+            Error::Store(e) | Error::Resolve(resolve::Error::Store(e)) => store_subject(e),
+            Error::Resolve(resolve::Error::Object(e)) | Error::Plan(plan::Error::Object(e)) => {
+                object_subject(e)
+            }
+            Error::Plan(e) => (e.path().map(|p| p.to_string()), None),
+            Error::Write(write::Error::Object { path, source }) => {
+                (Some(path.to_string()), object_subject(source).1)
+            }
+            Error::Write(e) => (e.path().map(|p| p.to_string()), None),
+            Error::Publish(e) => (publish_subject(e), None),
+            _ => (None, None),
+        };
+        Failure {
+            kind: self.kind(),
+            message: crate::failure::one_line(self),
+            path,
+            object,
+        }
     }
 }
 
-/// Check out `rev` from `store` as the new directory `dest` in `parent`.
-///
-/// `dest` must not exist, or be an empty directory. The tree is resolved and validated
-/// first, then written into a staging directory beside `dest` and renamed into place; on
-/// any error the staging directory is removed and `dest` is left as it was.
-pub fn checkout(
-    store: &Store,
-    rev: &str,
-    parent: &Dir,
-    dest: &OsStr,
-    options: &Options,
-    progress: &dyn Progress,
-    interrupt: &AtomicBool,
-) -> Result<Outcome, Error> {
-    let start = Instant::now();
-    // The whole tree is validated before the staging directory exists.
-    let (resolved, plan, mut phases) = prepare(store, rev, None, options, interrupt, start)?;
-    let staging = publish::Staging::create(parent, dest)?;
-    let stats = write::write(
-        store,
-        &plan,
-        staging.dir(),
-        &options.write,
-        progress,
-        interrupt,
-    )?;
-    phases.write = start.elapsed() - phases.resolve - phases.plan;
-    // Natively nothing is deferred where modes and symlinks exist; elsewhere, finish
-    // through the same handle.
-    write::apply_deferred(staging.dir(), &stats.deferred)?;
-    staging.publish()?;
-    Ok(finish(resolved, stats, start, phases))
-}
-
-/// Resolve, plan and write `rev` from `store` into `root`, an existing empty directory,
-/// without publishing: the building block for runtimes whose caller owns the destination
-/// (the WASI guest writes into a preopened staging directory; the host publishes).
-///
-/// Operations the runtime cannot perform are listed in `Outcome::stats.deferred`.
-pub fn materialize(
-    store: &Store,
-    rev: &str,
-    root: &Dir,
-    options: &Options,
-    progress: &dyn Progress,
-    interrupt: &AtomicBool,
-) -> Result<Outcome, Error> {
-    let start = Instant::now();
-    let (resolved, plan, mut phases) =
-        prepare(store, rev, options.shard, options, interrupt, start)?;
-    let stats = write::write(store, &plan, root, &options.write, progress, interrupt)?;
-    phases.write = start.elapsed() - phases.resolve - phases.plan;
-    Ok(finish(resolved, stats, start, phases))
-}
-
-/// Stages 1 and 2: everything that happens before anything is written.
-fn prepare(
-    store: &Store,
-    rev: &str,
-    shard: Option<plan::Shard>,
-    options: &Options,
-    interrupt: &AtomicBool,
-    start: Instant,
-) -> Result<(resolve::Resolved, plan::Plan, Phases), Error> {
-    let mut phases = Phases::default();
-    let resolved = resolve::resolve(store, rev)?;
-    phases.resolve = start.elapsed();
-    // The walk gets the whole delta-base budget; the writers share it out after.
-    let cache = options.write.delta_cache_bytes;
-    let plan = plan::plan_with_cache(store, resolved.tree, shard, cache, interrupt)?;
-    phases.plan = start.elapsed() - phases.resolve;
-    Ok((resolved, plan, phases))
-}
-
-fn finish(
-    resolved: resolve::Resolved,
-    stats: write::Stats,
-    start: Instant,
-    mut phases: Phases,
-) -> Outcome {
-    let elapsed = start.elapsed();
-    phases.publish = elapsed.saturating_sub(phases.resolve + phases.plan + phases.write);
-    Outcome {
-        commit: resolved.commit,
-        tree: resolved.tree,
-        stats,
-        elapsed,
-        phases,
+fn store_kind(e: &store::Error) -> ErrorKind {
+    match e {
+        store::Error::NotARepository { .. } | store::Error::Unsupported { .. } => {
+            ErrorKind::StoreUnusable
+        }
+        store::Error::Io { .. } => ErrorKind::Io,
+        store::Error::BadRef { .. } => ErrorKind::StoreCorrupt,
+        store::Error::Object(e) => object_kind(e),
     }
+}
+
+fn object_kind(e: &odb::Error) -> ErrorKind {
+    match e {
+        odb::Error::Io { .. } | odb::Error::Sink { .. } => ErrorKind::Io,
+        _ => ErrorKind::StoreCorrupt,
+    }
+}
+
+fn store_subject(e: &store::Error) -> (Option<String>, Option<String>) {
+    match e {
+        store::Error::Io { path, .. } => (Some(path.display().to_string()), None),
+        store::Error::BadRef { name, .. } => (Some(name.to_string()), None),
+        store::Error::Object(e) => object_subject(e),
+        _ => (None, None),
+    }
+}
+
+fn object_subject(e: &odb::Error) -> (Option<String>, Option<String>) {
+    match e {
+        odb::Error::NotFound { id } => (None, Some(id.to_string())),
+        odb::Error::Io { path, .. } | odb::Error::CorruptFile { path, .. } => {
+            (Some(path.display().to_string()), None)
+        }
+        odb::Error::Corrupt { id, path, .. } => {
+            (Some(path.display().to_string()), Some(id.to_string()))
+        }
+        odb::Error::UnexpectedKind { id, .. } | odb::Error::Sink { id, .. } => {
+            (None, Some(id.to_string()))
+        }
+    }
+}
+
+fn publish_subject(e: &publish::Error) -> Option<String> {
+    let path = match e {
+        publish::Error::NotEmpty { dest }
+        | publish::Error::NotADirectory { dest, .. }
+        | publish::Error::BadName { dest }
+        | publish::Error::Inspect { dest, .. }
+        | publish::Error::Rename { dest, .. } => dest,
+        publish::Error::CreateStaging { path, .. } => path,
+    };
+    Some(path.display().to_string())
 }

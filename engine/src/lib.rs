@@ -6,12 +6,16 @@
 //! filesystems that forbid `link()`; this engine reads objects with positioned reads and
 //! streams each blob into a freshly created file instead.
 //!
-//! The pipeline has four stages, one module each:
+//! The pipeline has four stages, one module each, and one orchestrator, [`run()`]:
 //!
 //! 1. [`resolve`]: a revision (`main`, `v1`, `HEAD~2`, `abc123`, `main:dir`) → commit → tree;
 //! 2. [`plan`]: walk the tree and validate every entry before anything is written;
-//! 3. [`write`](mod@write): directories, then files (in parallel natively), then symlinks;
+//! 3. [`write`](mod@write): writers claim one directory's files at a time and stream them
+//!    into place; then directories without files, symlinks and renames, in that order;
 //! 4. [`publish`]: build in a staging directory beside the destination, then rename.
+//!
+//! Where stages 1 to 3 run is a [`Backend`]: [`Native`] (threads in this process), or the
+//! host crate's sandbox (WASI guests speaking [`wire`]). The orchestrator is the same.
 //!
 //! The engine never turns a path into a capability: it takes [`Dir`] handles from its
 //! caller, and reaches nothing else. It compiles natively and for `wasm32-wasip1`.
@@ -39,6 +43,7 @@
 
 mod cap;
 mod checkout;
+mod failure;
 mod odb;
 mod progress;
 
@@ -51,7 +56,10 @@ pub mod wire;
 pub mod write;
 
 pub use cap::Dir;
-pub use checkout::{Error, Options, Outcome, Phases, checkout, materialize};
+pub use checkout::{
+    Backend, BackendError, Claims, Error, Native, Options, Outcome, Phases, Planned, checkout, run,
+};
+pub use failure::{ErrorKind, Failure, one_line};
 pub use gix_hash::ObjectId;
 pub use odb::Error as ObjectError;
 pub use progress::Progress;

@@ -1,68 +1,164 @@
-//! The messages between the host and the WASI guest: one request as the guest's argument,
-//! one reply as JSON on the guest's stdout. Both sides use these types, so they cannot drift.
+//! The messages between the host and its WASI guests. Both sides use these types, so they
+//! cannot drift.
+//!
+//! A checkout under the sandbox takes two kinds of guest, run one after the other:
+//!
+//! 1. one **planner** ([`Request::Plan`]): it sees the store (read-only) and nothing
+//!    writable, resolves the revision, walks and validates the tree, and replies with the
+//!    [`crate::plan::Plan`] ([`Reply::Planned`]);
+//! 2. `jobs` **writers** ([`Request::Write`]): each sees the store (read-only) and the
+//!    staging directory, and claims groups of files ([`crate::write::Group`]) one at a time
+//!    from the host (the imports [`CLAIM`] and [`TAKE`]) until none is left, checking each
+//!    as it would a tree entry, because the planner is no more trusted than any guest.
+//!
+//! The request is the guest's one argument (JSON); the reply is one line of JSON on its
+//! stdout. The store is preopened at [`STORE`], the staging directory at [`DEST`], and each
+//! alternate object directory at the path its request lists.
 
+use crate::failure::Failure;
+use crate::plan::Plan;
 use crate::write::Stats;
-
-/// What the host asks the guest to do. The store is preopened at [`STORE`], the staging
-/// directory at [`DEST`], and each alternate at the path listed in `alternates`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Request {
-    /// The revision to check out.
-    pub rev: String,
-    /// Guest paths of the preopened alternate object directories, in the store's order.
-    pub alternates: Vec<String>,
-    /// Bytes of delta bases the guest may cache.
-    pub delta_cache_bytes: usize,
-    /// Write only this shard of the checkout (several guests share one checkout).
-    #[serde(default)]
-    pub shard: Option<crate::plan::Shard>,
-    /// Instead of checking out, try to open each of these guest paths (read, then create a
-    /// file) and report what happened. The test suite uses this to show the guest is
-    /// confined to its preopens.
-    #[serde(default)]
-    pub probe: Vec<String>,
-}
 
 /// Where the guest finds the store.
 pub const STORE: &str = "/store";
-/// Where the guest writes the checkout (the host's staging directory).
+/// Where a writer guest writes the checkout (the host's staging directory).
 pub const DEST: &str = "/dest";
+/// The import (module `env`) by which a writer claims the next group: it returns the
+/// length of the group's JSON, held for this guest until [`TAKE`] copies it, or `-1` when no
+/// group is left.
+pub const CLAIM: &str = "unfurl_claim";
+/// The import (module `env`) that copies the claimed group's JSON into the guest's memory
+/// at `(pointer, length)`; it returns `0`, or `-1` if the guest holds no claim or the
+/// length is not the claimed one.
+pub const TAKE: &str = "unfurl_take";
 
-/// How long each stage took inside one guest, in microseconds.
+/// What the host asks a guest to do.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "mode")]
+pub enum Request {
+    /// Resolve `rev` and plan its tree; write nothing.
+    Plan {
+        /// The revision to check out.
+        rev: String,
+        /// Where the object directories are.
+        #[serde(flatten)]
+        store: StoreLayout,
+        /// Bytes of delta bases the tree walk may cache.
+        delta_cache_bytes: u64,
+    },
+    /// Write the groups the host hands out into [`DEST`].
+    Write {
+        /// Where the object directories are.
+        #[serde(flatten)]
+        store: StoreLayout,
+        /// Bytes of delta bases this guest may cache.
+        delta_cache_bytes: u64,
+    },
+}
+
+/// The guest paths of the store's object directories.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct StoreLayout {
+    /// Guest paths of the preopened alternate object directories, in the store's order.
+    pub alternates: Vec<String>,
+}
+
+/// How long each stage took inside a guest, in microseconds.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct GuestPhases {
-    /// Resolving the revision to a tree.
+    /// Resolving the revision to a tree (planner).
     pub resolve_us: u64,
-    /// Walking and validating the tree.
+    /// Walking and validating the tree (planner).
     pub plan_us: u64,
-    /// Writing this guest's part of the checkout.
+    /// Writing the groups this guest claimed (writer).
     pub write_us: u64,
 }
 
-/// What the guest answers.
+/// What a guest answers.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", tag = "reply")]
 pub enum Reply {
-    /// The checkout was written.
-    Done {
-        /// The commit, hex, if the revision named one.
-        commit: Option<String>,
-        /// The tree, hex.
-        tree: String,
-        /// What was written, and what the host must finish.
-        stats: Stats,
-        /// How long the guest's own stages took.
-        #[serde(default)]
+    /// The planner's answer: the validated plan.
+    Planned {
+        /// The commit, if the revision named one.
+        #[serde(with = "hex_opt")]
+        commit: Option<gix_hash::ObjectId>,
+        /// The tree.
+        #[serde(with = "hex")]
+        tree: gix_hash::ObjectId,
+        /// The checkout as data.
+        plan: Plan,
+        /// How long resolving and planning took.
         phases: GuestPhases,
     },
-    /// The checkout failed; `message` is the engine's error, as natively.
-    Failed {
-        /// The error chain, one line.
-        message: String,
+    /// A writer's answer: what it wrote, and what it left for the host.
+    Wrote {
+        /// Files, bytes, and the exec bits it could not set.
+        stats: Stats,
+        /// How long writing took.
+        phases: GuestPhases,
     },
-    /// The results of a confinement probe: for each path, `"ok"` or the error.
-    Probed {
-        /// `(path, read result, create result)` for each probed path.
-        results: Vec<(String, String, String)>,
-    },
+    /// The guest failed: the engine's error as data, its kind kept.
+    Failed(Failure),
+}
+
+/// Serde for names and paths as UTF-8 strings. A guest can spell only UTF-8 (it writes
+/// anything else under a placeholder), so everything that crosses the wire is UTF-8; a name
+/// that is not fails to serialize rather than being mangled.
+pub mod utf8 {
+    use bstr::BString;
+
+    /// Serialize `bytes` as a string; an error if it is not UTF-8.
+    pub fn serialize<S: serde::Serializer>(bytes: &BString, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => Err(serde::ser::Error::custom(format!(
+                "{bytes:?} is not UTF-8 and cannot cross to the host"
+            ))),
+        }
+    }
+
+    /// Deserialize a string into bytes.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BString, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        Ok(text.into())
+    }
+}
+
+/// Serde for object ids as hex strings.
+pub mod hex {
+    use gix_hash::ObjectId;
+
+    /// Serialize `id` as 40 hex digits.
+    pub fn serialize<S: serde::Serializer>(id: &ObjectId, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&id.to_hex())
+    }
+
+    /// Deserialize hex digits into an id.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectId, D::Error> {
+        let text: &str = serde::Deserialize::deserialize(d)?;
+        ObjectId::from_hex(text.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde for optional object ids as hex strings or `null`.
+pub mod hex_opt {
+    use gix_hash::ObjectId;
+
+    /// Serialize `id` as 40 hex digits, or `null`.
+    pub fn serialize<S: serde::Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
+        match id {
+            Some(id) => s.collect_str(&id.to_hex()),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserialize hex digits or `null`.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<ObjectId>, D::Error> {
+        let text: Option<&str> = serde::Deserialize::deserialize(d)?;
+        text.map(|t| ObjectId::from_hex(t.as_bytes()).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }

@@ -23,10 +23,14 @@ pub(crate) struct Dest {
 impl Dest {
     /// Split `dest` into parent and name, create missing parents, open the parent.
     pub(crate) fn prepare(dest: &Path) -> Result<Dest, Error> {
-        let bad = |message: String| Error::Dest {
-            path: dest.to_owned(),
-            message,
+        let unusable = |kind| {
+            move |message: String| Error::Dest {
+                path: dest.to_owned(),
+                message,
+                kind,
+            }
         };
+        let bad = unusable(unfurl_engine::ErrorKind::DestinationUnusable);
         let name = dest
             .file_name()
             .filter(|_| {
@@ -77,15 +81,18 @@ impl Dest {
         if let Err(err) = unfurl_engine::publish::check_dest(&parent, &name) {
             remove_created(&created);
             use unfurl_engine::publish::Error as E;
-            return Err(bad(match err {
-                E::NotEmpty { .. } => {
-                    "already exists and is not empty; choose a new path or empty it first".into()
+            return Err(match err {
+                E::NotEmpty { .. } => unusable(unfurl_engine::ErrorKind::DestinationNotEmpty)(
+                    "already exists and is not empty; choose a new path or empty it first".into(),
+                ),
+                E::NotADirectory { what, .. } => bad(format!(
+                    "already exists and is a {what}, not a directory; choose a new path"
+                )),
+                E::Inspect { source, .. } => {
+                    unusable(unfurl_engine::ErrorKind::Io)(format!("cannot inspect it: {source}"))
                 }
-                E::NotADirectory { what, .. } => {
-                    format!("already exists and is a {what}, not a directory; choose a new path")
-                }
-                err => err.to_string(),
-            }));
+                err => bad(err.to_string()),
+            });
         }
         Ok(Dest {
             parent,

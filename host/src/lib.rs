@@ -24,6 +24,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use unfurl_engine::write::Deferred;
+use unfurl_engine::{ErrorKind, Failure};
 
 pub use store::open_store;
 
@@ -104,23 +105,22 @@ pub struct Report {
     pub elapsed_ms: u64,
     /// `"native"` or `"wasm"`.
     pub runtime: &'static str,
-    /// Where the time went, in microseconds: `resolve`, `plan`, `write` and `publish`; under
-    /// wasm also `load` (getting the compiled guest: the warm-start cost) and `guests`
-    /// (running them, start to end), while `resolve`, `plan` and `write` are each the
-    /// slowest guest's (they run side by side).
+    /// Where the time went, in microseconds: `resolve`, `plan` (as measured where they
+    /// ran: in the planner guest under wasm), `write` (writing files, then what is left to
+    /// the end) and `publish`; under wasm also `load` (getting the compiled guest: the
+    /// warm-start cost).
     pub phases_us: std::collections::BTreeMap<&'static str, u64>,
     /// Operations the engine's runtime could not perform and the host performed for it
-    /// (under WASI: exec bits, some symlinks, non-UTF-8 names), by kind. Empty natively.
+    /// (under WASI: exec bits and non-UTF-8 names), by kind. Empty natively.
     pub fallbacks: Vec<Fallback>,
 }
 
 /// A kind of operation the host performed on the sandboxed engine's behalf.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Fallback {
-    /// `"executable"` (exec bit set by the host: WASI preview 1 has no chmod), `"symlink"`
-    /// (created by the host: wasmtime refuses absolute and non-UTF-8 targets, and with
-    /// several guests every link waits for all of them) or `"rename"` (an entry whose name
-    /// is not UTF-8, which WASI cannot spell, written under a placeholder and renamed).
+    /// `"executable"` (exec bit set by the host: WASI preview 1 has no chmod) or
+    /// `"rename"` (an entry whose name is not UTF-8, which WASI cannot spell, written under
+    /// a placeholder and renamed).
     pub kind: &'static str,
     /// How many times.
     pub count: u64,
@@ -133,6 +133,7 @@ fn fallbacks(deferred: &[Deferred]) -> Vec<Fallback> {
             Deferred::Executable { .. } => "executable",
             Deferred::Symlink { .. } => "symlink",
             Deferred::Rename { .. } => "rename",
+            Deferred::Dir { .. } => "directory",
             _ => "other",
         };
         match out.iter_mut().find(|f| f.kind == kind) {
@@ -162,251 +163,120 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong, and what to do.
         message: String,
+        /// How to classify it.
+        kind: ErrorKind,
     },
-    /// The engine failed.
+    /// The engine failed, in whichever runtime it ran (the sandbox's own failures, such as
+    /// running out of memory, included: see [`wasm::Error`]).
     #[error(transparent)]
     Engine(#[from] unfurl_engine::Error),
-    /// The sandboxed engine failed, or could not be run.
-    #[error(transparent)]
-    Wasm(#[from] wasm::Error),
+}
+
+impl Error {
+    /// The stable classification of this error, as `--json` reports it; the same input gives
+    /// the same kind in both runtimes.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Store { .. } => ErrorKind::StoreUnusable,
+            Error::Dest { kind, .. } => *kind,
+            Error::Engine(e) => e.kind(),
+        }
+    }
+
+    /// This error as data: kind, one-line message, and the path or object it concerns.
+    pub fn failure(&self) -> Failure {
+        match self {
+            Error::Engine(e) => e.failure(),
+            Error::Store { path, .. } | Error::Dest { path, .. } => Failure {
+                kind: self.kind(),
+                message: unfurl_engine::one_line(self),
+                path: Some(path.display().to_string()),
+                object: None,
+            },
+        }
+    }
+}
+
+impl From<wasm::Error> for Error {
+    fn from(err: wasm::Error) -> Self {
+        Error::Engine(err.into())
+    }
 }
 
 /// Run `request`: open the store and the destination's parent, check out, publish.
 ///
-/// On failure nothing is left behind: no destination, no staging directory, and none of
-/// the destination's parents that this call created.
+/// Both runtimes go through the engine's one orchestrator ([`unfurl_engine::run`]); only
+/// the backend differs. On failure nothing is left behind: no destination, no staging
+/// directory, and none of the destination's parents that this call created.
 pub fn checkout(
     request: &Request,
     progress: &dyn unfurl_engine::Progress,
     interrupt: &AtomicBool,
 ) -> Result<Report, Error> {
     let start = Instant::now();
-    let located = store::locate(&request.store)?;
-    // Natively this is the store the engine reads; for the sandbox it is opened too, so
-    // that a bad store fails with the same message in both runtimes before any work.
-    let store = store::open_located(&request.store, &located)?;
     let dest = dest::Dest::prepare(&request.dest)?;
-    let report = match request.runtime {
+    let mut phases = std::collections::BTreeMap::new();
+    let outcome = match request.runtime {
         Runtime::Native => {
-            let outcome = unfurl_engine::checkout(
-                &store,
+            let store = store::open_store(&request.store)?;
+            unfurl_engine::run(
+                &unfurl_engine::Native::new(&store),
                 &request.rev,
                 dest.parent(),
                 dest.name(),
                 &request.options,
                 progress,
                 interrupt,
-            )?;
-            let phases = outcome.phases;
-            let mut report = report(
-                outcome.commit.map(|c| c.to_string()),
-                outcome.tree.to_string(),
-                outcome.stats,
-                start,
-                Runtime::Native,
-            );
-            for (name, took) in [
-                ("resolve", phases.resolve),
-                ("plan", phases.plan),
-                ("write", phases.write),
-                ("publish", phases.publish),
-            ] {
-                report.phases_us.insert(name, took.as_micros() as u64);
-            }
-            report
+            )?
         }
         Runtime::Wasm => {
-            drop(store);
-            checkout_wasm(request, &located, &dest, start, interrupt)?
+            // Only where the object directories are, to preopen them: the store itself is
+            // parsed inside the sandbox.
+            let located = store::locate(&request.store)?;
+            let load = Instant::now();
+            let sandbox = wasm::Sandbox::load(&request.wasm)?;
+            phases.insert("load", load.elapsed().as_micros() as u64);
+            let backend = wasm::Backend::new(
+                &sandbox,
+                &located,
+                dest.parent_path().to_owned(),
+                &request.wasm,
+            );
+            unfurl_engine::run(
+                &backend,
+                &request.rev,
+                dest.parent(),
+                dest.name(),
+                &request.options,
+                progress,
+                interrupt,
+            )?
         }
     };
     dest.keep();
-    Ok(report)
-}
-
-/// The sandboxed checkout: stage natively, write in guests, finish and publish natively.
-///
-/// wasm32-wasip1 has no threads, so parallelism comes from running `jobs` guest
-/// instances at once, each writing one [`Shard`](unfurl_engine::plan::Shard) of the
-/// checkout with the same engine code. The host creates the symlinks last, after every
-/// shard is done, from the validated list the guests return.
-fn checkout_wasm(
-    request: &Request,
-    located: &store::Located,
-    dest: &dest::Dest,
-    start: Instant,
-    interrupt: &AtomicBool,
-) -> Result<Report, Error> {
-    let staging = unfurl_engine::publish::Staging::create(dest.parent(), dest.name())
-        .map_err(unfurl_engine::Error::from)?;
-    let staging_path = dest.parent_path().join(staging.name());
-    let load_start = Instant::now();
-    let sandbox = wasm::Sandbox::load(&request.wasm)?;
-    let load = load_start.elapsed();
-    let guests_start = Instant::now();
-    let shards = match request.options.write.jobs {
-        0 => std::thread::available_parallelism().map_or(1, usize::from),
-        jobs => jobs,
-    };
-    let claims = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let run_shard = |index: usize| {
-        let wire_request = unfurl_engine::wire::Request {
-            rev: request.rev.clone(),
-            alternates: (0..located.alternates.len())
-                .map(|i| format!("/alt/{i}"))
-                .collect(),
-            delta_cache_bytes: request.options.write.delta_cache_bytes / shards,
-            // Directories are claimed from one counter, not dealt out in advance: guests
-            // share two cores with everything else, and a guest slowed down by a busy
-            // core would otherwise hold up the whole checkout with its fixed share.
-            shard: (shards > 1).then_some(unfurl_engine::plan::Shard {
-                index,
-                count: shards,
-                claimed: true,
-            }),
-            probe: Vec::new(),
-        };
-        sandbox.run(
-            &wire_request,
-            &located.git_dir,
-            &located.alternates,
-            Some(&staging_path),
-            claims.clone(),
-            &request.wasm,
-            interrupt,
-        )
-    };
-    let replies: Vec<Result<unfurl_engine::wire::Reply, wasm::Error>> =
-        sandbox.guarded(&request.wasm, interrupt, || {
-            if shards == 1 {
-                return vec![run_shard(0)];
-            }
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..shards)
-                    .map(|i| scope.spawn(move || run_shard(i)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                    })
-                    .collect()
-            })
-        });
-    let mut merged: Option<(Option<String>, String, unfurl_engine::write::Stats)> = None;
-    // The guests run side by side: each stage took as long as its slowest guest.
-    let mut slowest = unfurl_engine::wire::GuestPhases::default();
-    for reply in replies {
-        match reply? {
-            unfurl_engine::wire::Reply::Done {
-                commit,
-                tree,
-                stats,
-                phases,
-            } => {
-                slowest.resolve_us = slowest.resolve_us.max(phases.resolve_us);
-                slowest.plan_us = slowest.plan_us.max(phases.plan_us);
-                slowest.write_us = slowest.write_us.max(phases.write_us);
-                match &mut merged {
-                    None => merged = Some((commit, tree, stats)),
-                    Some((_, _, total)) => {
-                        total.files += stats.files;
-                        total.dirs += stats.dirs;
-                        total.symlinks += stats.symlinks;
-                        total.executables += stats.executables;
-                        total.bytes += stats.bytes;
-                        total.deferred.extend(stats.deferred);
-                    }
-                }
-            }
-            unfurl_engine::wire::Reply::Failed { message } => {
-                return Err(wasm::Error::Guest(message).into());
-            }
-            unfurl_engine::wire::Reply::Probed { .. } => {
-                return Err(wasm::Error::Runtime("unexpected probe reply".into()).into());
-            }
-        }
+    let p = outcome.phases;
+    for (name, took) in [
+        ("resolve", p.resolve),
+        ("plan", p.plan),
+        ("write", p.write),
+        ("publish", p.publish),
+    ] {
+        phases.insert(name, took.as_micros() as u64);
     }
-    let (commit, tree, stats) =
-        merged.ok_or_else(|| wasm::Error::Runtime("no guest replied".into()))?;
-    let guests = guests_start.elapsed();
-    let publish_start = Instant::now();
-    // What WASI cannot do (exec bits, absolute symlinks) and, with several shards, every
-    // symlink, the host does through its own handle on the staging directory; the list
-    // is validated, not trusted.
-    unfurl_engine::write::apply_deferred(staging.dir(), &stats.deferred)
-        .map_err(unfurl_engine::Error::from)?;
-    staging.publish().map_err(unfurl_engine::Error::from)?;
-    let publish = publish_start.elapsed();
-    let mut report = report(commit, tree, stats, start, Runtime::Wasm);
-    for (name, took) in [("load", load), ("guests", guests), ("publish", publish)] {
-        report.phases_us.insert(name, took.as_micros() as u64);
-    }
-    report.phases_us.insert("resolve", slowest.resolve_us);
-    report.phases_us.insert("plan", slowest.plan_us);
-    report.phases_us.insert("write", slowest.write_us);
-    Ok(report)
-}
-
-/// Run a confinement probe in the sandbox: the guest, given the store of `store_path` and a
-/// fresh empty directory as `/dest`, tries to read each of `paths` and to create a file next
-/// to it, and reports `(path, read result, create result)`. Used by the test suite to show
-/// what a guest can and cannot reach.
-#[doc(hidden)]
-pub fn probe_confinement(
-    store_path: &Path,
-    dest: &Path,
-    paths: &[String],
-) -> Result<Vec<(String, String, String)>, Error> {
-    let located = store::locate(store_path)?;
-    let request = unfurl_engine::wire::Request {
-        rev: String::new(),
-        alternates: Vec::new(),
-        delta_cache_bytes: 0,
-        shard: None,
-        probe: paths.to_vec(),
-    };
-    let limits = wasm::Limits::default();
-    let sandbox = wasm::Sandbox::load(&limits)?;
-    let interrupt = AtomicBool::new(false);
-    let reply = sandbox.guarded(&limits, &interrupt, || {
-        sandbox.run(
-            &request,
-            &located.git_dir,
-            &[],
-            Some(dest),
-            Default::default(),
-            &limits,
-            &interrupt,
-        )
-    })?;
-    match reply {
-        unfurl_engine::wire::Reply::Probed { results } => Ok(results),
-        _ => Err(wasm::Error::Runtime("the guest did not answer the probe".into()).into()),
-    }
-}
-
-fn report(
-    commit: Option<String>,
-    tree: String,
-    stats: unfurl_engine::write::Stats,
-    start: Instant,
-    runtime: Runtime,
-) -> Report {
-    Report {
-        commit,
-        tree,
+    let stats = outcome.stats;
+    Ok(Report {
+        commit: outcome.commit.map(|c| c.to_string()),
+        tree: outcome.tree.to_string(),
         files: stats.files,
         dirs: stats.dirs,
         symlinks: stats.symlinks,
         executables: stats.executables,
         bytes: stats.bytes,
         elapsed_ms: start.elapsed().as_millis() as u64,
-        runtime: runtime.name(),
-        phases_us: Default::default(),
+        runtime: request.runtime.name(),
+        phases_us: phases,
         fallbacks: fallbacks(&stats.deferred),
-    }
+    })
 }
 
 /// `path` for messages: as given.

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Portable git checkout: materialize one commit of a local store, natively or confined under WASI.
@@ -49,9 +48,9 @@ struct CheckoutArgs {
     /// Memory for decoded delta bases, shared by the workers (bytes, or with a K, M or G suffix).
     #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_cache_size)]
     delta_cache: usize,
-    /// With --runtime wasm: the most memory the sandboxed engine may use (bytes, or with a K, M or G suffix).
-    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
-    wasm_max_memory: usize,
+    /// With --runtime wasm: the most memory each sandboxed guest may use (bytes, or with a K, M or G suffix; default 2G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    wasm_max_memory: Option<usize>,
     /// With --runtime wasm: stop the sandboxed engine after this long (e.g. 90s, 500ms, 5m; default: no limit).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     wasm_timeout: Option<std::time::Duration>,
@@ -74,14 +73,41 @@ fn main() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
         }
     };
+    let json = match &cli.command {
+        Command::Checkout(args) => args.json,
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // One line, the whole chain: what failed and why.
-            eprintln!("error: {err:#}");
+            let message = unfurl_engine::one_line(err.as_ref() as &dyn std::error::Error);
+            eprintln!("error: {message}");
+            if json {
+                // The same failure as data on stdout, for an installer to branch on its kind.
+                let failure = match err.downcast_ref::<unfurl::Error>() {
+                    Some(e) => unfurl_engine::Failure {
+                        message,
+                        ..e.failure()
+                    },
+                    None => unfurl_engine::Failure {
+                        kind: unfurl_engine::ErrorKind::Io,
+                        message,
+                        path: None,
+                        object: None,
+                    },
+                };
+                let _ = print_json(&serde_json::json!({ "error": failure }));
+            }
             ExitCode::from(1)
         }
     }
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer(&mut stdout, value)?;
+    writeln!(stdout)?;
+    Ok(())
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -91,6 +117,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
+    if matches!(args.runtime, RuntimeArg::Native)
+        && (args.wasm_timeout.is_some() || args.wasm_max_memory.is_some())
+    {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--wasm-timeout and --wasm-max-memory apply only with --runtime wasm",
+            )
+            .exit();
+    }
     let interrupt = Arc::new(AtomicBool::new(false));
     {
         let interrupt = interrupt.clone();
@@ -104,7 +141,9 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
         RuntimeArg::Wasm => unfurl::Runtime::Wasm,
     };
     request.options.write.delta_cache_bytes = args.delta_cache;
-    request.wasm.max_memory = args.wasm_max_memory;
+    if let Some(max) = args.wasm_max_memory {
+        request.wasm.max_memory = max;
+    }
     request.wasm.timeout = args.wasm_timeout;
     if let Some(jobs) = args.jobs {
         request.options.write.jobs = usize::from(jobs);
@@ -113,21 +152,22 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
     let bar = Bar::new(show_progress);
     let result = unfurl::checkout(&request, &bar, &interrupt);
     bar.finish();
-    let report = result.with_context(|| {
-        if interrupt.load(Ordering::Relaxed) {
-            "interrupted; nothing was written".to_string()
-        } else {
-            format!(
+    let report = match result {
+        Ok(report) => report,
+        // The interrupt is the whole story: the engine's own "interrupted" adds nothing.
+        Err(err) if err.kind() == unfurl_engine::ErrorKind::Interrupted => {
+            return Err(anyhow::Error::new(err).context("interrupted; nothing was written"));
+        }
+        Err(err) => {
+            return Err(anyhow::Error::new(err).context(format!(
                 "could not check out '{}' from {}",
                 args.rev,
                 args.store.display()
-            )
+            )));
         }
-    })?;
+    };
     if args.json {
-        let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer(&mut stdout, &report)?;
-        writeln!(stdout)?;
+        print_json(&report)?;
     }
     if !args.quiet {
         eprintln!(

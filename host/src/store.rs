@@ -30,12 +30,7 @@ pub(crate) struct Located {
 pub(crate) fn locate(path: &Path) -> Result<Located, Error> {
     let git_dir = git_dir(path)?;
     let dir = open_git_dir(path, &git_dir)?;
-    let listed = Store::alternates(&dir).map_err(|e| {
-        store_error(
-            path,
-            format!("cannot read alternates of {}: {e}", shown(path)),
-        )
-    })?;
+    let listed = Store::alternates(&dir).map_err(|e| Error::Engine(e.into()))?;
     let alternates = alternates(
         path,
         &git_dir.join("objects"),
@@ -84,7 +79,9 @@ pub(crate) fn open_located(path: &Path, located: &Located) -> Result<Store, Erro
                 shown(path)
             ),
         ),
-        e => store_error(path, format!("cannot open store {}: {e}", shown(path))),
+        // Anything else keeps its kind (an unreadable file is `io`, a bad index
+        // `store-corrupt`): the CLI names the store in its context.
+        e => Error::Engine(e.into()),
     })
 }
 
@@ -127,11 +124,9 @@ fn alternates(store: &Path, objects: &Path, listed: Vec<Vec<u8>>) -> Result<Vec<
             seen.push(canonical.clone());
             // An alternate's own alternates live in its `info/alternates`.
             let nested: Vec<Vec<u8>> = match std::fs::read(canonical.join("info/alternates")) {
-                Ok(data) => data
-                    .split(|b| *b == b'\n')
-                    .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-                    .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
-                    .map(<[u8]>::to_vec)
+                Ok(data) => Store::parse_alternates(&data)
+                    .into_iter()
+                    .map(Vec::from)
                     .collect(),
                 Err(_) => Vec::new(),
             };

@@ -221,7 +221,10 @@ pub fn unprivileged(cmd: Command) -> Command {
     if !is_root() {
         return cmd;
     }
-    require("setpriv", "it drops root's privileges for tests of permission errors");
+    require(
+        "setpriv",
+        "it drops root's privileges for tests of permission errors",
+    );
     let cache = scratch_root().join(format!(
         "cache-uid-{UNPRIVILEGED_UID}-{}",
         NEXT_UNPRIVILEGED.fetch_add(1, Ordering::Relaxed)
@@ -263,7 +266,7 @@ static NEXT_UNPRIVILEGED: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether the suite runs as root (effective user id 0).
 pub fn is_root() -> bool {
-    fs::metadata("/proc/self").map(|m| m.uid()) == Ok(0)
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 // ---------------------------------------------------------------------------------------------

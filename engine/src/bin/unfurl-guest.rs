@@ -1,25 +1,35 @@
-//! The WASI guest: the engine's checkout, confined to two preopened directories.
+//! The WASI guest: the engine's planner or writer, confined to its preopened directories.
 //!
 //! Built for `wasm32-wasip1` by the host's `build.rs` and embedded in the `unfurl` binary.
-//! It takes one argument, a JSON [`Request`](unfurl_engine::wire::Request), writes the
-//! checkout into the preopened staging directory, and prints one JSON
-//! [`Reply`](unfurl_engine::wire::Reply). It runs exactly the code a native checkout runs;
-//! only the directory handles come from preopens instead of cap-std.
+//! It takes one argument, a JSON [`Request`](unfurl_engine::wire::Request), and prints one
+//! JSON [`Reply`](unfurl_engine::wire::Reply). A planner resolves the revision and plans
+//! the tree exactly as a native checkout does; a writer claims groups of files from the
+//! host and writes them with the engine's own writer. Only the directory handles differ:
+//! they come from preopens instead of cap-std.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
-use unfurl_engine::wire::{DEST, Reply, Request, STORE};
-use unfurl_engine::{Alternate, Dir, Options, Store};
+use unfurl_engine::wire::{DEST, GuestPhases, Reply, Request, STORE, StoreLayout};
+use unfurl_engine::write::{self, Group};
+use unfurl_engine::{Alternate, Backend, Dir, ErrorKind, Failure, Native, Options, Store};
 
 fn main() -> ExitCode {
     let reply = match request() {
-        Ok(request) if !request.probe.is_empty() => probe(&request.probe),
-        Ok(request) => checkout(&request),
-        Err(message) => Reply::Failed { message },
+        Ok(Request::Plan {
+            rev,
+            store,
+            delta_cache_bytes,
+        }) => plan(&rev, &store, delta_cache_bytes),
+        Ok(Request::Write {
+            store,
+            delta_cache_bytes,
+        }) => write(&store, delta_cache_bytes),
+        Err(message) => Reply::Failed(protocol(message)),
     };
-    let ok = matches!(reply, Reply::Done { .. } | Reply::Probed { .. });
+    let ok = !matches!(reply, Reply::Failed(_));
     match serde_json::to_string(&reply) {
         Ok(json) => println!("{json}"),
         Err(err) => {
@@ -41,8 +51,17 @@ fn request() -> Result<Request, String> {
     serde_json::from_str(&arg).map_err(|e| format!("malformed request: {e}"))
 }
 
-fn checkout(request: &Request) -> Reply {
-    let alternates = request
+fn protocol(message: String) -> Failure {
+    Failure {
+        kind: ErrorKind::Sandbox,
+        message,
+        path: None,
+        object: None,
+    }
+}
+
+fn open_store(layout: &StoreLayout) -> Result<Store, unfurl_engine::Error> {
+    let alternates = layout
         .alternates
         .iter()
         .map(|path| Alternate {
@@ -50,81 +69,87 @@ fn checkout(request: &Request) -> Reply {
             path: PathBuf::from(path),
         })
         .collect();
+    Ok(Store::open(Dir::preopened(STORE), alternates)?)
+}
+
+fn options(delta_cache_bytes: u64) -> Options {
     let mut options = Options::default();
-    options.write.delta_cache_bytes = request.delta_cache_bytes;
-    options.shard = request.shard;
-    if request.shard.is_some_and(|shard| shard.claimed) {
-        options.write.claim = Some(next_group);
-    }
-    let result = Store::open(Dir::preopened(STORE), alternates)
-        .map_err(unfurl_engine::Error::from)
-        .and_then(|store| {
-            unfurl_engine::materialize(
-                &store,
-                &request.rev,
-                &Dir::preopened(DEST),
-                &options,
-                &(),
-                &AtomicBool::new(false),
-            )
-        });
-    match result {
-        Ok(outcome) => Reply::Done {
-            commit: outcome.commit.map(|c| c.to_string()),
-            tree: outcome.tree.to_string(),
-            stats: outcome.stats,
-            phases: unfurl_engine::wire::GuestPhases {
-                resolve_us: outcome.phases.resolve.as_micros() as u64,
-                plan_us: outcome.phases.plan.as_micros() as u64,
-                write_us: outcome.phases.write.as_micros() as u64,
+    options.write.delta_cache_bytes = usize::try_from(delta_cache_bytes).unwrap_or(usize::MAX);
+    options
+}
+
+/// The planner: resolve and plan, write nothing (nothing writable is preopened).
+fn plan(rev: &str, layout: &StoreLayout, delta_cache_bytes: u64) -> Reply {
+    let interrupt = AtomicBool::new(false);
+    let planned = open_store(layout)
+        .and_then(|store| Native::new(&store).plan(rev, &options(delta_cache_bytes), &interrupt));
+    match planned {
+        Ok(planned) => Reply::Planned {
+            commit: planned.commit,
+            tree: planned.tree,
+            plan: std::sync::Arc::unwrap_or_clone(planned.plan),
+            phases: GuestPhases {
+                resolve_us: planned.resolve.as_micros() as u64,
+                plan_us: planned.planning.as_micros() as u64,
+                write_us: 0,
             },
         },
-        Err(err) => Reply::Failed {
-            message: chain(&err),
+        Err(err) => Reply::Failed(err.failure()),
+    }
+}
+
+/// A writer: claim groups from the host until none is left, and write them into `/dest`.
+fn write(layout: &StoreLayout, delta_cache_bytes: u64) -> Reply {
+    let start = Instant::now();
+    let interrupt = AtomicBool::new(false);
+    let written = open_store(layout).and_then(|store| {
+        Ok(write::write_files(
+            &store,
+            &Dir::preopened(DEST),
+            &claim,
+            1,
+            options(delta_cache_bytes).write.delta_cache_bytes,
+            &(),
+            &interrupt,
+        )?)
+    });
+    match written {
+        Ok(stats) => Reply::Wrote {
+            stats,
+            phases: GuestPhases {
+                write_us: start.elapsed().as_micros() as u64,
+                ..GuestPhases::default()
+            },
         },
+        Err(err) => Reply::Failed(err.failure()),
     }
 }
 
-/// The index of the next group of files to write, from the counter the host shares among
-/// the guests of one checkout.
-fn next_group() -> usize {
-    // An import from the default module, `env`, provided by the host.
+/// The next group to write, from the host, which hands the plan's groups out to every
+/// writer of the checkout, one at a time.
+fn claim() -> Result<Option<Group>, write::Error> {
+    // Imports from the default module, `env`, provided by the host (see `wire::CLAIM`).
+    #[link(wasm_import_module = "env")]
     unsafe extern "C" {
-        fn unfurl_next_group() -> u32;
+        fn unfurl_claim() -> i64;
+        fn unfurl_take(ptr: *mut u8, len: u32) -> i32;
     }
-    // SAFETY: the import takes nothing and returns a number; the host's implementation
-    // (`wasm::Sandbox::run`) only increments a counter and touches no guest memory.
-    unsafe { unfurl_next_group() as usize }
-}
-
-/// The error and its causes on one line, as the native CLI prints them (`a: b: c`).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
-
-fn probe(paths: &[String]) -> Reply {
-    let describe = |result: std::io::Result<()>| match result {
-        Ok(()) => "ok".to_string(),
-        Err(err) => err.to_string(),
+    let refused = |reason| write::Error::Refused {
+        path: "(a group the host handed out)".into(),
+        reason,
     };
-    let results = paths
-        .iter()
-        .map(|path| {
-            let read = std::fs::read(path).map(drop);
-            let create = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(format!("{path}.unfurl-probe"))
-                .map(drop);
-            (path.clone(), describe(read), describe(create))
-        })
-        .collect();
-    Reply::Probed { results }
+    // SAFETY: the import takes nothing and returns a number.
+    let len = unsafe { unfurl_claim() };
+    let Ok(len) = u32::try_from(len) else {
+        return Ok(None);
+    };
+    let mut buf = vec![0u8; len as usize];
+    // SAFETY: `buf` is `len` writable bytes of this guest's memory; the host writes exactly
+    // `len` bytes there (it checks the bounds against the guest's memory) or none.
+    if unsafe { unfurl_take(buf.as_mut_ptr(), len) } != 0 {
+        return Err(refused("the host did not hand over the claimed group"));
+    }
+    serde_json::from_slice(&buf)
+        .map(Some)
+        .map_err(|_| refused("the host handed over a malformed group"))
 }

@@ -6,7 +6,7 @@ use gix_hash::ObjectId;
 use gix_object::Kind;
 use gix_object::tree::EntryKind;
 
-use super::{Directory, Error, File, Plan, Rename, Shard, Symlink};
+use super::{Directory, Error, File, Plan, Rename, Symlink};
 use crate::cap;
 use crate::odb::Reader;
 use crate::store::Store;
@@ -23,35 +23,19 @@ const MAX_SYMLINK_TARGET: u64 = 4096;
 /// they mean something; real Linux repositories contain them. Malformed trees (two entries
 /// with one name) are refused instead of silently resolved.
 pub fn plan(store: &Store, tree: ObjectId, interrupt: &AtomicBool) -> Result<Plan, Error> {
-    plan_shard(store, tree, None, interrupt)
+    plan_with_cache(store, tree, 8 << 20, interrupt)
 }
 
-/// [`plan()`], keeping only the files of `shard` (see [`Shard`]). Every entry of the tree
-/// is still validated: each shard refuses a hostile tree on its own.
-pub fn plan_shard(
-    store: &Store,
-    tree: ObjectId,
-    shard: Option<Shard>,
-    interrupt: &AtomicBool,
-) -> Result<Plan, Error> {
-    plan_with_cache(store, tree, shard, 8 << 20, interrupt)
-}
-
-/// [`plan_shard()`], caching up to `cache_bytes` of decoded delta bases (trees are often
+/// [`plan()`], caching up to `cache_bytes` of decoded delta bases (trees are often
 /// deltified) while walking.
 pub(crate) fn plan_with_cache(
     store: &Store,
     tree: ObjectId,
-    shard: Option<Shard>,
     cache_bytes: usize,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
-    let shard = shard.filter(|s| s.count > 1 && s.index < s.count);
     let mut reader = store.odb().reader(cache_bytes);
-    let mut plan = Plan {
-        shard,
-        ..Plan::default()
-    };
+    let mut plan = Plan::default();
     plan.dirs.push(Directory {
         path: BString::default(),
         parent: 0,
@@ -135,28 +119,23 @@ pub(crate) fn plan_with_cache(
                     plan.renames.extend(rename(Some(index)));
                 }
                 EntryKind::Blob | EntryKind::BlobExecutable => {
-                    // Every shard marks every file, so all prune the same directories.
                     mark(&mut has_content, &parents, dir);
-                    if shard.is_none_or(|s| s.has_dir(dir)) {
-                        plan.files.push(File {
-                            dir,
-                            name: disk_name(),
-                            id,
-                            executable: kind == EntryKind::BlobExecutable,
-                        });
-                    }
+                    plan.files.push(File {
+                        dir,
+                        name: disk_name(),
+                        id,
+                        executable: kind == EntryKind::BlobExecutable,
+                    });
                     plan.renames.extend(rename(None));
                 }
                 EntryKind::Link => {
                     mark(&mut has_content, &parents, dir);
                     let target = read_symlink_target(&mut reader, &id, path().as_ref())?;
-                    if shard.is_none_or(|s| s.index == 0) {
-                        plan.symlinks.push(Symlink {
-                            dir,
-                            name: disk_name(),
-                            target,
-                        });
-                    }
+                    plan.symlinks.push(Symlink {
+                        dir,
+                        name: disk_name(),
+                        target,
+                    });
                     plan.renames.extend(rename(None));
                 }
             }
@@ -317,7 +296,7 @@ fn read_symlink_target(
 /// For each entry of the tree `data` whose name this runtime cannot spell, the name to
 /// write it under instead.
 ///
-/// A placeholder is `.unfurl-` and a hash of the real name, so every shard and every run
+/// A placeholder is `.unfurl-` and a hash of the real name, so every run
 /// picks the same one, and differs from the name of every other entry of the tree (a
 /// suffix is added on a clash): a placeholder must never meet an entry of the tree, or a
 /// file could land in the wrong directory. Being UTF-8, it is also a valid name here.

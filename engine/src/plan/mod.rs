@@ -7,8 +7,9 @@
 //! a placeholder and lists the entry for renaming once everything is written.
 
 mod function;
+mod work;
+pub use function::plan;
 pub(crate) use function::plan_with_cache;
-pub use function::{plan, plan_shard};
 
 use bstr::BString;
 use gix_hash::ObjectId;
@@ -16,7 +17,11 @@ use gix_hash::ObjectId;
 use crate::odb;
 
 /// A validated checkout, ready to be written.
-#[derive(Debug, Default)]
+///
+/// Under the sandbox the planner guest sends it to the host, which hands its groups to the
+/// writer guests; so it is data, and its parts are checked again where they are used.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Plan {
     /// Directories, parents before children; `dirs[0]` is the root (empty path).
     pub(crate) dirs: Vec<Directory>,
@@ -24,40 +29,8 @@ pub struct Plan {
     pub(crate) files: Vec<File>,
     /// Symbolic links, with their targets already read.
     pub(crate) symlinks: Vec<Symlink>,
-    /// The shard this plan holds the files of, or `None` for all of them.
-    pub(crate) shard: Option<Shard>,
     /// Entries written under a placeholder name, to be renamed by the caller.
     pub(crate) renames: Vec<Rename>,
-}
-
-/// One of `count` disjoint parts of a checkout, so that several single-threaded runtimes
-/// (WASI guests) can write one checkout at once.
-///
-/// A plan for a shard holds every directory but only the files of every `count`-th
-/// directory (in walk order), starting at `index`; or, if `claimed`, every file, the
-/// shards' writers then taking directories from a counter they share (see
-/// [`write::Options::claim`](crate::write::Options::claim)). Shard 0 also holds every
-/// symlink. Its writer creates directories as needed (tolerating those another shard made
-/// first) and no symlink: links must come after every file of every shard, so shard 0
-/// returns them as deferred work for the caller to do once all shards are done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Shard {
-    /// Which shard, from `0` to `count - 1`.
-    pub index: usize,
-    /// How many shards there are (at least 2).
-    pub count: usize,
-    /// Directories are not dealt out by walk order but claimed, one at a time, from a
-    /// counter all shards share: a shard slowed down (by a busy core) takes fewer.
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub claimed: bool,
-}
-
-impl Shard {
-    /// Whether the files of walk-order directory `dir` belong to this shard.
-    fn has_dir(self, dir: usize) -> bool {
-        self.claimed || dir % self.count == self.index
-    }
 }
 
 impl Plan {
@@ -78,9 +51,11 @@ impl Plan {
 }
 
 /// A directory to create.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Directory {
     /// Path relative to the checkout root, `/`-separated; empty for the root.
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::utf8"))]
     pub(crate) path: BString,
     /// Index into [`Plan::dirs`] of its parent; `0` (itself) for the root.
     pub(crate) parent: usize,
@@ -90,11 +65,13 @@ pub(crate) struct Directory {
 /// the plan names it `placeholder` instead, in files, links and directory paths alike, and
 /// the caller renames it to `name` once everything is written (see
 /// [`Deferred::Rename`](crate::write::Deferred::Rename)).
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Rename {
     /// Index into [`Plan::dirs`] of the directory holding it.
     pub(crate) dir: usize,
     /// Its name as written: `.unfurl-` and a hash of `name`, unlike any sibling's name.
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::utf8"))]
     pub(crate) placeholder: BString,
     /// Its name in the tree.
     pub(crate) name: BString,
@@ -103,24 +80,29 @@ pub(crate) struct Rename {
 }
 
 /// A regular file to write.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct File {
     /// Index into [`Plan::dirs`] of its directory.
     pub(crate) dir: usize,
     /// Its name in that directory.
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::utf8"))]
     pub(crate) name: BString,
     /// The blob holding its content.
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::hex"))]
     pub(crate) id: ObjectId,
     /// Whether the tree marks it executable (mode 100755).
     pub(crate) executable: bool,
 }
 
 /// A symbolic link to create.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Symlink {
     /// Index into [`Plan::dirs`] of its directory.
     pub(crate) dir: usize,
     /// Its name in that directory.
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::utf8"))]
     pub(crate) name: BString,
     /// The target, exactly as stored.
     pub(crate) target: BString,
@@ -189,6 +171,12 @@ pub enum Error {
     /// Reading a tree or symlink target failed.
     #[error(transparent)]
     Object(#[from] odb::Error),
+    /// A plan received from elsewhere (a sandboxed planner) does not hold together.
+    #[error("the sandboxed planner sent a malformed plan: {what}")]
+    Malformed {
+        /// What is wrong with it.
+        what: String,
+    },
     /// The caller asked to stop.
     #[error("interrupted")]
     Interrupted,
@@ -204,7 +192,7 @@ impl Error {
             | Error::BadSymlink { path, .. }
             | Error::BadTree { path, .. }
             | Error::KindMismatch { path, .. } => Some(path.as_ref()),
-            Error::Object(_) | Error::Interrupted => None,
+            Error::Object(_) | Error::Malformed { .. } | Error::Interrupted => None,
         }
     }
 }

@@ -126,18 +126,23 @@ impl Store {
     pub fn alternates(git_dir: &Dir) -> Result<Vec<BString>, Error> {
         let path = "objects/info/alternates";
         match git_dir.read(path.as_ref()) {
-            Ok(data) => Ok(data
-                .lines()
-                .map(|l| l.trim_end_with(|c| c == '\r'))
-                .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
-                .map(BString::from)
-                .collect()),
+            Ok(data) => Ok(Self::parse_alternates(&data)),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(source) => Err(Error::Io {
                 path: path.into(),
                 source,
             }),
         }
+    }
+
+    /// The lines of an alternates file that name object directories: without blank lines,
+    /// comments and line ends, otherwise exactly as written.
+    pub fn parse_alternates(data: &[u8]) -> Vec<BString> {
+        data.lines()
+            .map(|l| l.trim_end_with(|c| c == '\r'))
+            .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+            .map(BString::from)
+            .collect()
     }
 
     /// The object layer.

@@ -1,24 +1,32 @@
 //! Stage 3, write: materialize a [`Plan`](crate::plan::Plan) below a directory handle.
 //!
-//! Order matters for safety, and is fixed:
+//! The unit of work is a [`Group`]: one directory's regular files. Writers claim groups one
+//! at a time from a source they share ([`write_files()`] takes it as a function), so the
+//! same code serves a pool of native threads claiming from the plan in memory and a set of
+//! WASI guests claiming, through their host, from a plan another guest made. Each writer
+//! creates the directories it needs, parents first, then each file exclusively
+//! (`O_CREAT|O_EXCL`) in a handle to its own directory, streaming the content from the
+//! object layer. A writer checks every group it is handed as it would a tree entry (no
+//! `..`, no `/` in a name, no `.git`), because the group may come from an untrusted guest.
 //!
-//! 1. every regular file, each created exclusively (`O_CREAT|O_EXCL`) in a handle to its
-//!    own directory, with its content streamed from the object layer; directories are
-//!    created on demand, parents first, by whichever worker needs one first;
-//! 2. the directories that hold no file (submodules);
-//! 3. every symlink, last.
+//! What is left once every file is written, [`apply_deferred()`] does through the root
+//! handle, in a fixed order that keeps the write safe:
+//!
+//! 1. the directories that hold no file (submodules);
+//! 2. exec bits the writing runtime could not set (WASI preview 1 has no chmod);
+//! 3. every symlink;
+//! 4. renames of entries whose names the writing runtime could not spell.
 //!
 //! Because no symlink exists until all files and directories are written, and the plan
 //! holds no two entries with one name, nothing is ever written through a symlink, even one
 //! the tree itself plants (`a -> /etc` plus `a/passwd`: the second is refused by the plan
 //! as a duplicate, and it could not be reached through the link anyway).
-//!
-//! Natively, files are written by a pool of workers, each decoding and writing whole
-//! directories with its own object reader; under WASI, one thread runs the same code (and
-//! the host runs several guests, one [`Shard`](crate::plan::Shard) each).
 
-mod function;
-pub use function::{apply_deferred, write};
+mod deferred;
+mod files;
+pub use deferred::apply_deferred;
+pub(crate) use files::join;
+pub use files::{Group, GroupFile, fan_out, write_files};
 
 use std::io;
 
@@ -29,28 +37,48 @@ use crate::odb;
 /// How to write.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Worker threads writing files; `0` means one per available core. Default: `0`.
-    /// Runtimes without threads (WASI) always use one.
+    /// Writers: worker threads natively, guest instances under the sandbox; `0` means one
+    /// per available core, and never more than [`MAX_JOBS`]. Default: `0`.
     pub jobs: usize,
-    /// Bytes of decoded delta bases to keep for reuse, shared out among the workers.
+    /// Bytes of decoded delta bases to keep for reuse, shared out among the writers.
     /// Default: 8 MiB.
     pub delta_cache_bytes: usize,
-    /// Where writers claim work: each call returns the index of the next group of files
-    /// (one directory's) to write, counting up from zero and shared by every writer of the
-    /// checkout, in this runtime and in the others writing a
-    /// [claimed shard](crate::plan::Shard::claimed) of it. Default: `None`, a counter of
-    /// this call's own.
-    pub claim: Option<fn() -> usize>,
 }
+
+/// The most writers a checkout uses, whatever is asked: more only adds contention for the
+/// same directories and memory for their readers.
+pub const MAX_JOBS: usize = 64;
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             jobs: 0,
             delta_cache_bytes: 8 << 20,
-            claim: None,
         }
     }
+}
+
+impl Options {
+    /// How many writers `jobs` means on this machine: at least one, at most [`MAX_JOBS`].
+    pub fn writers(&self) -> usize {
+        let jobs = match self.jobs {
+            0 => available_cores(),
+            jobs => jobs,
+        };
+        jobs.clamp(1, MAX_JOBS)
+    }
+}
+
+/// The cores this process may use.
+#[cfg(not(target_os = "wasi"))]
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// wasm32-wasip1 has no threads.
+#[cfg(target_os = "wasi")]
+fn available_cores() -> usize {
+    1
 }
 
 /// What was written.
@@ -68,28 +96,52 @@ pub struct Stats {
     /// Bytes of regular file content written.
     pub bytes: u64,
     /// Work the runtime could not do, for the caller to finish with [`apply_deferred()`]
-    /// before publishing. Always empty natively on Unix.
+    /// before publishing: exec bits under WASI, and renames of names it cannot spell.
+    /// Always empty natively on Unix.
     pub deferred: Vec<Deferred>,
 }
 
-/// An operation the writing runtime could not perform, left to a caller with more power.
+impl Stats {
+    /// Add what another writer wrote.
+    pub fn add(&mut self, other: Stats) {
+        self.files += other.files;
+        self.dirs += other.dirs;
+        self.symlinks += other.symlinks;
+        self.executables += other.executables;
+        self.bytes += other.bytes;
+        self.deferred.extend(other.deferred);
+    }
+}
+
+/// An operation done through the root handle once every file is written: what the plan
+/// leaves to the end (directories without files, symlinks) and what the writing runtime
+/// could not do (exec bits and names under WASI). See [`apply_deferred()`] for the order.
 ///
-/// Under WASI preview 1 there is no chmod, and wasmtime refuses absolute symlink targets:
-/// the guest records these, and the host finishes them through its own directory handle.
+/// Paths are `/`-separated below the checkout root, as bytes (git names are bytes). Between
+/// a guest and its host they travel as UTF-8 strings: a guest names everything it cannot
+/// spell by a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "kebab-case"))]
 #[non_exhaustive]
 pub enum Deferred {
+    /// Create the directory at `path` (and its missing parents).
+    Dir {
+        /// The directory.
+        #[cfg_attr(feature = "serde", serde(with = "crate::wire::utf8"))]
+        path: BString,
+    },
     /// Make the regular file at `path` executable.
     Executable {
-        /// `/`-separated path below the checkout root.
-        path: String,
+        /// The file.
+        #[cfg_attr(feature = "serde", serde(with = "crate::wire::utf8"))]
+        path: BString,
     },
     /// Create a symlink at `path` pointing to `target`.
     Symlink {
-        /// `/`-separated path below the checkout root.
-        path: String,
+        /// The link.
+        #[cfg_attr(feature = "serde", serde(with = "crate::wire::utf8"))]
+        path: BString,
         /// The target, exactly as stored (bytes: git does not require UTF-8).
         target: Vec<u8>,
     },
@@ -98,8 +150,9 @@ pub enum Deferred {
     /// a placeholder; the paths of the other operations use placeholders too. Renames come
     /// after every other operation, deepest first, so each path is still valid when used.
     Rename {
-        /// `/`-separated path below the checkout root, of the entry as written.
-        path: String,
+        /// The entry as written.
+        #[cfg_attr(feature = "serde", serde(with = "crate::wire::utf8"))]
+        path: BString,
         /// The entry's name in the tree.
         name: Vec<u8>,
     },
@@ -165,9 +218,10 @@ pub enum Error {
         /// What went wrong.
         source: io::Error,
     },
-    /// A deferred operation named something it must not.
-    #[error("refusing deferred operation on {path:?}: {reason}")]
-    BadDeferred {
+    /// A group or deferred operation named something it must not (it may come from an
+    /// untrusted guest).
+    #[error("refusing to write {path:?}: {reason}")]
+    Refused {
         /// The path it named.
         path: BString,
         /// Why it is refused.
@@ -189,7 +243,7 @@ impl Error {
             | Error::Symlink { path, .. }
             | Error::Rename { path, .. }
             | Error::SetMode { path, .. }
-            | Error::BadDeferred { path, .. } => Some(path.as_ref()),
+            | Error::Refused { path, .. } => Some(path.as_ref()),
             Error::Interrupted => None,
         }
     }
@@ -204,7 +258,7 @@ impl Error {
             | Error::Rename { source, .. }
             | Error::SetMode { source, .. } => Some(source),
             Error::Object { source, .. } => source.io_error(),
-            Error::BadDeferred { .. } | Error::Interrupted => None,
+            Error::Refused { .. } | Error::Interrupted => None,
         }
     }
 }

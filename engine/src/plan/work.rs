@@ -1,0 +1,185 @@
+//! The plan as work: groups of files for the writers, and the operations left to the end.
+
+use std::ops::Range;
+
+use bstr::BString;
+
+use super::{Error, Plan};
+use crate::write::{Deferred, Group, GroupFile};
+
+impl Plan {
+    /// The plan's groups: runs of files in one directory, as writers claim them.
+    pub fn groups(&self) -> Vec<Range<usize>> {
+        let mut groups = Vec::new();
+        let mut start = 0;
+        for i in 1..=self.files.len() {
+            if i == self.files.len() || self.files[i].dir != self.files[start].dir {
+                groups.push(start..i);
+                start = i;
+            }
+        }
+        groups
+    }
+
+    /// The group of the files `range` (one of [`Plan::groups()`]), as a writer takes it.
+    pub fn group(&self, range: Range<usize>) -> Group {
+        let files = &self.files[range];
+        Group {
+            dir: files
+                .first()
+                .map_or_else(BString::default, |f| self.dirs[f.dir].path.clone()),
+            files: files
+                .iter()
+                .map(|f| GroupFile {
+                    name: f.name.clone(),
+                    id: f.id,
+                    executable: f.executable,
+                })
+                .collect(),
+        }
+    }
+
+    /// What is done through the root handle once every file is written: the directories
+    /// that hold no file (submodules, and parents of only those), every symlink, and the
+    /// renames of entries written under placeholders.
+    pub fn finishing(&self) -> Vec<Deferred> {
+        let mut has_files = vec![false; self.dirs.len()];
+        for file in &self.files {
+            has_files[file.dir] = true;
+        }
+        let dirs = self
+            .dirs
+            .iter()
+            .zip(&has_files)
+            .skip(1)
+            .filter(|(_, has)| !**has)
+            .map(|(dir, _)| Deferred::Dir {
+                path: dir.path.clone(),
+            });
+        let links = self.symlinks.iter().map(|link| Deferred::Symlink {
+            path: crate::write::join(self.dirs[link.dir].path.as_ref(), link.name.as_ref()),
+            target: link.target.to_vec(),
+        });
+        let renames = self.renames.iter().map(|rename| Deferred::Rename {
+            path: crate::write::join(
+                self.dirs[rename.dir].path.as_ref(),
+                rename.placeholder.as_ref(),
+            ),
+            name: rename.name.to_vec(),
+        });
+        dirs.chain(links).chain(renames).collect()
+    }
+
+    /// Check that a plan received from elsewhere (a sandboxed planner) holds together: the
+    /// root first, every directory after its parent, every index in range. Names and paths
+    /// are checked where they are used, by the writers and [`apply_deferred()`].
+    ///
+    /// [`apply_deferred()`]: crate::write::apply_deferred
+    pub fn check_structure(&self) -> Result<(), Error> {
+        let bad = |what: String| Error::Malformed { what };
+        let dirs = self.dirs.len();
+        match self.dirs.first() {
+            Some(root) if root.path.is_empty() && root.parent == 0 => {}
+            _ => return Err(bad("its first directory is not the root".into())),
+        }
+        for (i, dir) in self.dirs.iter().enumerate().skip(1) {
+            if dir.parent >= i || dir.path.is_empty() {
+                return Err(bad(format!("directory {i} does not follow its parent")));
+            }
+        }
+        let in_range = |dir: usize, what: &str| {
+            (dir < dirs)
+                .then_some(())
+                .ok_or_else(|| bad(format!("a {what} names directory {dir} of {dirs}")))
+        };
+        for file in &self.files {
+            in_range(file.dir, "file")?;
+        }
+        for link in &self.symlinks {
+            in_range(link.dir, "symlink")?;
+        }
+        for rename in &self.renames {
+            in_range(rename.dir, "rename")?;
+            if let Some(of) = rename.of_dir {
+                in_range(of, "rename")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Directory, File, Symlink};
+    use super::*;
+
+    fn id(n: u8) -> gix_hash::ObjectId {
+        gix_hash::ObjectId::from_bytes_or_panic(&[n; 20])
+    }
+
+    fn sample() -> Plan {
+        let dir = |path: &str, parent| Directory {
+            path: path.into(),
+            parent,
+        };
+        let file = |dir, name: &str| File {
+            dir,
+            name: name.into(),
+            id: id(dir as u8),
+            executable: false,
+        };
+        Plan {
+            dirs: vec![dir("", 0), dir("a", 0), dir("a/sub", 1), dir("b", 0)],
+            files: vec![file(0, "x"), file(0, "y"), file(1, "z"), file(3, "w")],
+            symlinks: vec![Symlink {
+                dir: 1,
+                name: "link".into(),
+                target: "../x".into(),
+            }],
+            renames: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn groups_are_runs_of_one_directory() {
+        let plan = sample();
+        assert_eq!(plan.groups(), vec![0..2, 2..3, 3..4]);
+        let group = plan.group(2..3);
+        assert_eq!(group.dir, "a");
+        assert_eq!(group.files.len(), 1);
+        assert_eq!(group.files[0].name, "z");
+        assert!(Plan::default().groups().is_empty());
+    }
+
+    #[test]
+    fn finishing_makes_empty_dirs_and_links() {
+        let ops = sample().finishing();
+        assert_eq!(
+            ops,
+            vec![
+                Deferred::Dir {
+                    path: "a/sub".into()
+                },
+                Deferred::Symlink {
+                    path: "a/link".into(),
+                    target: b"../x".to_vec()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_plan_that_does_not_hold_together_is_refused() {
+        assert!(sample().check_structure().is_ok());
+        let mut plan = sample();
+        plan.files[0].dir = 9;
+        assert!(plan.check_structure().is_err());
+        let mut plan = sample();
+        plan.dirs[2].parent = 3;
+        assert!(plan.check_structure().is_err());
+        let mut plan = sample();
+        plan.symlinks[0].dir = 4;
+        assert!(plan.check_structure().is_err());
+        assert!(Plan::default().check_structure().is_err());
+    }
+}

@@ -1,0 +1,175 @@
+//! What is done through the root handle once every file is written: directories without
+//! files, exec bits, symlinks and renames, in that order.
+
+use std::path::Path;
+
+use bstr::{BStr, BString, ByteSlice};
+
+use super::files::{ensure_dir, join, open_dir, os_path};
+use super::{Deferred, Error};
+use crate::cap::{self, Dir, SymlinkOutcome};
+
+/// Do `deferred` through `root`: what the plan leaves to the end and what the writing
+/// runtime could not do (see [`Deferred`]).
+///
+/// The list may come from a sandboxed guest, so it is not trusted: every path is validated
+/// like a tree entry (no `..`, no absolute paths, no `.git`) and resolved beneath `root`,
+/// only regular files are made executable, never the target of a symlink. Whatever order
+/// the list came in, directories come first, then every mode, then the symlinks, so that
+/// nothing is created or changed once a link exists; renames come last, deepest first, each
+/// moving an entry within its directory to a name that is validated like a tree entry's and
+/// must be free.
+pub fn apply_deferred(root: &Dir, deferred: &[Deferred]) -> Result<(), Error> {
+    let rank = |op: &Deferred| match op {
+        Deferred::Dir { path } => (0, path.len()),
+        Deferred::Executable { .. } => (1, 0),
+        Deferred::Symlink { .. } => (2, 0),
+        Deferred::Rename { path, .. } => (3, usize::MAX - path.find_iter("/").count()),
+    };
+    let mut ops: Vec<&Deferred> = deferred.iter().collect();
+    ops.sort_by_key(|op| rank(op));
+    // The directory last opened for a symlink: links come grouped by directory.
+    let mut open: Option<(BString, Dir)> = None;
+    for op in ops {
+        match op {
+            Deferred::Dir { path } => {
+                checked_path(path)?;
+                let mut at = 0;
+                // Parents first: a submodule's parents may hold no file either.
+                while let Some(slash) = path[at..].find_byte(b'/') {
+                    ensure_dir(root, path[..at + slash].as_bstr())?;
+                    at += slash + 1;
+                }
+                ensure_dir(root, path.as_bstr())?;
+            }
+            Deferred::Executable { path } => {
+                let rel = checked_path(path)?;
+                if root.kind(rel).ok().flatten() != Some(cap::Kind::File) {
+                    return Err(Error::Refused {
+                        path: path.clone(),
+                        reason: "it is not a regular file",
+                    });
+                }
+                let set_mode = |source| Error::SetMode {
+                    path: path.clone(),
+                    source,
+                };
+                if !root.set_executable(rel).map_err(set_mode)? {
+                    return Err(set_mode(std::io::Error::new(
+                        std::io::ErrorKind::Unsupported,
+                        "no file modes here",
+                    )));
+                }
+            }
+            Deferred::Symlink { path, target } => {
+                checked_path(path)?;
+                let symlink_error = |source| Error::Symlink {
+                    path: path.clone(),
+                    source,
+                };
+                let (parent, name) = match path.rfind_byte(b'/') {
+                    Some(slash) => (path[..slash].as_bstr(), path[slash + 1..].as_bstr()),
+                    None => (b"".as_bstr(), path.as_bstr()),
+                };
+                let dir = match &open {
+                    Some((p, dir)) if p == parent => dir,
+                    _ => {
+                        let dir = open_dir(root, parent).map_err(symlink_error)?;
+                        &open.insert((parent.to_owned(), dir)).1
+                    }
+                };
+                let name = cap::os_str(name).map_err(symlink_error)?;
+                match dir.symlink(target, name).map_err(symlink_error)? {
+                    SymlinkOutcome::Created => {}
+                    SymlinkOutcome::Unsupported => {
+                        return Err(symlink_error(std::io::Error::new(
+                            std::io::ErrorKind::Unsupported,
+                            "symlinks cannot be created here",
+                        )));
+                    }
+                }
+            }
+            Deferred::Rename { path, name } => {
+                open = None;
+                rename(root, path, name.as_bstr())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rename the entry at `path` (as written) to `name` in the same directory.
+fn rename(root: &Dir, from_b: &BString, name: &BStr) -> Result<(), Error> {
+    let from = checked_path(from_b)?;
+    let parent = match from_b.rfind_byte(b'/') {
+        Some(slash) => from_b[..slash].as_bstr(),
+        None => b"".as_bstr(),
+    };
+    let to_b = join(parent, name);
+    let bad = |reason| Error::Refused {
+        path: to_b.clone(),
+        reason,
+    };
+    if name.contains(&b'/') {
+        return Err(bad("the new name is not a single path component"));
+    }
+    let to = checked_path(&to_b)?;
+    let rename_error = |source| Error::Rename {
+        path: to_b.clone(),
+        source,
+    };
+    if root.kind(from).map_err(rename_error)?.is_none() {
+        return Err(bad("there is nothing to rename"));
+    }
+    // `rename` would replace an empty directory: the new name must be free.
+    if root.kind(to).map_err(rename_error)?.is_some() {
+        return Err(bad("the new name is taken"));
+    }
+    root.rename(from.as_os_str(), to.as_os_str())
+        .map_err(rename_error)
+}
+
+/// Whether `name` is acceptable as one path component, as git's `verify_path` judges a
+/// tree entry's name with `core.protectNTFS` and `core.protectHFS` on.
+pub(super) fn valid_component(name: &BStr) -> bool {
+    let options = gix_validate::path::component::Options {
+        protect_windows: cfg!(windows),
+        protect_hfs: true,
+        protect_ntfs: true,
+    };
+    gix_validate::path::component(name, None, options).is_ok()
+}
+
+/// `path` as a relative path, after checking each component as a tree entry name.
+pub(super) fn checked_path(path: &BString) -> Result<&Path, Error> {
+    if !path.split_str("/").all(|c| valid_component(c.as_bstr())) {
+        return Err(Error::Refused {
+            path: path.clone(),
+            reason: "it is not a plain relative path inside the checkout",
+        });
+    }
+    os_path(path.as_ref()).map_err(|_| Error::Refused {
+        path: path.clone(),
+        reason: "it cannot be represented here",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_that_leave_the_checkout_or_reach_git_are_refused() {
+        for bad in [
+            "", "..", "a/../b", "/etc", "a//b", ".git", "a/.GIT/x", "a/git~1",
+        ] {
+            assert!(
+                checked_path(&BString::from(bad)).is_err(),
+                "{bad:?} should be refused"
+            );
+        }
+        for good in ["a", "a/b", "ü/.gitignore", "a/.unfurl-0123"] {
+            assert!(checked_path(&BString::from(good)).is_ok(), "{good:?}");
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! `--json` on failure: one `{"error": {"kind", "message", "path", "object"}}` object on
+//! stdout, the `error:` line still on stderr, and the same kind in both runtimes. The kinds
+//! are what an installer branches on, so the tests assert the kind, not a needle in text.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::*;
+
+runtime_tests!(
+    an_unknown_revision_is_revision_not_found,
+    a_blob_revision_is_revision_invalid,
+    a_hostile_tree_is_tree_rejected_with_its_path,
+    a_corrupt_object_is_store_corrupt_with_its_id,
+    a_non_empty_destination_is_destination_not_empty,
+    a_missing_store_is_store_unusable,
+    a_directory_that_is_not_a_repository_is_store_unusable,
+);
+
+/// Runs a checkout with `--json` that must fail, and returns its `error` object after
+/// checking the shape: exit 1, one JSON line on stdout, one `error:` line on stderr whose
+/// text is the JSON's `message`, and nothing left beside DEST.
+#[track_caller]
+fn failure(rt: Runtime, extra: &[&str], store: &Path, rev: &str) -> serde_json::Value {
+    let site = FailureSite::new();
+    failure_into(rt, extra, store, rev, &site.dest, &site.parent)
+}
+
+#[track_caller]
+fn failure_into(
+    rt: Runtime,
+    extra: &[&str],
+    store: &Path,
+    rev: &str,
+    dest: &Path,
+    watched: &Path,
+) -> serde_json::Value {
+    let mut args = vec!["--json"];
+    args.extend_from_slice(extra);
+    let before = snapshot(watched);
+    let run = unfurl(&checkout_args(rt, &args, store, rev, dest));
+    let what = format!("`unfurl checkout --json` of {rev} ({})", rt.name());
+    assert_eq!(run.code, Some(1), "{what}: expected exit 1, got {run:?}");
+    let stderr = run.stderr.strip_suffix('\n').unwrap_or(&run.stderr);
+    assert!(
+        stderr.starts_with("error: ") && !stderr.contains('\n'),
+        "{what}: expected one `error:` line on stderr, got {run:?}"
+    );
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "{what}: expected one JSON line, got {run:?}"
+    );
+    let json: serde_json::Value = serde_json::from_str(lines[0])
+        .unwrap_or_else(|e| panic!("{what}: stdout is not JSON ({e}): {run:?}"));
+    let error = json
+        .get("error")
+        .unwrap_or_else(|| panic!("{what}: expected an `error` object, got {json}"))
+        .clone();
+    assert_eq!(
+        error["message"].as_str(),
+        stderr.strip_prefix("error: "),
+        "{what}: the JSON message and the stderr line differ"
+    );
+    let d = diff(&before, &snapshot(watched), 10);
+    assert!(d.is_empty(), "{what}: expected nothing left, got {d:?}");
+    error
+}
+
+#[track_caller]
+fn assert_kind(error: &serde_json::Value, kind: &str) {
+    assert_eq!(
+        error["kind"].as_str(),
+        Some(kind),
+        "expected error kind {kind}, got {error}"
+    );
+}
+
+fn an_unknown_revision_is_revision_not_found(rt: Runtime) {
+    let error = failure(rt, &[], &corpus().store, "no-such-branch");
+    assert_kind(&error, "revision-not-found");
+}
+
+fn a_blob_revision_is_revision_invalid(rt: Runtime) {
+    let error = failure(rt, &[], &corpus().store, "main:README.md");
+    assert_kind(&error, "revision-invalid");
+}
+
+fn a_hostile_tree_is_tree_rejected_with_its_path(rt: Runtime) {
+    let tmp = TempDir::new("kind-hostile");
+    let store = init_bare(&tmp.join("hostile.git"));
+    let blob = write_blob(&store, b"payload\n");
+    let inner = write_raw_tree(&store, &[(FILE, b".GIT", &blob)]);
+    let tree = write_raw_tree(&store, &[(DIR, b"sub", &inner)]);
+    let commit = commit_tree(&store, &tree, "hostile");
+    let error = failure(rt, &[], &store, &commit);
+    assert_kind(&error, "tree-rejected");
+    assert_eq!(error["path"].as_str(), Some("sub/.GIT"), "{error}");
+}
+
+fn a_corrupt_object_is_store_corrupt_with_its_id(rt: Runtime) {
+    let tmp = TempDir::new("kind-corrupt");
+    let (store, bad) = crate::bad_input::store_with_corrupt_loose_blob(&tmp);
+    let error = failure(rt, &["-j", "1"], &store, "main");
+    assert_kind(&error, "store-corrupt");
+    assert_eq!(error["object"].as_str(), Some(bad.as_str()), "{error}");
+}
+
+fn a_non_empty_destination_is_destination_not_empty(rt: Runtime) {
+    let site = FailureSite::new();
+    let dest = site.parent.join("full");
+    fs::create_dir(&dest).unwrap();
+    fs::write(dest.join("keep"), b"mine").unwrap();
+    let error = failure_into(rt, &[], &corpus().store, "main", &dest, &site.parent);
+    assert_kind(&error, "destination-not-empty");
+}
+
+fn a_missing_store_is_store_unusable(rt: Runtime) {
+    let tmp = TempDir::new("kind-missing");
+    let error = failure(rt, &[], &tmp.join("nowhere.git"), "main");
+    assert_kind(&error, "store-unusable");
+}
+
+fn a_directory_that_is_not_a_repository_is_store_unusable(rt: Runtime) {
+    let tmp = TempDir::new("kind-not-a-repo");
+    let dir = tmp.join("plain");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("file"), b"not git").unwrap();
+    let error = failure(rt, &[], &dir, "main");
+    assert_kind(&error, "store-unusable");
+}
+
+#[test]
+fn a_guest_over_its_memory_cap_is_out_of_memory() {
+    let tmp = TempDir::new("kind-memcap");
+    let store = crate::wasm::store_with_a_big_delta(tmp.path());
+    let error = failure(Runtime::Wasm, &["--wasm-max-memory", "16M"], &store, "old");
+    assert_kind(&error, "out-of-memory");
+}
+
+#[test]
+fn a_guest_past_its_deadline_is_timeout() {
+    let error = failure(
+        Runtime::Wasm,
+        &["--wasm-timeout", "1ms"],
+        &corpus().store,
+        "main",
+    );
+    assert_kind(&error, "timeout");
+}
