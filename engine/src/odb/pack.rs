@@ -21,7 +21,8 @@ pub(crate) struct Pack {
     offsets: OnceLock<Vec<u64>>,
 }
 
-const HEADER_LEN: u64 = 12;
+/// The length of a pack's header: signature, version, object count.
+pub(crate) const HEADER_LEN: u64 = 12;
 
 impl Pack {
     /// Open `pack-….idx` and `pack-….pack` named by `stem` in `pack_dir`.
@@ -142,9 +143,11 @@ impl Pack {
         .max(offset)
     }
 
-    /// The length of the data file.
-    pub(crate) fn len(&self) -> u64 {
-        self.data.len()
+    /// Where the entries end: the start of the trailing checksum.
+    pub(crate) fn data_end(&self) -> u64 {
+        self.data
+            .len()
+            .saturating_sub(gix_hash::Kind::Sha1.len_in_bytes() as u64)
     }
 
     /// Read into `buf` from `offset`, returning how much was read (less only at the end).

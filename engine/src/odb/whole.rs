@@ -17,7 +17,7 @@
 //!
 //! Both check the stream's Adler-32 checksum and never write past the announced size. A
 //! stream either one refuses, for any reason, is decoded again by the streaming zlib-rs path
-//! (`Reader::inflate_with`), which has the last word (git accepts what zlib accepts) and
+//! (the [`super::inflate`] module), which has the last word (git accepts what zlib accepts) and
 //! names what is wrong.
 //!
 //! Security: libdeflate is C, fed bytes from a store we do not trust. It is small, fuzzed
