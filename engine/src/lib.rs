@@ -54,5 +54,6 @@ pub use cap::Dir;
 pub use checkout::{Error, Options, Outcome, Phases, checkout, materialize};
 pub use gix_hash::ObjectId;
 pub use odb::Error as ObjectError;
+pub use odb::ObjectLocation;
 pub use progress::Progress;
 pub use store::{Alternate, Store};

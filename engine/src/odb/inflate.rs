@@ -107,7 +107,16 @@ impl Inflater {
     }
 }
 
-impl Filled<'_> {
+impl<'i> Filled<'i> {
+    /// Replace the bytes held by what `read` reads now; see [`Inflater::fill`].
+    pub(super) fn refill(
+        self,
+        len: usize,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<Filled<'i>> {
+        self.inflater.fill(len, read)
+    }
+
     /// The bytes read and not skipped.
     pub(super) fn bytes(&self) -> &[u8] {
         &self.inflater.input[self.start..self.end]

@@ -8,14 +8,15 @@
 //! # Map
 //!
 //! - [`location`]: where objects live. The object directories (the store's own `objects/`,
-//!   then the alternates in order), their packs in the order of their names, finding an
-//!   object by id, ids by prefix.
-//! - [`pack`]: one pack. Its index is read into memory and searched with `gix-pack`; its
-//!   data is read with positioned reads.
+//!   then the alternates in order), their packs listed in the order of their names, finding
+//!   an object by id, ids by prefix, and [`ObjectLocation`], a location one process can
+//!   hand another, checked before use.
+//! - [`pack`]: one pack. Its data is read with positioned reads; its index is read into
+//!   memory the first time a lookup by id needs it, so reading from a location needs none.
 //! - [`ahead`]: read-ahead windows over pack data, serving runs of neighbouring entries
 //!   with a few reads.
 //! - [`reader`]: [`Reader`], one per thread, and its entry points: `header`, `read_shared`,
-//!   `read`, `write_blob`.
+//!   `read`, `locate`, `write_blob`, `write_blob_at`.
 //! - [`loose`]: loose objects: the header, streamed content, whole content.
 //! - [`packed`]: pack entries: headers, delta chains, kinds, blobs streamed from
 //!   undeltified entries.
@@ -42,6 +43,7 @@ use std::path::{Path, PathBuf};
 use gix_hash::{ObjectId, oid};
 use gix_object::Kind;
 
+pub use location::ObjectLocation;
 pub(crate) use reader::Reader;
 
 /// The object database of a store: its object directories and their packs.
@@ -112,6 +114,18 @@ pub enum Error {
         id: ObjectId,
         /// What went wrong.
         source: io::Error,
+    },
+    /// The location another process gave for an object does not hold it.
+    #[error(
+        "object {id} is not at {location}, where it was said to be: {reason} (locations are only valid for the store they were taken from, as it was then: plan the checkout again)"
+    )]
+    BadLocation {
+        /// The object.
+        id: ObjectId,
+        /// Where it was said to be.
+        location: ObjectLocation,
+        /// Why that cannot be.
+        reason: String,
     },
 }
 

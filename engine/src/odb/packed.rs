@@ -2,7 +2,10 @@
 //! entries.
 //!
 //! An entry is a header (kind, inflated size, and for a delta where its base is) followed by
-//! a zlib stream, which ends where the next entry starts (the pack's index tells where).
+//! a zlib stream. Where an entry ends is known exactly once the pack's index is loaded (the
+//! next entry's start); without the index, as when a writer is handed an entry's location,
+//! reads are bounded by the end of the pack's entries, and the zlib stream's own end and the
+//! announced size decide where the entry stops.
 //!
 //! Reads go through the read-ahead windows ([`super::ahead`]), with the entry's header and
 //! the start of its data in one read. A blob stored whole streams to its sink through the
@@ -48,19 +51,26 @@ enum Want {
     Data,
 }
 
-/// A pack entry's header, and where it ends.
+/// A pack entry's header, and what is known of its extent.
 struct Entry {
     inner: gix_pack::data::Entry,
-    /// Where the next entry starts, or the pack's trailer.
+    /// Where the entry ends at most: exactly where the next one starts when the pack's index
+    /// is loaded (`exact`), or else the end of the pack's entries.
     end: u64,
+    exact: bool,
     /// The entry's data is held up to here, in the [`Filled`] returned with it.
     held_to: u64,
 }
 
 impl Entry {
-    /// Whether the data held is the whole entry.
+    /// Whether the data held is the whole entry, as far as can be told: all of it up to
+    /// its end, or, without the index, as many bytes as zlib could have needed to compress
+    /// the announced size.
     fn held_whole(&self) -> bool {
         self.held_to >= self.end
+            || (!self.exact
+                && self.held_to - self.inner.data_offset
+                    >= zlib_bound(self.inner.decompressed_size))
     }
 
     /// The rest of the entry's bytes, after those held.
@@ -91,6 +101,15 @@ impl Read for PackInput<'_> {
     }
 }
 
+/// The most bytes zlib produces compressing `size` bytes, at any setting (its
+/// `deflateBound` for stored blocks, the worst case, with the zlib wrapper).
+fn zlib_bound(size: u64) -> u64 {
+    size.saturating_add(size >> 5)
+        .saturating_add(size >> 7)
+        .saturating_add(size >> 11)
+        .saturating_add(13)
+}
+
 /// Parse the header of the entry at `offset` of `pack`, reading along with it what `want`
 /// asks for into `inflater`'s input; the [`Filled`] returned holds the data read after the
 /// header.
@@ -116,11 +135,14 @@ fn read_entry<'i>(
             ),
         ));
     }
-    let end = pack.entry_end(offset).min(data_end);
+    let (end, exact) = match pack.entry_end(offset) {
+        Some(end) => (end, true),
+        None => (data_end, false),
+    };
     let room = data_end - offset;
     let first = match want {
-        Want::Data => (end - offset).clamp(PEEK as u64, CHUNK as u64),
-        Want::Header => PEEK as u64,
+        Want::Data if exact => (end - offset).clamp(PEEK as u64, CHUNK as u64),
+        _ => PEEK as u64,
     }
     .min(room) as usize;
     let io = |source| Error::Io {
@@ -142,13 +164,29 @@ fn read_entry<'i>(
             Error::corrupt(id, &pack.path, format!("entry at offset {offset}: {err}"))
         })?;
     let header_len = (inner.data_offset - offset) as usize;
-    filled.truncate(usize::try_from(end - offset).unwrap_or(usize::MAX));
+    if exact {
+        filled.truncate(usize::try_from(end - offset).unwrap_or(usize::MAX));
+    } else if want == Want::Data {
+        // Without the index, read as much as could be this entry's stream, if it fits.
+        let wanted = (header_len as u64)
+            .saturating_add(zlib_bound(inner.decompressed_size))
+            .min(CHUNK as u64)
+            .min(room) as usize;
+        if wanted > filled.len() {
+            filled = filled
+                .refill(wanted, |buf| ahead.read(pack, buf, offset))
+                .map_err(io)?;
+        } else {
+            filled.truncate(wanted);
+        }
+    }
     filled.skip(header_len);
     let held_to = inner.data_offset + filled.len() as u64;
     Ok((
         Entry {
             inner,
             end,
+            exact,
             held_to,
         },
         filled,
@@ -223,12 +261,21 @@ impl Reader<'_> {
                 Header::OfsDelta { base_distance } => {
                     offset = base_offset(&entry, base_distance, id, pack)?;
                 }
-                Header::RefDelta { base_id } => match odb.find(&base_id)? {
-                    Found::Packed { pack, offset: at } => (number, offset) = (pack, at),
-                    Found::Loose { file, path } => {
-                        return Ok(self.loose_header(&file, &path, &base_id)?.0);
+                Header::RefDelta { base_id } => {
+                    if let Some(base) = pack.offset_of(&base_id)? {
+                        offset = base;
+                        continue;
                     }
-                },
+                    match odb
+                        .find(&base_id)
+                        .map_err(|e| missing_base(e, &base_id, id, pack))?
+                    {
+                        Found::Packed { pack, offset: at } => (number, offset) = (pack, at),
+                        Found::Loose { file, path, .. } => {
+                            return Ok(self.loose_header(&file, &path, &base_id)?.0);
+                        }
+                    }
+                }
             }
         }
         Err(Error::corrupt(
@@ -336,13 +383,18 @@ impl Reader<'_> {
                 }
                 Header::RefDelta { base_id } => {
                     chain.push((at, entry));
-                    match self.odb.find(&base_id)? {
-                        Found::Packed { pack: p, offset: o } if p == number => at = o,
-                        _ if depth > MAX_REF_DEPTH => {
-                            return Err(Error::corrupt(id, &pack.path, "ref-delta chain too long"));
-                        }
-                        _ => break self.read_base(&base_id, depth + 1)?,
+                    // The base is most often in the same pack: ask its index first (read
+                    // now, if this is its first use).
+                    if let Some(base) = pack.offset_of(&base_id)? {
+                        at = base;
+                        continue;
                     }
+                    if depth > MAX_REF_DEPTH {
+                        return Err(Error::corrupt(id, &pack.path, "ref-delta chain too long"));
+                    }
+                    break self
+                        .read_base(&base_id, depth + 1)
+                        .map_err(|e| missing_base(e, &base_id, id, pack))?;
                 }
                 _ => {
                     let kind = header_kind(&entry.header);
@@ -372,7 +424,7 @@ impl Reader<'_> {
     fn read_base(&mut self, id: &oid, depth: usize) -> Result<(Kind, Data), Error> {
         match self.odb.find(id)? {
             Found::Packed { pack, offset } => self.read_packed(pack, offset, id, depth),
-            Found::Loose { file, path } => {
+            Found::Loose { file, path, .. } => {
                 let mut out = Vec::new();
                 let kind = self.read_loose_whole(&file, &path, id, &mut out)?;
                 Ok((kind, Arc::new(out)))
@@ -390,7 +442,10 @@ impl Reader<'_> {
         id: &oid,
     ) -> Result<Vec<u8>, Error> {
         let size = entry.decompressed_size;
-        let end = pack.entry_end(offset).min(pack.data_end());
+        let (end, exact) = match pack.entry_end(offset) {
+            Some(end) => (end, true),
+            None => (pack.data_end(), false),
+        };
         let available = end.saturating_sub(entry.data_offset);
         if size > available.saturating_mul(MAX_RATIO).saturating_add(64) {
             return Err(Error::corrupt(
@@ -399,7 +454,12 @@ impl Reader<'_> {
                 "entry announces more data than it holds",
             ));
         }
-        let want = available;
+        // Exactly the entry's bytes; without the index, as many as could be its stream.
+        let want = if exact {
+            available
+        } else {
+            available.min(zlib_bound(size))
+        };
         let mut filled = self
             .inflater
             .fill(want.min(CHUNK as u64) as usize, |buf| {
@@ -415,7 +475,13 @@ impl Reader<'_> {
         {
             return Ok(data);
         }
-        let capacity = size;
+        // Without the index, the announced size is trusted for an allocation only as far as
+        // one chunk of input could produce it; the buffer grows with the real output.
+        let capacity = if exact {
+            size
+        } else {
+            size.min(CHUNK as u64 * MAX_RATIO)
+        };
         let mut rest = PackInput {
             ahead: &mut self.ahead,
             pack,
@@ -439,6 +505,20 @@ fn base_offset(
     entry
         .checked_base_pack_offset(distance)
         .ok_or_else(|| Error::corrupt(id, &pack.path, "delta base offset out of range"))
+}
+
+/// `err`, unless it says that `base`, the ref-delta base of `id` in `pack`, is missing:
+/// then `id` is what cannot be read, and its pack names the base (or, read from a wrong
+/// location, what looked like one).
+fn missing_base(err: Error, base: &oid, id: &oid, pack: &Pack) -> Error {
+    match err {
+        Error::NotFound { id: missing } if missing == base => Error::corrupt(
+            id,
+            &pack.path,
+            format!("its delta base {base} is missing from the store"),
+        ),
+        err => err,
+    }
 }
 
 fn header_kind(header: &Header) -> Kind {

@@ -1,7 +1,7 @@
 //! [`Reader`]: what one thread needs to read objects, and the ways to read them.
 //!
-//! Each entry point finds the object, then hands over to [`super::loose`] or
-//! [`super::packed`].
+//! Each entry point finds the object (or checks the location it is given), then hands over
+//! to [`super::loose`] or [`super::packed`].
 
 use std::io::Write;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use gix_object::Kind;
 use super::ahead::ReadAhead;
 use super::cache::{Data, DeltaCache};
 use super::inflate::Inflater;
-use super::location::Found;
+use super::location::{Found, ObjectLocation};
 use super::{Error, Odb};
 
 /// Reads objects, with its own buffers and delta-base cache; one per worker thread.
@@ -66,12 +66,50 @@ impl Reader<'_> {
         Ok(kind)
     }
 
+    /// Where `id` lives, to hand to another process reading the same store (which reads it
+    /// with [`Reader::write_blob_at`] without loading any pack index). Loads the indexes of
+    /// the packs searched, if they are not loaded yet.
+    pub(crate) fn locate(&self, id: &oid) -> Result<ObjectLocation, Error> {
+        let found = self.odb.find(id)?;
+        Ok(self.odb.location(&found))
+    }
+
     /// Write the blob `id` to `sink`, streaming it through a fixed buffer where the store
     /// allows (loose objects and undeltified pack entries), and return its size.
+    ///
+    /// This is [`Reader::locate`] then [`Reader::write_blob_at`]: the one path every blob
+    /// takes, whether its location was found here or handed over. Checking the location
+    /// costs a second index lookup (and a loose object is opened twice).
     pub(crate) fn write_blob(&mut self, id: &oid, sink: &mut dyn Write) -> Result<u64, Error> {
-        match self.odb.find(id)? {
-            Found::Packed { pack, offset } => self.write_packed_blob(pack, offset, id, sink),
-            Found::Loose { file, path } => self.write_loose_blob(&file, &path, id, sink),
+        let at = self.locate(id)?;
+        self.write_blob_at(id, at, sink)
+    }
+
+    /// Write the blob `id`, which another process (possibly hostile) says is at `at`, to
+    /// `sink`, and return its size; as [`Reader::write_blob`], but reading no pack index
+    /// where the entry is stored whole or deltified against bases by offset. A ref-delta's
+    /// base is looked up by id, reading that pack's index.
+    ///
+    /// A location that is out of range, or that the pack's index (if it is loaded already)
+    /// contradicts, is an [`Error::BadLocation`]. Without the index, an offset that is not
+    /// where an entry starts fails as corrupt data, the wrong kind or the wrong size, never
+    /// with a panic, an allocation beyond what the entry's bytes could produce, or a loop;
+    /// but an offset where another blob's entry starts yields that blob.
+    pub(crate) fn write_blob_at(
+        &mut self,
+        id: &oid,
+        at: ObjectLocation,
+        sink: &mut dyn Write,
+    ) -> Result<u64, Error> {
+        match at {
+            ObjectLocation::Packed { offset, .. } => {
+                let pack = self.odb.check_packed(id, at)?;
+                self.write_packed_blob(pack, offset, id, sink)
+            }
+            ObjectLocation::Loose { .. } => {
+                let (file, path) = self.odb.open_loose_at(id, at)?;
+                self.write_loose_blob(&file, &path, id, sink)
+            }
         }
     }
 }

@@ -46,8 +46,8 @@ impl Whole {
         }
     }
 
-    /// Inflate `compressed`, which must be a complete zlib stream of exactly `size` bytes,
-    /// into a new buffer; `None` if it is not, or if the streaming decoder is the faster
+    /// Inflate `compressed`, which must start with a complete zlib stream of exactly `size`
+    /// bytes (what follows it is ignored), into a new buffer; `None` if it is not, or if the streaming decoder is the faster
     /// choice for a stream this small here.
     pub(super) fn inflate(&mut self, compressed: &[u8], size: usize) -> Option<Vec<u8>> {
         #[cfg(not(target_family = "wasm"))]
@@ -173,6 +173,10 @@ mod tests {
             (sample(100_000), compressed_zlib(&sample(100_000))),
         ] {
             assert_eq!(decode(&stream, data.len()).as_deref(), Some(&data[..]));
+            // Followed by other bytes (the next entries of a pack, read without its index).
+            let mut followed = stream.clone();
+            followed.extend_from_slice(&stored_zlib(b"the next entry"));
+            assert_eq!(decode(&followed, data.len()).as_deref(), Some(&data[..]));
             // Longer or shorter than announced.
             if !data.is_empty() {
                 assert_eq!(decode(&stream, data.len() - 1), None);
