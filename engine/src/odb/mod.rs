@@ -37,6 +37,9 @@ mod packed;
 mod reader;
 mod whole;
 
+#[cfg(test)]
+mod tests;
+
 use std::io;
 use std::path::{Path, PathBuf};
 
