@@ -62,5 +62,6 @@ pub use checkout::{
 pub use failure::{ErrorKind, Failure, one_line};
 pub use gix_hash::ObjectId;
 pub use odb::Error as ObjectError;
+pub use odb::ObjectLocation;
 pub use progress::Progress;
 pub use store::{Alternate, Store};

@@ -117,7 +117,7 @@ impl ReadAhead {
                 return Ok(n);
             }
         }
-        if out.len() >= super::CHUNK {
+        if out.len() >= super::inflate::CHUNK {
             return read_at(out, offset);
         }
         // Moving forward from a window: refill that one, reading twice as far as last time.
@@ -241,9 +241,12 @@ mod tests {
         source.check(&mut ahead, 2, 100_010, 200);
         assert_eq!(source.count(), 3);
         // A whole chunk bypasses the windows.
-        source.check(&mut ahead, 2, 300_000, super::super::CHUNK);
+        source.check(&mut ahead, 2, 300_000, super::super::inflate::CHUNK);
         assert_eq!(source.count(), 4);
-        assert_eq!(source.reads.borrow()[3], (300_000, super::super::CHUNK));
+        assert_eq!(
+            source.reads.borrow()[3],
+            (300_000, super::super::inflate::CHUNK)
+        );
     }
 
     #[test]

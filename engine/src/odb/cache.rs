@@ -12,9 +12,9 @@ pub(crate) type Data = Arc<Vec<u8>>;
 /// 8 MiB holds tens of thousands of small deltified trees), so the use order is kept in a
 /// map of its own: every operation is logarithmic, never a scan of the whole cache.
 pub(crate) struct DeltaCache {
-    entries: HashMap<(u32, u64), Entry>,
+    entries: HashMap<(usize, u64), Entry>,
     /// Keys by last use, oldest first.
-    order: BTreeMap<u64, (u32, u64)>,
+    order: BTreeMap<u64, (usize, u64)>,
     bytes: usize,
     budget: usize,
     tick: u64,
@@ -39,7 +39,7 @@ impl DeltaCache {
     }
 
     /// The object at `offset` in pack `pack`, if cached.
-    pub(crate) fn get(&mut self, pack: u32, offset: u64) -> Option<(gix_object::Kind, Data)> {
+    pub(crate) fn get(&mut self, pack: usize, offset: u64) -> Option<(gix_object::Kind, Data)> {
         let entry = self.entries.get_mut(&(pack, offset))?;
         self.tick += 1;
         self.order.remove(&entry.used);
@@ -49,7 +49,7 @@ impl DeltaCache {
     }
 
     /// Remember `data` as the object at `offset` in pack `pack`, unless it is too large to be worth it.
-    pub(crate) fn put(&mut self, pack: u32, offset: u64, kind: gix_object::Kind, data: Data) {
+    pub(crate) fn put(&mut self, pack: usize, offset: u64, kind: gix_object::Kind, data: Data) {
         // What the object occupies, slack included, is what the budget bounds.
         let size = data.capacity();
         if size > self.budget / 4 || self.entries.contains_key(&(pack, offset)) {

@@ -1,161 +1,209 @@
-//! One pack: its index read into memory, its data file read with positioned reads.
+//! One pack: its data file read with positioned reads, its index read into memory the first
+//! time a lookup by id needs it.
 //!
 //! Nothing is memory-mapped: mapping is unavailable under WASI, and a mapped pack of a
-//! 1 GiB blob would count towards the checkout's resident memory.
+//! 1 GiB blob would count towards the checkout's resident memory. The index is loaded
+//! lazily because a reader handed an entry's location (see `ObjectLocation`) does not need
+//! it: a writer guest under WASI then never holds the `.idx` of a large store in memory.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use gix_hash::{ObjectId, oid};
 
 use super::Error;
 use crate::cap::{Dir, ReadAt};
 
-/// A pack data file and its index.
+type Index = gix_pack::index::File<Vec<u8>>;
+
+/// A pack data file, and its index once loaded.
 pub(crate) struct Pack {
     /// `objects/pack/pack-….pack`, relative to the store, for messages.
     pub(crate) path: PathBuf,
-    index: gix_pack::index::File<Vec<u8>>,
+    /// `objects/pack/pack-….idx`, relative to the store, for messages.
+    idx_path: PathBuf,
+    /// The directory holding both files, shared by the packs of one object directory.
+    dir: Arc<Dir>,
+    /// The index's name in `dir`.
+    idx_name: String,
     data: ReadAt,
-    /// Entry offsets in ascending order, built on first use, to know where each entry ends.
+    /// The object count of the pack's header.
+    count: u32,
+    /// The pack's trailing checksum, which its index must name.
+    checksum: ObjectId,
+    index: OnceLock<Index>,
+    /// Held while the index loads, so that threads needing it at once read it once.
+    loading: Mutex<()>,
+    /// Entry offsets in ascending order, built on first use once the index is loaded, to
+    /// know where each entry ends.
     offsets: OnceLock<Vec<u64>>,
+    /// Which object directory the pack belongs to (0: the store's own, then alternates).
+    pub(crate) source: u32,
+    /// Its number among that directory's packs, in the order of their names.
+    pub(crate) number: u32,
 }
 
-const HEADER_LEN: u64 = 12;
+/// The length of a pack's header: signature, version, object count.
+pub(crate) const HEADER_LEN: u64 = 12;
+const HASH_LEN: u64 = 20;
 
 impl Pack {
-    /// Open `pack-….idx` and `pack-….pack` named by `stem` in `pack_dir`.
+    /// Open `pack-….pack` named by `stem` in `dir`, and check its header; its index is read
+    /// when first needed.
     pub(crate) fn open(
-        pack_dir: &Dir,
-        pack_dir_path: &std::path::Path,
+        dir: &Arc<Dir>,
+        dir_path: &Path,
         stem: &str,
+        source: u32,
+        number: u32,
     ) -> Result<Pack, Error> {
         let idx_name = format!("{stem}.idx");
         let pack_name = format!("{stem}.pack");
-        let idx_path = pack_dir_path.join(&idx_name);
-        let path = pack_dir_path.join(&pack_name);
-        let idx_data = pack_dir
-            .read(idx_name.as_ref())
-            .map_err(|source| Error::Io {
-                path: idx_path.clone(),
-                source,
-            })?;
-        let index =
-            gix_pack::index::File::from_data(idx_data, idx_path.clone(), gix_hash::Kind::Sha1)
-                .map_err(|err| Error::CorruptFile {
-                    path: idx_path.clone(),
-                    message: err.to_string(),
-                })?;
-        let file = pack_dir
-            .open_file(pack_name.as_ref())
-            .map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
-        let data = ReadAt::new(file).map_err(|source| Error::Io {
+        let path = dir_path.join(&pack_name);
+        let io = |source| Error::Io {
             path: path.clone(),
             source,
-        })?;
-        let pack = Pack {
-            path,
-            index,
-            data,
-            offsets: OnceLock::new(),
         };
-        pack.verify_header()?;
-        Ok(pack)
-    }
-
-    /// Check the pack's signature, version and object count against its index, and that the
-    /// pack's trailing checksum is the one the index was made for.
-    fn verify_header(&self) -> Result<(), Error> {
-        let corrupt = |message: String| Error::CorruptFile {
-            path: self.path.clone(),
-            message,
+        let file = dir.open_file(pack_name.as_ref()).map_err(io)?;
+        let data = ReadAt::new(file).map_err(io)?;
+        let corrupt = |message: &str| Error::CorruptFile {
+            path: path.clone(),
+            message: message.into(),
         };
         let mut header = [0u8; HEADER_LEN as usize];
-        let n = self.read(&mut header, 0)?;
+        let n = data.read_at(&mut header, 0).map_err(io)?;
         if n < header.len() || &header[..4] != b"PACK" {
-            return Err(corrupt("not a pack file (bad signature)".into()));
+            return Err(corrupt("not a pack file (bad signature)"));
         }
         let version = u32::from_be_bytes(header[4..8].try_into().expect("4 bytes"));
         if version != 2 && version != 3 {
-            return Err(corrupt(format!("unsupported pack version {version}")));
+            return Err(corrupt(&format!("unsupported pack version {version}")));
         }
-        let count = u32::from_be_bytes(header[8..12].try_into().expect("4 bytes"));
-        if count != self.index.num_objects() {
-            return Err(corrupt(format!(
-                "pack holds {count} objects but its index lists {}",
-                self.index.num_objects()
-            )));
+        if data.len() < HEADER_LEN + HASH_LEN {
+            return Err(corrupt("pack is truncated"));
         }
-        let hash_len = gix_hash::Kind::Sha1.len_in_bytes() as u64;
-        if self.data.len() < HEADER_LEN + hash_len {
-            return Err(corrupt("pack is truncated".into()));
+        let mut trailer = [0u8; HASH_LEN as usize];
+        data.read_at(&mut trailer, data.len() - HASH_LEN)
+            .map_err(io)?;
+        Ok(Pack {
+            idx_path: dir_path.join(&idx_name),
+            path,
+            dir: dir.clone(),
+            idx_name,
+            data,
+            count: u32::from_be_bytes(header[8..12].try_into().expect("4 bytes")),
+            checksum: ObjectId::from(trailer),
+            index: OnceLock::new(),
+            loading: Mutex::new(()),
+            offsets: OnceLock::new(),
+            source,
+            number,
+        })
+    }
+
+    /// The pack's index, read now if this is its first use. A failure is not remembered:
+    /// every lookup that needs the index tries again, and fails the same way.
+    fn index(&self) -> Result<&Index, Error> {
+        if let Some(index) = self.index.get() {
+            return Ok(index);
         }
-        let mut trailer = [0u8; 20];
-        self.read(&mut trailer, self.data.len() - hash_len)?;
-        if trailer[..] != self.index.pack_checksum().as_bytes()[..] {
+        // One thread reads it; others needing it at the same time wait rather than read it
+        // too (an index can be hundreds of megabytes).
+        let _loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(index) = self.index.get() {
+            return Ok(index);
+        }
+        let index = self.load_index()?;
+        Ok(self.index.get_or_init(|| index))
+    }
+
+    /// Read the index, and check that it describes this pack: the same object count, and
+    /// the pack's trailing checksum.
+    fn load_index(&self) -> Result<Index, Error> {
+        let data = self
+            .dir
+            .read(self.idx_name.as_ref())
+            .map_err(|source| Error::Io {
+                path: self.idx_path.clone(),
+                source,
+            })?;
+        let corrupt = |path: &Path, message: String| Error::CorruptFile {
+            path: path.to_owned(),
+            message,
+        };
+        let index = Index::from_data(data, self.idx_path.clone(), gix_hash::Kind::Sha1)
+            .map_err(|err| corrupt(&self.idx_path, err.to_string()))?;
+        if self.count != index.num_objects() {
             return Err(corrupt(
+                &self.path,
+                format!(
+                    "pack holds {} objects but its index lists {}",
+                    self.count,
+                    index.num_objects()
+                ),
+            ));
+        }
+        if index.pack_checksum() != self.checksum {
+            return Err(corrupt(
+                &self.path,
                 "pack checksum does not match its index (truncated or replaced pack)".into(),
             ));
+        }
+        Ok(index)
+    }
+
+    /// Where the entry of `id` starts, if this pack has it.
+    pub(crate) fn offset_of(&self, id: &oid) -> Result<Option<u64>, Error> {
+        let index = self.index()?;
+        Ok(index.lookup(id).map(|i| index.pack_offset_at_index(i)))
+    }
+
+    /// Whether the index puts `id` at `offset`; `None` if the index is not loaded (and it is
+    /// not loaded to answer).
+    pub(crate) fn indexed_at(&self, id: &oid, offset: u64) -> Option<bool> {
+        let index = self.index.get()?;
+        Some(index.lookup(id).map(|i| index.pack_offset_at_index(i)) == Some(offset))
+    }
+
+    /// Every id in this pack that starts with `prefix`, added to `out`.
+    pub(crate) fn ids_with_prefix(
+        &self,
+        prefix: gix_hash::Prefix,
+        out: &mut Vec<ObjectId>,
+    ) -> Result<(), Error> {
+        let index = self.index()?;
+        let mut candidates = 0..0;
+        if index.lookup_prefix(prefix, Some(&mut candidates)).is_some() {
+            out.extend(candidates.map(|i| index.oid_at_index(i).to_owned()));
         }
         Ok(())
     }
 
-    /// Where the entry of `id` starts, if this pack has it.
-    pub(crate) fn offset_of(&self, id: &oid) -> Option<u64> {
-        self.index
-            .lookup(id)
-            .map(|i| self.index.pack_offset_at_index(i))
-    }
-
-    /// Every id in this pack that starts with `prefix`, added to `out`.
-    pub(crate) fn ids_with_prefix(&self, prefix: gix_hash::Prefix, out: &mut Vec<ObjectId>) {
-        let mut candidates = 0..0;
-        if self
-            .index
-            .lookup_prefix(prefix, Some(&mut candidates))
-            .is_some()
-        {
-            out.extend(candidates.map(|i| self.index.oid_at_index(i).to_owned()));
-        }
-    }
-
-    /// Where the entry starting at `offset` ends: the next entry's start, or the trailer.
-    pub(crate) fn entry_end(&self, offset: u64) -> u64 {
+    /// Where the entry starting at `offset` ends, the next entry's start or the trailer, if
+    /// the index is loaded; without it, only [`Pack::data_end`] bounds an entry.
+    pub(crate) fn entry_end(&self, offset: u64) -> Option<u64> {
+        let index = self.index.get()?;
         let offsets = self.offsets.get_or_init(|| {
-            let mut offsets: Vec<u64> = (0..self.index.num_objects())
-                .map(|i| self.index.pack_offset_at_index(i))
+            let mut offsets: Vec<u64> = (0..index.num_objects())
+                .map(|i| index.pack_offset_at_index(i))
                 .collect();
             offsets.sort_unstable();
             offsets
         });
-        let trailer = self
-            .data
-            .len()
-            .saturating_sub(gix_hash::Kind::Sha1.len_in_bytes() as u64);
-        match offsets.binary_search(&offset) {
+        let trailer = self.data_end();
+        let end = match offsets.binary_search(&offset) {
             Ok(i) => offsets.get(i + 1).copied().unwrap_or(trailer),
             Err(i) => offsets.get(i).copied().unwrap_or(trailer),
-        }
-        .max(offset)
+        };
+        Some(end.clamp(offset, trailer.max(offset)))
     }
 
-    /// The length of the data file.
-    pub(crate) fn len(&self) -> u64 {
-        self.data.len()
+    /// Where the entries end: the start of the trailing checksum.
+    pub(crate) fn data_end(&self) -> u64 {
+        self.data.len() - HASH_LEN
     }
 
     /// Read into `buf` from `offset`, returning how much was read (less only at the end).
-    pub(crate) fn read(&self, buf: &mut [u8], offset: u64) -> Result<usize, Error> {
-        self.read_io(buf, offset).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            source,
-        })
-    }
-
-    /// [`Pack::read()`], with the bare I/O error.
     pub(crate) fn read_io(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
         self.data.read_at(buf, offset)
     }

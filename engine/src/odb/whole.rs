@@ -17,7 +17,7 @@
 //!
 //! Both check the stream's Adler-32 checksum and never write past the announced size. A
 //! stream either one refuses, for any reason, is decoded again by the streaming zlib-rs path
-//! (`Reader::inflate_with`), which has the last word (git accepts what zlib accepts) and
+//! (the [`super::inflate`] module), which has the last word (git accepts what zlib accepts) and
 //! names what is wrong.
 //!
 //! Security: libdeflate is C, fed bytes from a store we do not trust. It is small, fuzzed
@@ -46,8 +46,8 @@ impl Whole {
         }
     }
 
-    /// Inflate `compressed`, which must be a complete zlib stream of exactly `size` bytes,
-    /// into a new buffer; `None` if it is not, or if the streaming decoder is the faster
+    /// Inflate `compressed`, which must start with a complete zlib stream of exactly `size`
+    /// bytes (what follows it is ignored), into a new buffer; `None` if it is not, or if the streaming decoder is the faster
     /// choice for a stream this small here.
     pub(super) fn inflate(&mut self, compressed: &[u8], size: usize) -> Option<Vec<u8>> {
         #[cfg(not(target_family = "wasm"))]
@@ -173,6 +173,10 @@ mod tests {
             (sample(100_000), compressed_zlib(&sample(100_000))),
         ] {
             assert_eq!(decode(&stream, data.len()).as_deref(), Some(&data[..]));
+            // Followed by other bytes (the next entries of a pack, read without its index).
+            let mut followed = stream.clone();
+            followed.extend_from_slice(&stored_zlib(b"the next entry"));
+            assert_eq!(decode(&followed, data.len()).as_deref(), Some(&data[..]));
             // Longer or shorter than announced.
             if !data.is_empty() {
                 assert_eq!(decode(&stream, data.len() - 1), None);

@@ -1,0 +1,636 @@
+//! The inflater: zlib streams decoded through buffers it owns.
+//!
+//! An [`Inflater`] holds a zlib state, a chunk of compressed input, a chunk of output and
+//! the whole-buffer decoder ([`Whole`]), one set per reader. Its users borrow it for one
+//! stream at a time and hand it what differs: where more input comes from (any
+//! [`io::Read`]: a stretch of a pack, a loose object's file) and where the output goes (a
+//! sink called with each chunk, or a vector of the announced size).
+//!
+//! The input buffer also serves to parse what precedes a stream: [`Inflater::fill`] reads
+//! a pack entry's header along with the start of its data, and the [`Filled`] it returns
+//! holds on to those bytes until the stream that starts with them is decoded, so they are
+//! read once. A `Filled` borrows the inflater, so bytes read for one entry can never be
+//! mistaken for the start of another's stream.
+
+use std::borrow::Cow;
+use std::io::{self, Read};
+
+use gix_zlib::{Decompress, FlushDecompress, Status};
+
+use super::whole::Whole;
+
+/// How much compressed input is read at a time, and the size of the streaming output buffer.
+pub(super) const CHUNK: usize = 64 * 1024;
+/// Output room zlib's fast decoding loop needs (its longest match, 258, and some): without
+/// it, the end of every small object (most trees) would be decoded by the slow loop.
+const FAST_ROOM: usize = 320;
+
+/// Why inflating failed.
+#[derive(Debug)]
+pub(super) enum InflateError {
+    /// Reading the input failed.
+    Read(io::Error),
+    /// The stream is corrupt, truncated, or longer or shorter than announced.
+    Corrupt(String),
+    /// The sink refused the data.
+    Sink(io::Error),
+}
+
+/// A zlib decoder with its own input and output buffers; one per reader.
+pub(super) struct Inflater {
+    z: Decompress,
+    whole: Whole,
+    /// Compressed input, one chunk at a time.
+    input: Vec<u8>,
+    /// Inflated output on its way to a sink; grown by [`Filled::whole_reusing`].
+    output: Vec<u8>,
+}
+
+/// Bytes [`Inflater::fill`] read into the inflater's input buffer: `input[start..end]`, the
+/// start of the next stream once the caller has [skipped](Filled::skip) what precedes it.
+pub(super) struct Filled<'i> {
+    inflater: &'i mut Inflater,
+    start: usize,
+    end: usize,
+}
+
+/// The part of the input buffer not yet consumed, and whether the input is exhausted.
+struct Pending {
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl Inflater {
+    pub(super) fn new() -> Inflater {
+        Inflater {
+            z: Decompress::new(),
+            whole: Whole::new(),
+            input: vec![0; CHUNK],
+            output: vec![0; CHUNK],
+        }
+    }
+
+    /// Read up to `len` bytes (at most [`CHUNK`]) with `read` into the input buffer; the
+    /// bytes stay there for the stream that starts with them.
+    pub(super) fn fill(
+        &mut self,
+        len: usize,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<Filled<'_>> {
+        let len = len.min(CHUNK);
+        let n = read(&mut self.input[..len])?.min(len);
+        Ok(Filled {
+            inflater: self,
+            start: 0,
+            end: n,
+        })
+    }
+
+    /// Inflate the stream `input` holds; see [`Filled::stream`].
+    pub(super) fn stream(
+        &mut self,
+        input: &mut (impl Read + ?Sized),
+        expected: Option<u64>,
+        sink: impl FnMut(&[u8]) -> io::Result<bool>,
+    ) -> Result<u64, InflateError> {
+        self.empty().stream(input, expected, sink)
+    }
+
+    /// Nothing read yet: the stream starts with the input's first byte.
+    fn empty(&mut self) -> Filled<'_> {
+        Filled {
+            inflater: self,
+            start: 0,
+            end: 0,
+        }
+    }
+}
+
+impl<'i> Filled<'i> {
+    /// Replace the bytes held by what `read` reads now; see [`Inflater::fill`].
+    pub(super) fn refill(
+        self,
+        len: usize,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<Filled<'i>> {
+        self.inflater.fill(len, read)
+    }
+
+    /// The bytes read and not skipped.
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.inflater.input[self.start..self.end]
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Drop the first `n` bytes: what precedes the stream (a pack entry's header).
+    pub(super) fn skip(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+    }
+
+    /// Keep only the first `len` bytes: the rest belongs to whatever follows the stream.
+    pub(super) fn truncate(&mut self, len: usize) {
+        self.end = self.end.min(self.start + len);
+    }
+
+    /// Decode the bytes held as one whole zlib stream of exactly `size` bytes, into a new
+    /// buffer; `None` if they are not one (the stream goes on, or is corrupt), or if the
+    /// streaming decoder is the better choice here. The bytes stay held either way.
+    pub(super) fn whole(&mut self, size: usize) -> Option<Vec<u8>> {
+        let inflater = &mut *self.inflater;
+        inflater
+            .whole
+            .inflate(&inflater.input[self.start..self.end], size)
+    }
+
+    /// [`whole`](Self::whole), decoding into the inflater's output buffer where the decoder
+    /// allows.
+    pub(super) fn whole_reusing(&mut self, size: usize) -> Option<Cow<'_, [u8]>> {
+        let inflater = &mut *self.inflater;
+        inflater.whole.inflate_reusing(
+            &inflater.input[self.start..self.end],
+            size,
+            &mut inflater.output,
+        )
+    }
+
+    /// Inflate the stream that starts with the bytes held and goes on in `input`, handing
+    /// each chunk of output to `sink` until it returns `false` or the stream ends; returns
+    /// how many bytes were inflated. With `expected`, a stream that inflates to more or
+    /// fewer bytes is corrupt (more is caught before it reaches the sink).
+    pub(super) fn stream(
+        self,
+        input: &mut (impl Read + ?Sized),
+        expected: Option<u64>,
+        mut sink: impl FnMut(&[u8]) -> io::Result<bool>,
+    ) -> Result<u64, InflateError> {
+        let Inflater {
+            z,
+            input: buf,
+            output,
+            ..
+        } = self.inflater;
+        let mut pending = Pending {
+            start: self.start,
+            end: self.end,
+            eof: false,
+        };
+        if output.len() < CHUNK {
+            output.resize(CHUNK, 0);
+        }
+        z.reset();
+        let limit = expected.unwrap_or(u64::MAX);
+        let mut total = 0u64;
+        loop {
+            let (status, consumed, written) = step(z, buf, &mut pending, input, output)?;
+            total += written as u64;
+            if total > limit {
+                return Err(InflateError::Corrupt(format!(
+                    "stream holds more data than the {limit} bytes announced"
+                )));
+            }
+            if written > 0 && !sink(&output[..written]).map_err(InflateError::Sink)? {
+                return Ok(total);
+            }
+            if status == Status::StreamEnd {
+                if expected.is_some_and(|expected| total != expected) {
+                    return Err(InflateError::Corrupt(format!(
+                        "stream inflates to {total} bytes, {limit} were announced"
+                    )));
+                }
+                return Ok(total);
+            }
+            stalled(&pending, consumed, written)?;
+        }
+    }
+
+    /// Inflate the stream that starts with the bytes held and goes on in `input` into a new
+    /// buffer, which it must fill to exactly `size` bytes.
+    ///
+    /// At most `capacity` bytes (and some room) are allocated before any output exists: the
+    /// buffer grows beyond that only as the stream really produces data, so an absurd
+    /// announced size costs no more memory than the stream's real content.
+    pub(super) fn into_vec(
+        self,
+        input: &mut (impl Read + ?Sized),
+        size: u64,
+        capacity: u64,
+    ) -> Result<Vec<u8>, InflateError> {
+        let too_large = || {
+            InflateError::Corrupt(format!(
+                "{size} bytes are announced, more than this platform can hold"
+            ))
+        };
+        // Room beyond the announced size: a stream holding more shows up as corruption, and
+        // zlib's fast loop stays in use to the end.
+        let limit = usize::try_from(size)
+            .ok()
+            .and_then(|size| size.checked_add(FAST_ROOM))
+            .ok_or_else(too_large)?;
+        let initial = usize::try_from(capacity.min(size)).map_err(|_| too_large())? + FAST_ROOM;
+        let mut out = vec![0; initial];
+        let Inflater { z, input: buf, .. } = self.inflater;
+        let mut pending = Pending {
+            start: self.start,
+            end: self.end,
+            eof: false,
+        };
+        z.reset();
+        let mut filled = 0;
+        loop {
+            let (status, consumed, written) =
+                step(z, buf, &mut pending, input, &mut out[filled..])?;
+            filled += written;
+            if status == Status::StreamEnd {
+                if filled as u64 != size {
+                    return Err(InflateError::Corrupt(format!(
+                        "stream inflates to {filled} bytes, {size} were announced"
+                    )));
+                }
+                out.truncate(filled);
+                return Ok(out);
+            }
+            if filled == out.len() {
+                if out.len() >= limit {
+                    return Err(InflateError::Corrupt(format!(
+                        "stream holds more data than the {size} bytes announced"
+                    )));
+                }
+                out.resize(out.len().saturating_mul(2).min(limit), 0);
+                continue;
+            }
+            stalled(&pending, consumed, written)?;
+        }
+    }
+}
+
+/// One step of inflating: refill `buf` from `input` if the pending input is used up, then
+/// decompress what it holds into `out`. Returns the status and the bytes consumed and
+/// produced. It takes the inflater's fields one by one, so that its output buffer can be
+/// handed to a sink between steps.
+fn step(
+    z: &mut Decompress,
+    buf: &mut [u8],
+    pending: &mut Pending,
+    input: &mut (impl Read + ?Sized),
+    out: &mut [u8],
+) -> Result<(Status, usize, usize), InflateError> {
+    if pending.start == pending.end && !pending.eof {
+        pending.start = 0;
+        pending.end = loop {
+            match input.read(buf) {
+                Ok(n) => break n.min(buf.len()),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(InflateError::Read(err)),
+            }
+        };
+        pending.eof = pending.end == 0;
+    }
+    let before_in = z.total_in();
+    let before_out = z.total_out();
+    let flush = if pending.eof {
+        FlushDecompress::Finish
+    } else {
+        FlushDecompress::None
+    };
+    let status = z
+        .decompress(&buf[pending.start..pending.end], out, flush)
+        .map_err(|err| {
+            InflateError::Corrupt(
+                z.error_message()
+                    .map_or_else(|| err.to_string(), String::from),
+            )
+        })?;
+    let consumed = (z.total_in() - before_in) as usize;
+    let written = (z.total_out() - before_out) as usize;
+    pending.start += consumed;
+    Ok((status, consumed, written))
+}
+
+/// Whether a step that did not end the stream leaves it stuck: the input is exhausted and
+/// nothing moved (truncated), or input and output room were there and nothing moved (zlib
+/// always consumes input it is given while it has room to write; a decoder that does not
+/// would otherwise be called forever).
+fn stalled(pending: &Pending, consumed: usize, written: usize) -> Result<(), InflateError> {
+    if consumed > 0 || written > 0 {
+        Ok(())
+    } else if pending.eof {
+        Err(InflateError::Corrupt("stream is truncated".into()))
+    } else if pending.start < pending.end {
+        Err(InflateError::Corrupt("stream makes no progress".into()))
+    } else {
+        Ok(())
+    }
+}
+
+impl InflateError {
+    /// This error as the object layer's, for object `id` read from `path`.
+    pub(super) fn into_error(self, id: &gix_hash::oid, path: &std::path::Path) -> super::Error {
+        match self {
+            InflateError::Read(source) => super::Error::Io {
+                path: path.to_owned(),
+                source,
+            },
+            InflateError::Corrupt(message) => super::Error::corrupt(id, path, message),
+            InflateError::Sink(source) => super::Error::Sink {
+                id: id.to_owned(),
+                source,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text-like content with repeats and noise, so the stream has dynamic blocks.
+    fn sample(len: usize) -> Vec<u8> {
+        let mut state = 0x9e37_79b9_u32;
+        (0..len)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                if i % 50 < 30 {
+                    b"let unfurl = inflate(stream);\n"[i % 30]
+                } else {
+                    (state % 251) as u8
+                }
+            })
+            .collect()
+    }
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut compressor = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
+        let mut out = vec![0; compressor.zlib_compress_bound(data.len())];
+        let n = compressor.zlib_compress(data, &mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
+    /// A reader handing out `data` a few bytes at a time, then failing if `fail_at_end`.
+    struct Trickle<'d> {
+        data: &'d [u8],
+        step: usize,
+        reads: usize,
+        fail_at_end: bool,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.reads += 1;
+            if self.data.is_empty() && self.fail_at_end {
+                return Err(io::Error::other("disk gone"));
+            }
+            // Vary the size of each read: 1, 2, … `step` bytes.
+            let n = (self.reads % self.step + 1)
+                .min(buf.len())
+                .min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn trickle(data: &[u8], step: usize) -> Trickle<'_> {
+        Trickle {
+            data,
+            step,
+            reads: 0,
+            fail_at_end: false,
+        }
+    }
+
+    /// Stream `data` from `stream` read in trickles, starting with `prefix` bytes already filled.
+    fn stream_all(
+        inflater: &mut Inflater,
+        stream: &[u8],
+        prefix: usize,
+        expected: Option<u64>,
+    ) -> Result<Vec<u8>, InflateError> {
+        let mut out = Vec::new();
+        let filled = inflater
+            .fill(prefix, |buf| {
+                buf[..prefix].copy_from_slice(&stream[..prefix]);
+                Ok(prefix)
+            })
+            .unwrap();
+        filled.stream(&mut trickle(&stream[prefix..], 977), expected, |chunk| {
+            out.extend_from_slice(chunk);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    fn corrupt_message(err: InflateError) -> String {
+        match err {
+            InflateError::Corrupt(message) => message,
+            other => panic!("expected a corrupt stream, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_good_stream_read_in_small_chunks_inflates_to_its_content() {
+        let mut inflater = Inflater::new();
+        for len in [0, 1, 300, CHUNK - 1, CHUNK, 3 * CHUNK + 17] {
+            let data = sample(len);
+            let stream = zlib(&data);
+            for prefix in [0, 2, stream.len().min(100)] {
+                let out = stream_all(&mut inflater, &stream, prefix, Some(len as u64))
+                    .unwrap_or_else(|e| panic!("{len} bytes, prefix {prefix}: {e:?}"));
+                assert!(out == data, "{len} bytes, prefix {prefix}: content differs");
+                // Unannounced (a loose object's size is inside the stream).
+                let out = stream_all(&mut inflater, &stream, prefix, None).unwrap();
+                assert!(out == data, "{len} bytes unannounced: content differs");
+            }
+            let filled = inflater.fill(0, |_| Ok(0)).unwrap();
+            let out = filled
+                .into_vec(&mut trickle(&stream, 5000), len as u64, 10)
+                .unwrap();
+            assert!(
+                out == data,
+                "{len} bytes into a vector grown from 10: differs"
+            );
+        }
+    }
+
+    #[test]
+    fn a_truncated_stream_is_corrupt() {
+        let mut inflater = Inflater::new();
+        let data = sample(100_000);
+        let stream = zlib(&data);
+        for cut in [
+            0,
+            1,
+            2,
+            stream.len() / 2,
+            stream.len() - 4,
+            stream.len() - 1,
+        ] {
+            let err = stream_all(&mut inflater, &stream[..cut], 0, Some(100_000))
+                .expect_err("a truncated stream");
+            let message = corrupt_message(err);
+            assert!(
+                message.contains("truncated"),
+                "cut at {cut}: expected 'truncated', got {message:?}"
+            );
+            let err = inflater
+                .fill(0, |_| Ok(0))
+                .unwrap()
+                .into_vec(&mut trickle(&stream[..cut], 100), 100_000, 100_000)
+                .expect_err("a truncated stream into a vector");
+            assert!(corrupt_message(err).contains("truncated"));
+        }
+    }
+
+    #[test]
+    fn a_stream_longer_or_shorter_than_announced_is_corrupt_and_the_excess_never_reaches_the_sink()
+    {
+        let mut inflater = Inflater::new();
+        let data = sample(200_000);
+        let stream = zlib(&data);
+        for announced in [0u64, 1, 65_535, 199_999] {
+            let mut seen = 0u64;
+            let err = inflater
+                .stream(&mut trickle(&stream, 3000), Some(announced), |chunk| {
+                    seen += chunk.len() as u64;
+                    Ok(true)
+                })
+                .expect_err("a stream longer than announced");
+            let message = corrupt_message(err);
+            assert!(
+                message.contains("more data"),
+                "announced {announced}: {message:?}"
+            );
+            assert!(
+                seen <= announced,
+                "announced {announced}, the sink saw {seen} bytes"
+            );
+            let err = inflater
+                .fill(0, |_| Ok(0))
+                .unwrap()
+                .into_vec(&mut trickle(&stream, 3000), announced, announced)
+                .expect_err("a stream longer than announced, into a vector");
+            // Caught when the buffer is full, or, within its spare room, at the end.
+            let message = corrupt_message(err);
+            assert!(
+                message.contains("more data") || message.contains("inflates to 200000 bytes"),
+                "announced {announced}, into a vector: {message:?}"
+            );
+        }
+        let err = inflater
+            .stream(&mut trickle(&stream, 3000), Some(200_001), |_| Ok(true))
+            .expect_err("a stream shorter than announced");
+        assert!(corrupt_message(err).contains("200000 bytes"));
+        // An absurd announced size allocates only what the stream holds.
+        let err = inflater
+            .fill(0, |_| Ok(0))
+            .unwrap()
+            .into_vec(&mut trickle(&stream, 3000), u64::MAX / 2, 4096)
+            .expect_err("an absurd size");
+        let message = corrupt_message(err);
+        assert!(
+            message.contains("200000 bytes") || message.contains("more than this platform"),
+            "{message:?}"
+        );
+    }
+
+    #[test]
+    fn garbage_is_corrupt_and_never_loops() {
+        let mut inflater = Inflater::new();
+        let garbage: Vec<u8> = (0..10_000u32).map(|i| (i * 31 % 256) as u8).collect();
+        for input in [&garbage[..], b"\x78\x9c\xff\xff\xff\xff", b"x"] {
+            let err = inflater
+                .stream(&mut trickle(input, 10), Some(1000), |_| Ok(true))
+                .expect_err("garbage");
+            assert!(matches!(err, InflateError::Corrupt(_)), "{err:?}");
+        }
+        // A flipped bit in the checksum.
+        let data = sample(5000);
+        let mut stream = zlib(&data);
+        *stream.last_mut().unwrap() ^= 1;
+        let err = stream_all(&mut inflater, &stream, 0, Some(5000)).expect_err("bad checksum");
+        assert!(matches!(err, InflateError::Corrupt(_)), "{err:?}");
+    }
+
+    #[test]
+    fn read_and_sink_errors_are_told_apart_and_a_sink_can_stop_early() {
+        let mut inflater = Inflater::new();
+        let data = sample(300_000);
+        let stream = zlib(&data);
+        let mut calls = 0;
+        let err = inflater
+            .stream(&mut trickle(&stream, 50_000), None, |_| {
+                calls += 1;
+                if calls == 2 {
+                    Err(io::Error::other("disk full"))
+                } else {
+                    Ok(true)
+                }
+            })
+            .expect_err("a sink error");
+        assert!(
+            matches!(&err, InflateError::Sink(e) if e.to_string() == "disk full"),
+            "{err:?}"
+        );
+        let mut failing = trickle(&stream[..1000], 300);
+        failing.fail_at_end = true;
+        let err = inflater
+            .stream(&mut failing, None, |_| Ok(true))
+            .expect_err("a read error");
+        assert!(matches!(err, InflateError::Read(_)), "{err:?}");
+        // A sink that has seen enough stops the stream, with no error.
+        let mut head = Vec::new();
+        let total = inflater
+            .stream(&mut trickle(&stream, 50_000), Some(300_000), |chunk| {
+                head.extend_from_slice(chunk);
+                Ok(head.len() < 10)
+            })
+            .unwrap();
+        assert_eq!(total, head.len() as u64);
+        assert!(head[..10] == data[..10]);
+        // The inflater is still whole after all that.
+        let out = stream_all(&mut inflater, &stream, 10, Some(300_000)).unwrap();
+        assert!(out == data);
+    }
+
+    #[test]
+    fn whole_decoding_uses_only_the_bytes_held_and_keeps_them_for_streaming() {
+        let mut inflater = Inflater::new();
+        let data = sample(20_000);
+        let stream = zlib(&data);
+        // A header, the stream, then the next entry's bytes.
+        let mut bytes = vec![0xB5, 0x01];
+        bytes.extend_from_slice(&stream);
+        bytes.extend_from_slice(b"next entry");
+        let mut filled = inflater
+            .fill(bytes.len(), |buf| {
+                buf[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            })
+            .unwrap();
+        filled.skip(2);
+        assert_eq!(filled.len(), stream.len() + 10);
+        // Trailing bytes after the stream are no obstacle.
+        assert!(filled.whole(data.len()).as_deref() == Some(&data[..]));
+        // Cut short, whole decoding fails and streaming goes on from the bytes held.
+        filled.truncate(stream.len() / 2);
+        assert_eq!(filled.whole(data.len()), None);
+        let mut out = Vec::new();
+        filled
+            .stream(
+                &mut &stream[stream.len() / 2..],
+                Some(data.len() as u64),
+                |chunk| {
+                    out.extend_from_slice(chunk);
+                    Ok(true)
+                },
+            )
+            .unwrap();
+        assert!(out == data);
+    }
+}

@@ -1,0 +1,329 @@
+//! Where objects live: the object directories of a store, their packs, and finding an
+//! object by id or checking a location another process names.
+//!
+//! The object directories are the store's own `objects/` (source 0), then its alternates in
+//! the order given. Each one's packs are listed when the store is opened, in the order of
+//! their names, so two processes opening one store number them alike and can hand each
+//! other an [`ObjectLocation`]. A pack's index is read only when a lookup by id needs it.
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use gix_hash::{ObjectId, oid};
+
+use super::pack::{self, Pack};
+use super::{Error, Odb};
+use crate::cap::Dir;
+
+/// Where an object of a store lives: a pack entry, or a loose object.
+///
+/// A location names things by number, so that it can be handed from the process that
+/// planned a checkout to the processes that write it, which open the same store: object
+/// directories are numbered 0 for the store's own `objects/`, then its alternates in the
+/// order given; packs are numbered within their directory in the order of their names. A
+/// location handed over is checked before it is used, and reading from one that is wrong
+/// fails with an error rather than misbehaving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "kebab-case"))]
+pub enum ObjectLocation {
+    /// An entry of a pack.
+    Packed {
+        /// The object directory: 0 for the store's own, then its alternates in order.
+        source: u32,
+        /// The pack, numbered within its object directory in the order of the packs' names.
+        pack: u32,
+        /// Where the entry starts in the pack's data file, in bytes from its beginning.
+        offset: u64,
+    },
+    /// A loose object, in the file named by its id.
+    Loose {
+        /// The object directory: 0 for the store's own, then its alternates in order.
+        source: u32,
+    },
+}
+
+impl fmt::Display for ObjectLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ObjectLocation::Packed {
+                source,
+                pack,
+                offset,
+            } => write!(
+                f,
+                "offset {offset} of pack {pack} in object directory {source}"
+            ),
+            ObjectLocation::Loose { source } => {
+                write!(f, "a loose object in object directory {source}")
+            }
+        }
+    }
+}
+
+/// One object directory: the store's own `objects/`, or an alternate.
+pub(super) struct Source {
+    dir: Dir,
+    /// How messages name it: `objects`, or the alternate's path as the store lists it.
+    label: PathBuf,
+    /// Its packs, as a range of [`Odb::packs`].
+    packs: Range<usize>,
+}
+
+/// Where an object was found, ready to be read.
+pub(super) enum Found {
+    /// At `offset` in pack `pack`, an index into [`Odb::packs`].
+    Packed { pack: usize, offset: u64 },
+    /// A loose object, already opened.
+    Loose {
+        file: File,
+        /// The file, relative to the store, for messages.
+        path: PathBuf,
+        /// Its object directory.
+        source: usize,
+    },
+}
+
+impl Odb {
+    /// Open the object directory `objects` (labelled `label` in messages) and `alternates`,
+    /// listing their packs; no pack index is read yet.
+    pub(crate) fn open(
+        objects: Dir,
+        label: PathBuf,
+        alternates: Vec<(Dir, PathBuf)>,
+    ) -> Result<Odb, Error> {
+        let mut sources = Vec::new();
+        let mut packs = Vec::new();
+        for (number, (dir, label)) in std::iter::once((objects, label))
+            .chain(alternates)
+            .enumerate()
+        {
+            let number = u32::try_from(number).map_err(|_| Error::CorruptFile {
+                path: label.clone(),
+                message: "too many alternates".into(),
+            })?;
+            let start = packs.len();
+            open_packs(&dir, &label, number, &mut packs)?;
+            sources.push(Source {
+                dir,
+                label,
+                packs: start..packs.len(),
+            });
+        }
+        Ok(Odb { sources, packs })
+    }
+
+    /// Find `id`: in the packs of each object directory in turn, then as a loose object.
+    pub(super) fn find(&self, id: &oid) -> Result<Found, Error> {
+        for (number, pack) in self.packs.iter().enumerate() {
+            if let Some(offset) = pack.offset_of(id)? {
+                return Ok(Found::Packed {
+                    pack: number,
+                    offset,
+                });
+            }
+        }
+        for (number, source) in self.sources.iter().enumerate() {
+            if let Some((file, path)) = source.open_loose(id)? {
+                return Ok(Found::Loose {
+                    file,
+                    path,
+                    source: number,
+                });
+            }
+        }
+        Err(Error::NotFound { id: id.to_owned() })
+    }
+
+    /// The location of what [`Odb::find`] found.
+    pub(super) fn location(&self, found: &Found) -> ObjectLocation {
+        match *found {
+            Found::Packed { pack, offset } => ObjectLocation::Packed {
+                source: self.packs[pack].source,
+                pack: self.packs[pack].number,
+                offset,
+            },
+            Found::Loose { source, .. } => ObjectLocation::Loose {
+                // `open` numbered the sources as u32.
+                source: source as u32,
+            },
+        }
+    }
+
+    /// Check `at`, a location of `id` another process handed over, against this store: the
+    /// object directory, the pack and the offset must exist, and where this pack's index is
+    /// loaded already, it must put `id` there. Returns the pack, as an index into
+    /// [`Odb::packs`].
+    ///
+    /// Without the index, an offset that is not the start of the entry of `id` cannot be
+    /// told from here; decoding from it then fails (corrupt data, the wrong kind or size)
+    /// or, if it is the start of another blob's entry, yields that blob.
+    pub(super) fn check_packed(&self, id: &oid, at: ObjectLocation) -> Result<usize, Error> {
+        let bad = |reason: String| Error::BadLocation {
+            id: id.to_owned(),
+            location: at,
+            reason,
+        };
+        let ObjectLocation::Packed {
+            source,
+            pack,
+            offset,
+        } = at
+        else {
+            return Err(bad("not a pack entry".into()));
+        };
+        let source = self.source(source).map_err(bad)?;
+        let count = source.packs.len();
+        let number = usize::try_from(pack)
+            .ok()
+            .filter(|&pack| pack < count)
+            .ok_or_else(|| {
+                bad(format!(
+                    "{} has {count} packs",
+                    source.label.join("pack").display()
+                ))
+            })?;
+        let index = source.packs.start + number;
+        let pack = &self.packs[index];
+        let end = pack.data_end();
+        if !(pack::HEADER_LEN..end).contains(&offset) {
+            return Err(bad(format!(
+                "the entries of {} lie between offsets {} and {end}",
+                pack.path.display(),
+                pack::HEADER_LEN
+            )));
+        }
+        if pack.indexed_at(id, offset) == Some(false) {
+            return Err(bad(format!(
+                "the index of {} does not put it there",
+                pack.path.display()
+            )));
+        }
+        Ok(index)
+    }
+
+    /// Open the loose object `id` in the object directory `at` names, a location another
+    /// process handed over.
+    pub(super) fn open_loose_at(
+        &self,
+        id: &oid,
+        at: ObjectLocation,
+    ) -> Result<(File, PathBuf), Error> {
+        let bad = |reason: String| Error::BadLocation {
+            id: id.to_owned(),
+            location: at,
+            reason,
+        };
+        let ObjectLocation::Loose { source } = at else {
+            return Err(bad("not a loose object".into()));
+        };
+        let source = self.source(source).map_err(bad)?;
+        source.open_loose(id)?.ok_or_else(|| {
+            bad(format!(
+                "{} holds no loose object of that id",
+                source.label.display()
+            ))
+        })
+    }
+
+    fn source(&self, number: u32) -> Result<&Source, String> {
+        usize::try_from(number)
+            .ok()
+            .and_then(|number| self.sources.get(number))
+            .ok_or_else(|| format!("the store has {} object directories", self.sources.len()))
+    }
+
+    /// Every object id in the store that starts with `prefix`, without duplicates.
+    pub(crate) fn ids_with_prefix(&self, prefix: gix_hash::Prefix) -> Result<Vec<ObjectId>, Error> {
+        let mut ids = Vec::new();
+        let hex = prefix.to_string();
+        for source in &self.sources {
+            for pack in &self.packs[source.packs.clone()] {
+                pack.ids_with_prefix(prefix, &mut ids)?;
+            }
+            let fan = Path::new(&hex[..2]);
+            let names = match source.dir.entries(fan) {
+                Ok(names) => names,
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                Err(err) => {
+                    return Err(Error::Io {
+                        path: source.label.join(fan),
+                        source: err,
+                    });
+                }
+            };
+            for name in names {
+                let Some(rest) = name.to_str() else { continue };
+                let full = format!("{}{rest}", &hex[..2]);
+                if let Ok(id) = ObjectId::from_hex(full.as_bytes())
+                    && id.to_hex().to_string().starts_with(&hex)
+                {
+                    ids.push(id);
+                }
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Pack `number`, an index into [`Odb::packs`] that [`Odb::find`] or
+    /// [`Odb::check_packed`] returned.
+    pub(super) fn pack(&self, number: usize) -> &Pack {
+        &self.packs[number]
+    }
+}
+
+impl Source {
+    /// Open the loose object `id` in this directory, if it is there.
+    fn open_loose(&self, id: &oid) -> Result<Option<(File, PathBuf)>, Error> {
+        let hex = id.to_hex().to_string();
+        let rel = Path::new(&hex[..2]).join(&hex[2..]);
+        match self.dir.open_file(&rel) {
+            Ok(file) => Ok(Some((file, self.label.join(&rel)))),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::Io {
+                path: self.label.join(&rel),
+                source,
+            }),
+        }
+    }
+}
+
+/// List the packs of `objects/pack`, each `pack-*.pack` with its `.idx` beside it, in the
+/// order of their names, and open them as object directory `source`.
+fn open_packs(objects: &Dir, label: &Path, source: u32, out: &mut Vec<Pack>) -> Result<(), Error> {
+    let dir_path = label.join("pack");
+    let io = |source| Error::Io {
+        path: dir_path.clone(),
+        source,
+    };
+    let dir = match objects.open_dir(Path::new("pack")) {
+        Ok(dir) => Arc::new(dir),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(io(source)),
+    };
+    let mut names = dir.entries(Path::new(".")).map_err(io)?;
+    names.sort();
+    let mut number = 0u32;
+    for name in &names {
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".idx")) else {
+            continue;
+        };
+        // git ignores an index whose pack is gone (a repack in progress); so do we.
+        let pack_name = std::ffi::OsString::from(format!("{stem}.pack"));
+        if !stem.starts_with("pack-") || names.binary_search(&pack_name).is_err() {
+            continue;
+        }
+        out.push(Pack::open(&dir, &dir_path, stem, source, number)?);
+        number = number.checked_add(1).ok_or_else(|| Error::CorruptFile {
+            path: dir_path.clone(),
+            message: "too many packs".into(),
+        })?;
+    }
+    Ok(())
+}
