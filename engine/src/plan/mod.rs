@@ -3,10 +3,25 @@
 //! The plan is the whole checkout as data: directories parents-first, files grouped by
 //! directory, symlinks with their targets. Building it reads only tree objects and symlink
 //! targets; nothing touches the destination until the whole tree has passed validation.
-//! Where the runtime cannot spell a name (under WASI, one that is not UTF-8), the plan uses
-//! a placeholder and lists the entry for renaming once everything is written.
+//!
+//! It is built in passes, one module each:
+//!
+//! 1. `walk`: read every tree and validate every entry (names, modes, kinds, duplicates,
+//!    symlink targets, depth), collecting directories, files and symlinks;
+//! 2. `arena`: the directories, each a name and a parent (so memory stays linear in
+//!    entries however deep the tree), with those holding nothing pruned as `git archive`
+//!    prunes them;
+//! 3. `placeholders`: where the runtime cannot spell a name (under WASI, one that is not
+//!    UTF-8), the plan uses a placeholder and lists the entry for renaming once everything
+//!    is written;
+//!
+//! and finally, for a [`Shard`], only that shard's files are kept.
 
+mod arena;
 mod function;
+mod placeholders;
+mod walk;
+
 pub(crate) use function::plan_with_cache;
 pub use function::{plan, plan_shard};
 
@@ -15,14 +30,26 @@ use gix_hash::ObjectId;
 
 use crate::odb;
 
+/// How deeply trees may nest: the root tree is at depth 1, `a/` at 2, `a/b/` at 3, so no
+/// path in a checkout has more than this many components.
+///
+/// A deeper tree is refused with [`Error::TooDeep`] as soon as the walk reaches it, before
+/// it is read. It is 4096, the default git first documented for `core.maxTreeDepth`
+/// (git has since refused trees deeper than 2048 by default, 512 when built with MSVC);
+/// real repositories come nowhere near, and a hostile one cannot make the walk's work or
+/// memory grow faster than its number of entries.
+pub const MAX_TREE_DEPTH: usize = 4096;
+
 /// A validated checkout, ready to be written.
 #[derive(Debug, Default)]
 pub struct Plan {
-    /// Directories, parents before children; `dirs[0]` is the root (empty path).
+    /// Directories in walk order, so parents before children; `dirs[0]` is the root (empty
+    /// name). Their paths are built on demand by [`Plan::dir_path`].
     pub(crate) dirs: Vec<Directory>,
     /// Regular files, grouped by directory in the order of `dirs`.
     pub(crate) files: Vec<File>,
-    /// Symbolic links, with their targets already read.
+    /// Symbolic links, with their targets already read, grouped by directory in the order
+    /// of `dirs`.
     pub(crate) symlinks: Vec<Symlink>,
     /// The shard this plan holds the files of, or `None` for all of them.
     pub(crate) shard: Option<Shard>,
@@ -34,7 +61,7 @@ pub struct Plan {
 /// (WASI guests) can write one checkout at once.
 ///
 /// A plan for a shard holds every directory but only the files of every `count`-th
-/// directory (in walk order), starting at `index`; or, if `claimed`, every file, the
+/// directory (in the plan's order), starting at `index`; or, if `claimed`, every file, the
 /// shards' writers then taking directories from a counter they share (see
 /// [`write::Options::claim`](crate::write::Options::claim)). Shard 0 also holds every
 /// symlink. Its writer creates directories as needed (tolerating those another shard made
@@ -75,19 +102,29 @@ impl Plan {
     pub fn symlinks(&self) -> usize {
         self.symlinks.len()
     }
+
+    /// The path of directory `index` relative to the checkout root, `/`-separated, as it is
+    /// written (with placeholders where names were replaced); empty for the root.
+    pub(crate) fn dir_path(&self, index: usize) -> BString {
+        arena::path(&self.dirs, index, None)
+    }
 }
 
 /// A directory to create.
+///
+/// It holds its name, not its path: a path per directory would make a plan's memory grow
+/// with the square of the depth.
 #[derive(Debug)]
 pub(crate) struct Directory {
-    /// Path relative to the checkout root, `/`-separated; empty for the root.
-    pub(crate) path: BString,
+    /// Its name in its parent (a placeholder if the runtime cannot spell the tree's);
+    /// empty for the root.
+    pub(crate) name: BString,
     /// Index into [`Plan::dirs`] of its parent; `0` (itself) for the root.
     pub(crate) parent: usize,
 }
 
 /// An entry whose name this runtime cannot spell (under WASI, a name that is not UTF-8):
-/// the plan names it `placeholder` instead, in files, links and directory paths alike, and
+/// the plan names it `placeholder` instead, in files, links and directories alike, and
 /// the caller renames it to `name` once everything is written (see
 /// [`Deferred::Rename`](crate::write::Deferred::Rename)).
 #[derive(Debug)]
@@ -98,8 +135,6 @@ pub(crate) struct Rename {
     pub(crate) placeholder: BString,
     /// Its name in the tree.
     pub(crate) name: BString,
-    /// If it is a directory, its index into [`Plan::dirs`] (it may be pruned as empty).
-    pub(crate) of_dir: Option<usize>,
 }
 
 /// A regular file to write.
@@ -186,6 +221,18 @@ pub enum Error {
         /// The object's kind.
         actual: gix_object::Kind,
     },
+    /// Trees nested deeper than [`MAX_TREE_DEPTH`].
+    #[error(
+        "refusing to check out {path:?}: trees nested {depth} deep pass the limit of {limit} (the tree is hostile or corrupt; git refuses such trees too, see core.maxTreeDepth)"
+    )]
+    TooDeep {
+        /// The first tree too deep, shortened to its first components, `…` and its name.
+        path: BString,
+        /// Its depth, counting the root tree as 1.
+        depth: usize,
+        /// The limit, [`MAX_TREE_DEPTH`].
+        limit: usize,
+    },
     /// Reading a tree or symlink target failed.
     #[error(transparent)]
     Object(#[from] odb::Error),
@@ -203,7 +250,8 @@ impl Error {
             | Error::BadMode { path, .. }
             | Error::BadSymlink { path, .. }
             | Error::BadTree { path, .. }
-            | Error::KindMismatch { path, .. } => Some(path.as_ref()),
+            | Error::KindMismatch { path, .. }
+            | Error::TooDeep { path, .. } => Some(path.as_ref()),
             Error::Object(_) | Error::Interrupted => None,
         }
     }

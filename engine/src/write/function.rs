@@ -53,7 +53,7 @@ pub fn write(
     }
     let mut open: Option<(usize, Dir)> = None;
     for link in &plan.symlinks {
-        let path = join(plan.dirs[link.dir].path.as_ref(), link.name.as_ref());
+        let path = join(plan.dir_path(link.dir).as_ref(), link.name.as_ref());
         let symlink_error = |source| Error::Symlink {
             path: path.clone(),
             source,
@@ -67,7 +67,7 @@ pub fn write(
                 Some((index, dir)) if *index == link.dir => dir,
                 _ => {
                     let dir =
-                        open_dir(root, plan.dirs[link.dir].path.as_ref()).map_err(symlink_error)?;
+                        open_dir(root, plan.dir_path(link.dir).as_ref()).map_err(symlink_error)?;
                     &open.insert((link.dir, dir)).1
                 }
             };
@@ -86,7 +86,7 @@ pub fn write(
     // Entries this runtime could not name: renamed by the caller, after everything else.
     for rename in &plan.renames {
         let path = join(
-            plan.dirs[rename.dir].path.as_ref(),
+            plan.dir_path(rename.dir).as_ref(),
             rename.placeholder.as_ref(),
         );
         stats.deferred.push(Deferred::Rename {
@@ -333,7 +333,7 @@ impl<'a> Dirs<'a> {
             at = self.plan.dirs[at].parent;
         }
         for &at in missing.iter().rev() {
-            let path = &self.plan.dirs[at].path;
+            let path = self.plan.dir_path(at);
             let create = || {
                 let rel = os_path(path.as_ref())?;
                 match self.root.create_dir(rel) {
@@ -397,7 +397,7 @@ impl<'a> Writer<'a> {
             None => {
                 dirs.ensure(index)?;
                 let dir =
-                    open_dir(dirs.root, dirs.plan.dirs[index].path.as_ref()).map_err(|source| {
+                    open_dir(dirs.root, dirs.plan.dir_path(index).as_ref()).map_err(|source| {
                         Error::CreateFile {
                             path: file_path(),
                             source,
@@ -474,7 +474,7 @@ impl<'a> Writer<'a> {
 
 fn file_path(plan: &Plan, index: usize) -> BString {
     let file = &plan.files[index];
-    join(plan.dirs[file.dir].path.as_ref(), file.name.as_ref())
+    join(plan.dir_path(file.dir).as_ref(), file.name.as_ref())
 }
 
 /// Contiguous runs of files in one directory.
