@@ -34,10 +34,12 @@ use crate::odb;
 /// path in a checkout has more than this many components.
 ///
 /// A deeper tree is refused with [`Error::TooDeep`] as soon as the walk reaches it, before
-/// it is read. It is 4096, the default git first documented for `core.maxTreeDepth`
-/// (git has since refused trees deeper than 2048 by default, 512 when built with MSVC);
-/// real repositories come nowhere near, and a hostile one cannot make the walk's work or
-/// memory grow faster than its number of entries.
+/// it is read, so a hostile store of nested trees costs little time and memory (a plan's
+/// memory is linear in its entries in any case). The limit is the default git's
+/// documentation long gave for `core.maxTreeDepth`; git itself refuses trees nested more
+/// than 2048 below the root (512 when built with MSVC). Real repositories come nowhere
+/// near either, and on Linux, where a path holds at most 4095 bytes, a chain of even
+/// one-letter directories stops fitting after about 2000 levels.
 pub const MAX_TREE_DEPTH: usize = 4096;
 
 /// A validated checkout, ready to be written.
@@ -81,7 +83,8 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// Whether the files of walk-order directory `dir` belong to this shard.
+    /// Whether the files of directory `dir` (an index into the plan's directories) belong
+    /// to this shard.
     fn has_dir(self, dir: usize) -> bool {
         self.claimed || dir % self.count == self.index
     }
@@ -223,7 +226,7 @@ pub enum Error {
     },
     /// Trees nested deeper than [`MAX_TREE_DEPTH`].
     #[error(
-        "refusing to check out {path:?}: trees nested {depth} deep pass the limit of {limit} (the tree is hostile or corrupt; git refuses such trees too, see core.maxTreeDepth)"
+        "refusing to check out {path:?}: it is nested {depth} trees deep, past the limit of {limit} (the tree is hostile or corrupt; git refuses such trees too, see core.maxTreeDepth)"
     )]
     TooDeep {
         /// The first tree too deep, shortened to its first components, `…` and its name.

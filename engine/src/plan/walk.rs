@@ -131,7 +131,7 @@ pub(super) fn walk(
                 EntryKind::Tree => {
                     // Refused before it is read: however deep the store nests its trees,
                     // the walk stops here.
-                    if tree.depth == MAX_TREE_DEPTH {
+                    if tree.depth >= MAX_TREE_DEPTH {
                         return Err(Error::TooDeep {
                             path: arena.short_entry_path(dir, entry.filename, SHOWN_COMPONENTS),
                             depth: tree.depth + 1,
