@@ -6,7 +6,7 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::support::*;
 
@@ -851,10 +851,10 @@ fn bottom_content(dest: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The most memory a refusal may take, in KiB. Measured with a debug build: about 11 MiB
+/// The most memory a refusal may take, in KiB. Measured with a debug build: about 14 MiB
 /// natively and 19 MiB under wasm; 60 MiB under wasm when it first compiles the guest. When
-/// each directory held its whole path, 20,000 levels took 525 MiB, and 200,000 were killed
-/// by the OOM killer.
+/// each directory held its whole path, 20,000 levels took 525 MiB natively, and 200,000 were
+/// killed by the OOM killer.
 const REFUSAL_PEAK_KIB: u64 = 64 * 1024;
 
 fn trees_nested_past_the_depth_limit_are_refused_in_little_memory(rt: Runtime) {
@@ -894,41 +894,53 @@ fn trees_nested_past_the_depth_limit_are_refused_in_little_memory(rt: Runtime) {
     }
 }
 
-/// Runs unfurl with `args` and returns what it did and its peak resident memory in KiB
-/// (`ru_maxrss` from `wait4`: this child's alone, whatever else the suite runs meanwhile).
-/// Its output goes through files in `scratch`.
+/// Runs `argv[3:]` with its output in the files `argv[1]` and `argv[2]`, then prints its exit
+/// code and its peak RSS in KiB. A process's peak RSS starts from its parent's at the fork
+/// (and the test process is large), so the child is measured from a small parent: this one.
+const PEAK_RSS: &str = r#"
+import resource, subprocess, sys
+with open(sys.argv[1], "wb") as out, open(sys.argv[2], "wb") as err:
+    run = subprocess.run(sys.argv[3:], stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+print(run.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"#;
+
+/// Runs unfurl with `args` and returns what it did and its peak resident memory in KiB (which
+/// includes the 10 to 15 MiB of the python that measures it). Its output goes through files
+/// in `scratch`.
 fn unfurl_with_peak_memory<S: AsRef<OsStr>>(args: &[S], scratch: &Path) -> (Run, u64) {
+    require("python3", "it measures unfurl's peak memory");
     let (out_path, err_path) = (scratch.join("stdout"), scratch.join("stderr"));
-    let child = unfurl_cmd()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap())
-        .spawn()
-        .expect("start unfurl");
-    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain old data, for which all zeroes is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: both pointers are to live locals; pid is our own unreaped child.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
-            break;
-        }
-        let err = std::io::Error::last_os_error();
-        assert_eq!(
-            err.kind(),
-            std::io::ErrorKind::Interrupted,
-            "expected wait4 on unfurl to succeed, got {err}"
-        );
+    let unfurl = unfurl_cmd();
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c")
+        .arg(PEAK_RSS)
+        .arg(&out_path)
+        .arg(&err_path)
+        .arg(unfurl.get_program())
+        .args(args);
+    for (key, value) in unfurl.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
     }
-    // Already reaped by wait4; dropping a std Child neither waits nor kills.
-    drop(child);
+    let measured = run(&mut cmd);
+    let report = String::from_utf8_lossy(&measured.stdout);
+    let parsed = report
+        .split_once(' ')
+        .and_then(|(code, kib)| Some((code.parse::<i32>().ok()?, kib.trim().parse::<u64>().ok()?)));
+    let Some((code, peak_kib)) = parsed else {
+        panic!(
+            "expected the measuring python to print an exit code and a peak RSS, got {report:?} \
+             and {}",
+            String::from_utf8_lossy(&measured.stderr)
+        );
+    };
     let run = Run {
-        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        // Negative: killed by that signal.
+        code: (code >= 0).then_some(code),
         stdout: fs::read_to_string(&out_path).unwrap(),
         stderr: fs::read_to_string(&err_path).unwrap(),
     };
-    (run, u64::try_from(usage.ru_maxrss).unwrap_or(0))
+    (run, peak_kib)
 }
