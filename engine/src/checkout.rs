@@ -431,9 +431,9 @@ fn object_subject(e: &odb::Error) -> (Option<String>, Option<String>) {
         odb::Error::Corrupt { id, path, .. } => {
             (Some(path.display().to_string()), Some(id.to_string()))
         }
-        odb::Error::UnexpectedKind { id, .. } | odb::Error::Sink { id, .. } => {
-            (None, Some(id.to_string()))
-        }
+        odb::Error::UnexpectedKind { id, .. }
+        | odb::Error::Sink { id, .. }
+        | odb::Error::BadLocation { id, .. } => (None, Some(id.to_string())),
     }
 }
 

@@ -3,11 +3,27 @@
 //! The plan is the whole checkout as data: directories parents-first, files grouped by
 //! directory, symlinks with their targets. Building it reads only tree objects and symlink
 //! targets; nothing touches the destination until the whole tree has passed validation.
-//! Where the runtime cannot spell a name (under WASI, one that is not UTF-8), the plan uses
-//! a placeholder and lists the entry for renaming once everything is written.
+//!
+//! It is built in passes, one module each:
+//!
+//! 1. `walk`: read every tree and validate every entry (names, modes, kinds, duplicates,
+//!    symlink targets, depth), collecting directories, files and symlinks;
+//! 2. `arena`: the directories, each a name and a parent (so memory stays linear in
+//!    entries however deep the tree), with those holding nothing pruned as `git archive`
+//!    prunes them;
+//! 3. `placeholders`: where the runtime cannot spell a name (under WASI, one that is not
+//!    UTF-8), the plan uses a placeholder and lists the entry for renaming once everything
+//!    is written;
+//!
+//! and, in `work`, the plan as work: groups of files for the writers, and the operations
+//! left to the end.
 
+mod arena;
 mod function;
+mod placeholders;
+mod walk;
 mod work;
+
 pub use function::plan;
 pub(crate) use function::plan_with_cache;
 
@@ -16,6 +32,18 @@ use gix_hash::ObjectId;
 
 use crate::odb;
 
+/// How deeply trees may nest: the root tree is at depth 1, `a/` at 2, `a/b/` at 3, so no
+/// path in a checkout has more than this many components.
+///
+/// A deeper tree is refused with [`Error::TooDeep`] as soon as the walk reaches it, before
+/// it is read, so a hostile store of nested trees costs little time and memory (a plan's
+/// memory is linear in its entries in any case). The limit is the default git's
+/// documentation long gave for `core.maxTreeDepth`; git itself refuses trees nested more
+/// than 2048 below the root (512 when built with MSVC). Real repositories come nowhere
+/// near either, and on Linux, where a path holds at most 4095 bytes, a chain of even
+/// one-letter directories stops fitting after about 2000 levels.
+pub const MAX_TREE_DEPTH: usize = 4096;
+
 /// A validated checkout, ready to be written.
 ///
 /// Under the sandbox the planner guest sends it to the host, which hands its groups to the
@@ -23,12 +51,17 @@ use crate::odb;
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Plan {
-    /// Directories, parents before children; `dirs[0]` is the root (empty path).
+    /// Directories in walk order, so parents before children; `dirs[0]` is the root (empty
+    /// name). Their paths are built on demand by [`Plan::dir_path`].
     pub(crate) dirs: Vec<Directory>,
     /// Regular files, grouped by directory in the order of `dirs`.
     pub(crate) files: Vec<File>,
-    /// Symbolic links, with their targets already read.
+    /// Symbolic links, with their targets already read, grouped by directory in the order
+    /// of `dirs`.
     pub(crate) symlinks: Vec<Symlink>,
+    /// Submodules (gitlinks), each an empty directory in the checkout.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub(crate) submodules: Vec<Submodule>,
     /// Entries written under a placeholder name, to be renamed by the caller.
     pub(crate) renames: Vec<Rename>,
 }
@@ -48,21 +81,31 @@ impl Plan {
     pub fn symlinks(&self) -> usize {
         self.symlinks.len()
     }
+
+    /// The path of directory `index` relative to the checkout root, `/`-separated, as it is
+    /// written (with placeholders where names were replaced); empty for the root.
+    pub(crate) fn dir_path(&self, index: usize) -> BString {
+        arena::path(&self.dirs, index, None)
+    }
 }
 
 /// A directory to create.
+///
+/// It holds its name, not its path: a path per directory would make a plan's memory grow
+/// with the square of the depth.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Directory {
-    /// Path relative to the checkout root, `/`-separated; empty for the root.
+    /// Its name in its parent (a placeholder if the runtime cannot spell the tree's);
+    /// empty for the root.
     #[cfg_attr(feature = "serde", serde(with = "crate::wire::utf8"))]
-    pub(crate) path: BString,
+    pub(crate) name: BString,
     /// Index into [`Plan::dirs`] of its parent; `0` (itself) for the root.
     pub(crate) parent: usize,
 }
 
 /// An entry whose name this runtime cannot spell (under WASI, a name that is not UTF-8):
-/// the plan names it `placeholder` instead, in files, links and directory paths alike, and
+/// the plan names it `placeholder` instead, in files, links and directories alike, and
 /// the caller renames it to `name` once everything is written (see
 /// [`Deferred::Rename`](crate::write::Deferred::Rename)).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +118,6 @@ pub(crate) struct Rename {
     pub(crate) placeholder: BString,
     /// Its name in the tree.
     pub(crate) name: BString,
-    /// If it is a directory, its index into [`Plan::dirs`] (it may be pruned as empty).
-    pub(crate) of_dir: Option<usize>,
 }
 
 /// A regular file to write.
@@ -106,6 +147,20 @@ pub(crate) struct Symlink {
     pub(crate) name: BString,
     /// The target, exactly as stored.
     pub(crate) target: BString,
+    /// The blob holding the target.
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::hex"))]
+    pub(crate) id: ObjectId,
+}
+
+/// A submodule (a gitlink): written as an empty directory, recorded in an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(crate) struct Submodule {
+    /// Index into [`Plan::dirs`] of the directory standing for it.
+    pub(crate) dir: usize,
+    /// The commit the tree records for it.
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::hex"))]
+    pub(crate) id: ObjectId,
 }
 
 /// Why the tree cannot be checked out. Every variant names the offending path.
@@ -168,6 +223,18 @@ pub enum Error {
         /// The object's kind.
         actual: gix_object::Kind,
     },
+    /// Trees nested deeper than [`MAX_TREE_DEPTH`].
+    #[error(
+        "refusing to check out {path:?}: it is nested {depth} trees deep, past the limit of {limit} (the tree is hostile or corrupt; git refuses such trees too, see core.maxTreeDepth)"
+    )]
+    TooDeep {
+        /// The first tree too deep, shortened to its first components, `…` and its name.
+        path: BString,
+        /// Its depth, counting the root tree as 1.
+        depth: usize,
+        /// The limit, [`MAX_TREE_DEPTH`].
+        limit: usize,
+    },
     /// Reading a tree or symlink target failed.
     #[error(transparent)]
     Object(#[from] odb::Error),
@@ -191,7 +258,8 @@ impl Error {
             | Error::BadMode { path, .. }
             | Error::BadSymlink { path, .. }
             | Error::BadTree { path, .. }
-            | Error::KindMismatch { path, .. } => Some(path.as_ref()),
+            | Error::KindMismatch { path, .. }
+            | Error::TooDeep { path, .. } => Some(path.as_ref()),
             Error::Object(_) | Error::Malformed { .. } | Error::Interrupted => None,
         }
     }

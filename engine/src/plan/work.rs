@@ -27,7 +27,7 @@ impl Plan {
         Group {
             dir: files
                 .first()
-                .map_or_else(BString::default, |f| self.dirs[f.dir].path.clone()),
+                .map_or_else(BString::default, |f| self.dir_path(f.dir)),
             files: files
                 .iter()
                 .map(|f| GroupFile {
@@ -47,22 +47,18 @@ impl Plan {
         for file in &self.files {
             has_files[file.dir] = true;
         }
-        let dirs = self
-            .dirs
-            .iter()
-            .zip(&has_files)
-            .skip(1)
-            .filter(|(_, has)| !**has)
-            .map(|(dir, _)| Deferred::Dir {
-                path: dir.path.clone(),
+        let dirs = (1..self.dirs.len())
+            .filter(|&i| !has_files[i])
+            .map(|i| Deferred::Dir {
+                path: self.dir_path(i),
             });
         let links = self.symlinks.iter().map(|link| Deferred::Symlink {
-            path: crate::write::join(self.dirs[link.dir].path.as_ref(), link.name.as_ref()),
+            path: crate::write::join(self.dir_path(link.dir).as_ref(), link.name.as_ref()),
             target: link.target.to_vec(),
         });
         let renames = self.renames.iter().map(|rename| Deferred::Rename {
             path: crate::write::join(
-                self.dirs[rename.dir].path.as_ref(),
+                self.dir_path(rename.dir).as_ref(),
                 rename.placeholder.as_ref(),
             ),
             name: rename.name.to_vec(),
@@ -79,11 +75,11 @@ impl Plan {
         let bad = |what: String| Error::Malformed { what };
         let dirs = self.dirs.len();
         match self.dirs.first() {
-            Some(root) if root.path.is_empty() && root.parent == 0 => {}
+            Some(root) if root.name.is_empty() && root.parent == 0 => {}
             _ => return Err(bad("its first directory is not the root".into())),
         }
         for (i, dir) in self.dirs.iter().enumerate().skip(1) {
-            if dir.parent >= i || dir.path.is_empty() {
+            if dir.parent >= i || dir.name.is_empty() {
                 return Err(bad(format!("directory {i} does not follow its parent")));
             }
         }
@@ -100,9 +96,9 @@ impl Plan {
         }
         for rename in &self.renames {
             in_range(rename.dir, "rename")?;
-            if let Some(of) = rename.of_dir {
-                in_range(of, "rename")?;
-            }
+        }
+        for sub in &self.submodules {
+            in_range(sub.dir, "submodule")?;
         }
         Ok(())
     }
@@ -118,8 +114,8 @@ mod tests {
     }
 
     fn sample() -> Plan {
-        let dir = |path: &str, parent| Directory {
-            path: path.into(),
+        let dir = |name: &str, parent| Directory {
+            name: name.into(),
             parent,
         };
         let file = |dir, name: &str| File {
@@ -129,13 +125,15 @@ mod tests {
             executable: false,
         };
         Plan {
-            dirs: vec![dir("", 0), dir("a", 0), dir("a/sub", 1), dir("b", 0)],
+            dirs: vec![dir("", 0), dir("a", 0), dir("sub", 1), dir("b", 0)],
             files: vec![file(0, "x"), file(0, "y"), file(1, "z"), file(3, "w")],
             symlinks: vec![Symlink {
                 dir: 1,
                 name: "link".into(),
                 target: "../x".into(),
+                id: id(9),
             }],
+            submodules: Vec::new(),
             renames: Vec::new(),
         }
     }

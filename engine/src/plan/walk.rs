@@ -1,0 +1,560 @@
+//! Pass 1, walk and validate: read every tree of the checkout, check every entry, and
+//! collect its directories (in an [`Arena`]), files and symlinks.
+//!
+//! Every name is checked the way git's `verify_path` checks it with `core.protectNTFS` and
+//! `core.protectHFS` on, on every platform: no `.`, `..` or empty names, no `/` inside a
+//! name, no `.git` in any case or disguise (`.git.`, `git~1`, `.g\u{200c}it`, …), no symlinked
+//! `.gitmodules`. Windows device names (`CON`, `aux.c`) are refused only on Windows, where
+//! they mean something; real Linux repositories contain them. Malformed trees (two entries
+//! with one name, unknown modes, objects of the wrong kind), symlink targets no filesystem
+//! takes and trees nested deeper than [`MAX_TREE_DEPTH`] are refused instead of silently
+//! resolved.
+//!
+//! The walk reads each tree without copying it and allocates per entry only the name the
+//! plan keeps; an entry's full path is built only for an error message.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bstr::{BStr, BString};
+use gix_hash::{ObjectId, oid};
+use gix_object::Kind;
+use gix_object::tree::EntryKind;
+
+use super::arena::Arena;
+use super::{Error, File, MAX_TREE_DEPTH, Submodule, Symlink};
+use crate::odb;
+
+/// The longest symlink target accepted: Linux's `PATH_MAX`.
+const MAX_SYMLINK_TARGET: u64 = 4096;
+
+/// How many leading components an error about a too-deep tree shows.
+const SHOWN_COMPONENTS: usize = 3;
+
+/// An object's content, shared rather than copied (as the store's reader hands it out).
+pub(super) type Data = Arc<Vec<u8>>;
+
+/// Where the walk reads objects: the store, or a handful of objects in a test.
+pub(super) trait Objects {
+    /// The kind and content of object `id`.
+    fn read(&mut self, id: &oid) -> Result<(Kind, Data), odb::Error>;
+    /// The kind and size of object `id`.
+    fn header(&mut self, id: &oid) -> Result<(Kind, u64), odb::Error>;
+}
+
+impl Objects for odb::Reader<'_> {
+    fn read(&mut self, id: &oid) -> Result<(Kind, Data), odb::Error> {
+        self.read_shared(id)
+    }
+
+    fn header(&mut self, id: &oid) -> Result<(Kind, u64), odb::Error> {
+        odb::Reader::header(self, id)
+    }
+}
+
+/// What the walk found: every directory, and every file and symlink in walk order.
+pub(super) struct Walked {
+    /// The directories, in the order they were walked (a submodule's when its parent was).
+    pub(super) arena: Arena,
+    /// Regular files, grouped by directory in the order of the arena.
+    pub(super) files: Vec<File>,
+    /// Symbolic links with their targets, grouped by directory in the order of the arena.
+    pub(super) symlinks: Vec<Symlink>,
+    /// Submodules, each with the directory standing for it.
+    pub(super) submodules: Vec<Submodule>,
+}
+
+/// A tree still to walk.
+struct Pending {
+    id: ObjectId,
+    /// Its directory's parent, in the arena.
+    parent: usize,
+    /// Its name in the parent; empty for the root.
+    name: BString,
+    /// The root is at depth 1.
+    depth: usize,
+}
+
+/// Walk the tree `root`, validating every entry, in depth-first order: each directory is
+/// added to the arena when its tree is read, so its files come after those of every
+/// directory before it.
+pub(super) fn walk(
+    objects: &mut impl Objects,
+    root: ObjectId,
+    interrupt: &AtomicBool,
+) -> Result<Walked, Error> {
+    let mut arena = Arena::new();
+    let mut files = Vec::new();
+    let mut symlinks = Vec::new();
+    let mut submodules = Vec::new();
+    let mut stack = vec![Pending {
+        id: root,
+        parent: 0,
+        name: BString::default(),
+        depth: 1,
+    }];
+    while let Some(tree) = stack.pop() {
+        if interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        let dir = if tree.depth == 1 {
+            0
+        } else {
+            arena.add(tree.parent, tree.name)
+        };
+        let (kind, data) = objects.read(&tree.id)?;
+        if kind != Kind::Tree {
+            return Err(Error::KindMismatch {
+                path: arena.display_path(dir),
+                id: tree.id,
+                expected: Kind::Tree,
+                actual: kind,
+            });
+        }
+        // Every name with whether it is a directory, to find duplicates once all are seen.
+        let mut names: Vec<(&BStr, bool)> = Vec::new();
+        let subtrees_start = stack.len();
+        for entry in gix_object::TreeRefIter::from_bytes(&data, gix_hash::Kind::Sha1) {
+            let entry = entry.map_err(|e| Error::BadTree {
+                id: tree.id,
+                path: arena.display_path(dir),
+                message: e.to_string(),
+            })?;
+            // The entry's path, for messages only.
+            let path = || arena.entry_path(dir, entry.filename);
+            let mode = u32::from(entry.mode.value());
+            let kind = entry_kind(mode).ok_or_else(|| Error::BadMode { path: path(), mode })?;
+            validate_name(entry.filename, kind, &path)?;
+            names.push((
+                entry.filename,
+                matches!(kind, EntryKind::Tree | EntryKind::Commit),
+            ));
+            let id = entry.oid.to_owned();
+            match kind {
+                EntryKind::Tree => {
+                    // Refused before it is read: however deep the store nests its trees,
+                    // the walk stops here.
+                    if tree.depth >= MAX_TREE_DEPTH {
+                        return Err(Error::TooDeep {
+                            path: arena.short_entry_path(dir, entry.filename, SHOWN_COMPONENTS),
+                            depth: tree.depth + 1,
+                            limit: MAX_TREE_DEPTH,
+                        });
+                    }
+                    stack.push(Pending {
+                        id,
+                        parent: dir,
+                        name: entry.filename.to_owned(),
+                        depth: tree.depth + 1,
+                    });
+                }
+                EntryKind::Commit => {
+                    // A submodule: git archive writes an empty directory, and so do we.
+                    let index = arena.add(dir, entry.filename.to_owned());
+                    arena.mark(index);
+                    submodules.push(Submodule { dir: index, id });
+                }
+                EntryKind::Blob | EntryKind::BlobExecutable => {
+                    arena.mark(dir);
+                    files.push(File {
+                        dir,
+                        name: entry.filename.to_owned(),
+                        id,
+                        executable: kind == EntryKind::BlobExecutable,
+                    });
+                }
+                EntryKind::Link => {
+                    let target = read_symlink_target(objects, &id, &path)?;
+                    arena.mark(dir);
+                    symlinks.push(Symlink {
+                        dir,
+                        name: entry.filename.to_owned(),
+                        target,
+                        id,
+                    });
+                }
+            }
+        }
+        // Two entries with one name: git's tree order puts a directory `a` after a file
+        // `a.c`, so a file `a` and a directory `a` need not be neighbours; sorted by bytes,
+        // equal names are.
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(Error::DuplicateName {
+                path: arena.entry_path(dir, pair[0].0),
+                file_and_dir: pair[0].1 != pair[1].1,
+            });
+        }
+        // So that the stack pops the subtrees in tree order.
+        stack[subtrees_start..].reverse();
+    }
+    Ok(Walked {
+        arena,
+        files,
+        symlinks,
+        submodules,
+    })
+}
+
+/// The kind of a tree entry, as git's `canon_mode` sees it, or `None` for a mode git
+/// would never have written.
+fn entry_kind(mode: u32) -> Option<EntryKind> {
+    match mode & 0o170000 {
+        0o040000 => Some(EntryKind::Tree),
+        0o120000 => Some(EntryKind::Link),
+        0o160000 => Some(EntryKind::Commit),
+        // Regular files: only the owner's exec bit counts, so legacy 100664 is a plain file.
+        0o100000 if mode & 0o100 != 0 => Some(EntryKind::BlobExecutable),
+        0o100000 => Some(EntryKind::Blob),
+        _ => None,
+    }
+}
+
+fn validate_name(name: &BStr, kind: EntryKind, path: &dyn Fn() -> BString) -> Result<(), Error> {
+    let options = gix_validate::path::component::Options {
+        protect_windows: cfg!(windows),
+        protect_hfs: true,
+        protect_ntfs: true,
+    };
+    let mode = (kind == EntryKind::Link).then_some(gix_validate::path::component::Mode::Symlink);
+    gix_validate::path::component(name, mode, options)
+        .map(|_| ())
+        .map_err(|err| Error::UnsafeName {
+            path: path(),
+            reason: err.to_string(),
+        })
+}
+
+/// Read the target of the symlink at `path`; it must be a small blob without NUL bytes.
+fn read_symlink_target(
+    objects: &mut impl Objects,
+    id: &ObjectId,
+    path: &dyn Fn() -> BString,
+) -> Result<BString, Error> {
+    let (kind, size) = objects.header(id)?;
+    if kind != Kind::Blob {
+        return Err(Error::KindMismatch {
+            path: path(),
+            id: *id,
+            expected: Kind::Blob,
+            actual: kind,
+        });
+    }
+    let bad = |reason| Error::BadSymlink {
+        path: path(),
+        reason,
+    };
+    if size > MAX_SYMLINK_TARGET {
+        return Err(bad("its target is longer than any filesystem allows"));
+    }
+    let (_, target) = objects.read(id)?;
+    if target.is_empty() {
+        return Err(bad("its target is empty"));
+    }
+    if target.contains(&0) {
+        return Err(bad("its target contains a NUL byte"));
+    }
+    Ok(target.to_vec().into())
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// Objects in memory, written with git's formats: a test builds its trees bottom up.
+    #[derive(Default)]
+    pub(in crate::plan) struct MemoryObjects {
+        objects: HashMap<ObjectId, (Kind, Vec<u8>)>,
+    }
+
+    /// Tree entry modes, as git writes them.
+    pub(in crate::plan) const FILE: &str = "100644";
+    pub(in crate::plan) const EXEC: &str = "100755";
+    pub(in crate::plan) const LINK: &str = "120000";
+    pub(in crate::plan) const DIR: &str = "40000";
+    pub(in crate::plan) const GITLINK: &str = "160000";
+
+    impl MemoryObjects {
+        pub(in crate::plan) fn add(&mut self, kind: Kind, data: &[u8]) -> ObjectId {
+            let id = gix_object::compute_hash(gix_hash::Kind::Sha1, kind, data)
+                .expect("SHA-1 of a small object");
+            self.objects.insert(id, (kind, data.to_vec()));
+            id
+        }
+
+        pub(in crate::plan) fn blob(&mut self, data: &[u8]) -> ObjectId {
+            self.add(Kind::Blob, data)
+        }
+
+        /// A tree with exactly these entries, in this order (valid or not).
+        pub(in crate::plan) fn tree(&mut self, entries: &[(&str, &[u8], ObjectId)]) -> ObjectId {
+            let mut data = Vec::new();
+            for (mode, name, id) in entries {
+                data.extend_from_slice(mode.as_bytes());
+                data.push(b' ');
+                data.extend_from_slice(name);
+                data.push(0);
+                data.extend_from_slice(id.as_bytes());
+            }
+            self.add(Kind::Tree, &data)
+        }
+
+        /// `depth` trees nested under the name `d`, the deepest holding one file: the root
+        /// is returned.
+        pub(in crate::plan) fn chain(&mut self, depth: usize) -> ObjectId {
+            let blob = self.blob(b"bottom\n");
+            let mut tree = self.tree(&[(FILE, b"bottom.txt", blob)]);
+            for _ in 1..depth {
+                tree = self.tree(&[(DIR, b"d", tree)]);
+            }
+            tree
+        }
+    }
+
+    impl Objects for MemoryObjects {
+        fn read(&mut self, id: &oid) -> Result<(Kind, Data), odb::Error> {
+            self.objects
+                .get(id)
+                .map(|(kind, data)| (*kind, Arc::new(data.clone())))
+                .ok_or(odb::Error::NotFound { id: id.to_owned() })
+        }
+
+        fn header(&mut self, id: &oid) -> Result<(Kind, u64), odb::Error> {
+            self.read(id).map(|(kind, data)| (kind, data.len() as u64))
+        }
+    }
+
+    fn walk_tree(objects: &mut MemoryObjects, root: ObjectId) -> Result<Walked, Error> {
+        walk(objects, root, &AtomicBool::new(false))
+    }
+
+    #[track_caller]
+    fn refused(objects: &mut MemoryObjects, root: ObjectId) -> Error {
+        match walk_tree(objects, root) {
+            Ok(_) => panic!("expected the tree to be refused, it was accepted"),
+            Err(err) => err,
+        }
+    }
+
+    /// Each file and symlink as `(directory path, name)`, in walk order.
+    fn listing(walked: &Walked) -> (Vec<String>, Vec<String>) {
+        let show = |dir, name: &BString| walked.arena.entry_path(dir, name.as_ref()).to_string();
+        (
+            walked.files.iter().map(|f| show(f.dir, &f.name)).collect(),
+            walked
+                .symlinks
+                .iter()
+                .map(|l| show(l.dir, &l.name))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn files_come_grouped_by_directory_in_walk_order() {
+        let mut o = MemoryObjects::default();
+        let blob = o.blob(b"x\n");
+        let deep = o.tree(&[(FILE, b"f", blob)]);
+        let a = o.tree(&[(DIR, b"deep", deep), (FILE, b"f", blob)]);
+        let b = o.tree(&[(FILE, b"f", blob)]);
+        let root = o.tree(&[(DIR, b"a", a), (DIR, b"b", b), (FILE, b"top", blob)]);
+        let walked = walk_tree(&mut o, root).expect("a valid tree");
+        let (files, _) = listing(&walked);
+        assert_eq!(
+            files,
+            ["top", "a/f", "a/deep/f", "b/f"],
+            "files in depth-first order, each directory's together"
+        );
+        let dirs: Vec<usize> = walked.files.iter().map(|f| f.dir).collect();
+        assert!(
+            dirs.is_sorted(),
+            "expected files in the order of their directories, got {dirs:?}"
+        );
+    }
+
+    #[test]
+    fn kinds_modes_and_symlink_targets_are_read() {
+        let mut o = MemoryObjects::default();
+        let blob = o.blob(b"x\n");
+        let target = o.blob(b"../up");
+        let root = o.tree(&[
+            ("100664", b"legacy", blob),
+            (EXEC, b"run", blob),
+            (LINK, b"link", target),
+            (GITLINK, b"module", blob),
+        ]);
+        let walked = walk_tree(&mut o, root).expect("a valid tree");
+        let exec: Vec<bool> = walked.files.iter().map(|f| f.executable).collect();
+        assert_eq!(exec, [false, true], "100664 is plain, 100755 executable");
+        assert_eq!(walked.symlinks.len(), 1, "one symlink");
+        assert_eq!(walked.symlinks[0].target, "../up", "its target, as stored");
+        assert_eq!(
+            walked.arena.display_path(1),
+            "module",
+            "the submodule becomes a directory"
+        );
+    }
+
+    #[test]
+    fn unsafe_names_are_refused_with_their_path() {
+        for name in [&b".."[..], b".", b"", b"a/b", b".git", b".GIT", b"git~1"] {
+            let mut o = MemoryObjects::default();
+            let blob = o.blob(b"x\n");
+            let sub = o.tree(&[(FILE, name, blob)]);
+            let root = o.tree(&[(DIR, b"sub", sub)]);
+            let err = refused(&mut o, root);
+            let mut expected = BString::from("sub/");
+            expected.extend_from_slice(name);
+            assert!(
+                matches!(&err, Error::UnsafeName { path, .. } if *path == expected),
+                "expected {expected:?} refused as unsafe, got {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_symlinked_gitmodules_is_refused() {
+        let mut o = MemoryObjects::default();
+        let target = o.blob(b"/etc/passwd");
+        let root = o.tree(&[(LINK, b".gitmodules", target)]);
+        let err = refused(&mut o, root);
+        assert!(
+            matches!(err, Error::UnsafeName { .. }),
+            "expected an unsafe name, got {err:?}"
+        );
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_even_apart() {
+        let mut o = MemoryObjects::default();
+        let blob = o.blob(b"x\n");
+        let sub = o.tree(&[(FILE, b"f", blob)]);
+        // A file `a`, a file `a.c`, then a tree `a`: the two `a` are not neighbours.
+        let root = o.tree(&[(FILE, b"a", blob), (FILE, b"a.c", blob), (DIR, b"a", sub)]);
+        let err = refused(&mut o, root);
+        assert!(
+            matches!(&err, Error::DuplicateName { path, file_and_dir: true } if path == "a"),
+            "expected `a` refused as a file and a directory, got {err:?}"
+        );
+        let root = o.tree(&[(FILE, b"b", blob), (FILE, b"b", blob)]);
+        let err = refused(&mut o, root);
+        assert!(
+            matches!(&err, Error::DuplicateName { path, file_and_dir: false } if path == "b"),
+            "expected `b` refused as a duplicate, got {err:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_modes_and_wrong_kinds_are_refused() {
+        let mut o = MemoryObjects::default();
+        let blob = o.blob(b"x\n");
+        let root = o.tree(&[("60000", b"odd", blob)]);
+        let err = refused(&mut o, root);
+        assert!(
+            matches!(&err, Error::BadMode { path, mode: 0o60000 } if path == "odd"),
+            "expected mode 60000 (a block device) refused, got {err:?}"
+        );
+        let root = o.tree(&[(DIR, b"not-a-tree", blob)]);
+        let err = refused(&mut o, root);
+        assert!(
+            matches!(&err, Error::KindMismatch { path, expected: Kind::Tree, .. } if path == "not-a-tree"),
+            "expected a blob used as a tree refused, got {err:?}"
+        );
+        let tree = o.tree(&[]);
+        let root = o.tree(&[(LINK, b"link", tree)]);
+        let err = refused(&mut o, root);
+        assert!(
+            matches!(&err, Error::KindMismatch { path, expected: Kind::Blob, .. } if path == "link"),
+            "expected a tree used as a link target refused, got {err:?}"
+        );
+        let err = refused(&mut o, blob);
+        assert!(
+            matches!(&err, Error::KindMismatch { path, .. } if path == "/"),
+            "expected a root that is not a tree refused, got {err:?}"
+        );
+    }
+
+    #[test]
+    fn bad_symlink_targets_are_refused() {
+        for (target, reason) in [
+            (&b""[..], "empty"),
+            (b"a\0b", "NUL"),
+            (&[b'x'; 4097][..], "longer"),
+        ] {
+            let mut o = MemoryObjects::default();
+            let blob = o.blob(target);
+            let root = o.tree(&[(LINK, b"link", blob)]);
+            let err = refused(&mut o, root);
+            assert!(
+                matches!(&err, Error::BadSymlink { path, reason: r } if path == "link" && r.contains(reason)),
+                "expected a target refused as {reason}, got {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_object_is_a_store_error() {
+        let mut o = MemoryObjects::default();
+        let missing = ObjectId::from_hex(b"1111111111111111111111111111111111111111").unwrap();
+        let root = o.tree(&[(DIR, b"gone", missing)]);
+        let err = refused(&mut o, root);
+        assert!(
+            matches!(err, Error::Object(odb::Error::NotFound { id }) if id == missing),
+            "expected the missing tree reported, got {err:?}"
+        );
+    }
+
+    #[test]
+    fn trees_nested_to_the_limit_are_walked() {
+        let mut o = MemoryObjects::default();
+        let root = o.chain(MAX_TREE_DEPTH);
+        let walked = walk_tree(&mut o, root).expect("a tree exactly at the limit");
+        assert_eq!(walked.files.len(), 1, "expected the one file at the bottom");
+        let dir = walked.files[0].dir;
+        assert_eq!(
+            walked.arena.entry_path(dir, "bottom.txt".into()).len(),
+            2 * (MAX_TREE_DEPTH - 1) + "bottom.txt".len(),
+            "expected its path to have {MAX_TREE_DEPTH} components"
+        );
+    }
+
+    #[test]
+    fn a_tree_nested_past_the_limit_is_refused_before_it_is_read() {
+        let mut o = MemoryObjects::default();
+        let root = o.chain(MAX_TREE_DEPTH + 1);
+        let err = refused(&mut o, root);
+        assert!(
+            matches!(&err, Error::TooDeep { path, depth, limit }
+                if path == "d/d/d/…/d" && *depth == MAX_TREE_DEPTH + 1 && *limit == MAX_TREE_DEPTH),
+            "expected the chain refused as too deep, got {err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains(&MAX_TREE_DEPTH.to_string()) && message.len() < 300,
+            "expected a short message naming the limit, got {message:?}"
+        );
+        // The deepest trees need not even exist: the walk stops at the limit.
+        let missing = ObjectId::from_hex(b"2222222222222222222222222222222222222222").unwrap();
+        let mut tree = o.tree(&[(DIR, b"d", missing)]);
+        for _ in 0..MAX_TREE_DEPTH {
+            tree = o.tree(&[(DIR, b"d", tree)]);
+        }
+        let err = refused(&mut o, tree);
+        assert!(
+            matches!(err, Error::TooDeep { .. }),
+            "expected the depth refused before the missing tree is read, got {err:?}"
+        );
+    }
+
+    #[test]
+    fn an_interrupt_stops_the_walk() {
+        let mut o = MemoryObjects::default();
+        let root = o.chain(3);
+        let err = walk(&mut o, root, &AtomicBool::new(true)).err();
+        assert!(
+            matches!(err, Some(Error::Interrupted)),
+            "expected the walk interrupted, got {err:?}"
+        );
+    }
+}
