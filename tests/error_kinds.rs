@@ -149,3 +149,62 @@ fn a_guest_past_its_deadline_is_timeout() {
     );
     assert_kind(&error, "timeout");
 }
+
+runtime_tests!(a_partial_clone_lists_every_missing_blob_with_its_path);
+
+/// A blobless partial clone (`--filter=blob:none`) has the trees but no blob: one error,
+/// kind `objects-missing`, lists every blob the checkout needs with its path, so that an
+/// installer can fetch them in one round.
+fn a_partial_clone_lists_every_missing_blob_with_its_path(rt: Runtime) {
+    let tmp = TempDir::new("kind-partial");
+    let partial = tmp.join("partial.git");
+    let source = format!("file://{}", corpus().store.display());
+    let out = run(std::process::Command::new("git")
+        .args(["clone", "-q", "--bare", "--filter=blob:none", "--no-local"])
+        .arg("--upload-pack=git -c uploadpack.allowFilter=true upload-pack")
+        .arg(&source)
+        .arg(&partial)
+        .env("GIT_CONFIG_NOSYSTEM", "1"));
+    assert!(out.status.success(), "a partial clone: {out:?}");
+    let listing = git(&corpus().store, &["ls-tree", "-r", "main"]);
+    let mut wanted: Vec<(String, String)> = listing
+        .lines()
+        .filter_map(|line| {
+            let (meta, path) = line.split_once('\t')?;
+            let mut fields = meta.split(' ');
+            let (_, kind, id) = (fields.next()?, fields.next()?, fields.next()?);
+            (kind == "blob").then(|| (path.to_owned(), id.to_owned()))
+        })
+        .collect();
+    wanted.sort();
+    // Only blobs are missing: the checkout would need every one of them.
+    let error = failure(rt, &[], &partial, "main");
+    assert_kind(&error, "objects-missing");
+    let mut listed: Vec<(String, String)> = error["missing"]
+        .as_array()
+        .unwrap_or_else(|| panic!("expected a `missing` list, got {error}"))
+        .iter()
+        .map(|m| {
+            (
+                m["path"].as_str().unwrap().to_owned(),
+                m["object"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    listed.sort();
+    // ls-tree quotes unusual names; compare the ids, and the plain paths.
+    let ids = |v: &[(String, String)]| {
+        let mut ids: Vec<String> = v.iter().map(|(_, id)| id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&listed), ids(&wanted), "every missing blob, by id");
+    for (path, id) in &wanted {
+        if !path.starts_with('"') {
+            assert!(
+                listed.contains(&(path.clone(), id.clone())),
+                "expected {path} ({id}) in the list"
+            );
+        }
+    }
+}

@@ -335,6 +335,7 @@ impl Error {
             },
             Error::Plan(e) => match e {
                 plan::Error::Object(e) => object_kind(e),
+                plan::Error::MissingObjects { .. } => ErrorKind::ObjectsMissing,
                 plan::Error::Interrupted => ErrorKind::Interrupted,
                 plan::Error::Malformed { .. } => ErrorKind::Sandbox,
                 _ => ErrorKind::TreeRejected,
@@ -386,11 +387,23 @@ impl Error {
             Error::Publish(e) => (publish_subject(e), None),
             _ => (None, None),
         };
+        let missing = match self {
+            Error::Plan(plan::Error::MissingObjects { objects, .. }) => objects
+                .iter()
+                .map(|(path, id)| crate::failure::MissingObject {
+                    path: path.to_string(),
+                    object: id.to_string(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let object = object.or_else(|| missing.first().map(|m| m.object.clone()));
         Failure {
             kind: self.kind(),
             message: crate::failure::one_line(self),
             path,
             object,
+            missing,
         }
     }
 }

@@ -23,6 +23,9 @@ pub enum ErrorKind {
     /// `store-corrupt`: the store is damaged or incomplete (a missing or undecodable
     /// object, a malformed reference or pack); `object` or `path` names what.
     StoreCorrupt,
+    /// `objects-missing`: the store lacks blobs the checkout needs (a partial clone, an
+    /// incomplete fetch); `missing` lists every one with its path.
+    ObjectsMissing,
     /// `store-unusable`: the store is missing, not a git repository, or in a format this
     /// version cannot read.
     StoreUnusable,
@@ -54,6 +57,7 @@ impl ErrorKind {
             ErrorKind::RevisionInvalid => "revision-invalid",
             ErrorKind::TreeRejected => "tree-rejected",
             ErrorKind::StoreCorrupt => "store-corrupt",
+            ErrorKind::ObjectsMissing => "objects-missing",
             ErrorKind::StoreUnusable => "store-unusable",
             ErrorKind::DestinationNotEmpty => "destination-not-empty",
             ErrorKind::DestinationUnusable => "destination-unusable",
@@ -89,6 +93,22 @@ pub struct Failure {
     /// The object involved (a missing or corrupt object's id, hex), if any.
     #[cfg_attr(feature = "serde", serde(default))]
     pub object: Option<String>,
+    /// For `objects-missing`: every blob the store lacks, with the path that needs it.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub missing: Vec<MissingObject>,
+}
+
+/// A blob the checkout needs and the store lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct MissingObject {
+    /// The path in the tree that needs it (lossily UTF-8).
+    pub path: String,
+    /// Its id, hex.
+    pub object: String,
 }
 
 /// `err` and its causes on one line: `a: b: c`, skipping a cause whose text the message

@@ -59,7 +59,7 @@ pub use cap::Dir;
 pub use checkout::{
     Backend, BackendError, Claims, Error, Native, Options, Outcome, Phases, Planned, checkout, run,
 };
-pub use failure::{ErrorKind, Failure, one_line};
+pub use failure::{ErrorKind, Failure, MissingObject, one_line};
 pub use gix_hash::ObjectId;
 pub use odb::Error as ObjectError;
 pub use odb::ObjectLocation;

@@ -192,6 +192,7 @@ impl Error {
                 message: unfurl_engine::one_line(self),
                 path: Some(path.display().to_string()),
                 object: None,
+                missing: Vec::new(),
             },
         }
     }

@@ -94,6 +94,7 @@ fn main() -> ExitCode {
                         message,
                         path: None,
                         object: None,
+                        missing: Vec::new(),
                     },
                 };
                 let _ = print_json(&serde_json::json!({ "error": failure }));

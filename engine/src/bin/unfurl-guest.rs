@@ -57,6 +57,7 @@ fn protocol(message: String) -> Failure {
         message,
         path: None,
         object: None,
+        missing: Vec::new(),
     }
 }
 

@@ -177,6 +177,7 @@ mod tests {
             name: name.into(),
             id: ObjectId::null(gix_hash::Kind::Sha1),
             executable: false,
+            at: None,
         }
     }
 

@@ -134,6 +134,9 @@ pub(crate) struct File {
     pub(crate) id: ObjectId,
     /// Whether the tree marks it executable (mode 100755).
     pub(crate) executable: bool,
+    /// Where the blob is in the store, when the planner located it.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub(crate) at: Option<odb::ObjectLocation>,
 }
 
 /// A symbolic link to create.
@@ -238,6 +241,14 @@ pub enum Error {
     /// Reading a tree or symlink target failed.
     #[error(transparent)]
     Object(#[from] odb::Error),
+    /// The store lacks blobs the checkout needs (a partial clone, or an incomplete fetch).
+    #[error("the store lacks {count} blob(s) this checkout needs: {}{} (fetch them into the store, or re-fetch it whole)", describe_missing(objects), if *count > objects.len().min(3) { ", …" } else { "" })]
+    MissingObjects {
+        /// Each missing blob with the path that needs it (all of them, up to 100,000).
+        objects: Vec<(BString, ObjectId)>,
+        /// How many are missing.
+        count: usize,
+    },
     /// A plan received from elsewhere (a sandboxed planner) does not hold together.
     #[error("the sandboxed planner sent a malformed plan: {what}")]
     Malformed {
@@ -260,7 +271,18 @@ impl Error {
             | Error::BadTree { path, .. }
             | Error::KindMismatch { path, .. }
             | Error::TooDeep { path, .. } => Some(path.as_ref()),
+            Error::MissingObjects { objects, .. } => objects.first().map(|(p, _)| p.as_ref()),
             Error::Object(_) | Error::Malformed { .. } | Error::Interrupted => None,
         }
     }
+}
+
+/// The first few missing blobs, for the one-line message: `path (id)`.
+fn describe_missing(objects: &[(BString, ObjectId)]) -> String {
+    objects
+        .iter()
+        .take(3)
+        .map(|(path, id)| format!("{path} ({id})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

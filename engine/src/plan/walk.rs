@@ -28,6 +28,9 @@ use crate::odb;
 /// The longest symlink target accepted: Linux's `PATH_MAX`.
 const MAX_SYMLINK_TARGET: u64 = 4096;
 
+/// How many missing blobs an error lists by path (it counts them all).
+const MAX_MISSING_LISTED: usize = 100_000;
+
 /// How many leading components an error about a too-deep tree shows.
 const SHOWN_COMPONENTS: usize = 3;
 
@@ -40,9 +43,16 @@ pub(super) trait Objects {
     fn read(&mut self, id: &oid) -> Result<(Kind, Data), odb::Error>;
     /// The kind and size of object `id`.
     fn header(&mut self, id: &oid) -> Result<(Kind, u64), odb::Error>;
+    /// Where blob `id` is, for writers that read it without the pack indexes; `None` where
+    /// objects have no location (in a test).
+    fn locate(&mut self, id: &oid) -> Result<Option<odb::ObjectLocation>, odb::Error>;
 }
 
 impl Objects for odb::Reader<'_> {
+    fn locate(&mut self, id: &oid) -> Result<Option<odb::ObjectLocation>, odb::Error> {
+        odb::Reader::locate(self, id).map(Some)
+    }
+
     fn read(&mut self, id: &oid) -> Result<(Kind, Data), odb::Error> {
         self.read_shared(id)
     }
@@ -87,6 +97,8 @@ pub(super) fn walk(
     let mut files = Vec::new();
     let mut symlinks = Vec::new();
     let mut submodules = Vec::new();
+    let mut missing = Vec::new();
+    let mut missing_count = 0usize;
     let mut stack = vec![Pending {
         id: root,
         parent: 0,
@@ -155,16 +167,41 @@ pub(super) fn walk(
                     submodules.push(Submodule { dir: index, id });
                 }
                 EntryKind::Blob | EntryKind::BlobExecutable => {
+                    // Located now, so that writers need no pack index, and so that every
+                    // blob the store lacks is found before anything is written and reported
+                    // at once (a partial clone lacks many; an installer fetches them in one
+                    // round).
+                    let at = match objects.locate(&id) {
+                        Ok(at) => at,
+                        Err(odb::Error::NotFound { .. }) => {
+                            if missing.len() < MAX_MISSING_LISTED {
+                                missing.push((path(), id));
+                            }
+                            missing_count += 1;
+                            None
+                        }
+                        Err(err) => return Err(err.into()),
+                    };
                     arena.mark(dir);
                     files.push(File {
                         dir,
                         name: entry.filename.to_owned(),
                         id,
                         executable: kind == EntryKind::BlobExecutable,
+                        at,
                     });
                 }
                 EntryKind::Link => {
-                    let target = read_symlink_target(objects, &id, &path)?;
+                    let target = match read_symlink_target(objects, &id, &path) {
+                        Err(Error::Object(odb::Error::NotFound { .. })) => {
+                            if missing.len() < MAX_MISSING_LISTED {
+                                missing.push((path(), id));
+                            }
+                            missing_count += 1;
+                            continue;
+                        }
+                        result => result?,
+                    };
                     arena.mark(dir);
                     symlinks.push(Symlink {
                         dir,
@@ -187,6 +224,12 @@ pub(super) fn walk(
         }
         // So that the stack pops the subtrees in tree order.
         stack[subtrees_start..].reverse();
+    }
+    if missing_count > 0 {
+        return Err(Error::MissingObjects {
+            objects: missing,
+            count: missing_count,
+        });
     }
     Ok(Walked {
         arena,
@@ -323,6 +366,10 @@ pub(super) mod tests {
 
         fn header(&mut self, id: &oid) -> Result<(Kind, u64), odb::Error> {
             self.read(id).map(|(kind, data)| (kind, data.len() as u64))
+        }
+
+        fn locate(&mut self, id: &oid) -> Result<Option<odb::ObjectLocation>, odb::Error> {
+            self.read(id).map(|_| None)
         }
     }
 

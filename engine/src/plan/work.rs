@@ -34,6 +34,7 @@ impl Plan {
                     name: f.name.clone(),
                     id: f.id,
                     executable: f.executable,
+                    at: f.at,
                 })
                 .collect(),
         }
@@ -123,6 +124,7 @@ mod tests {
             name: name.into(),
             id: id(dir as u8),
             executable: false,
+            at: None,
         };
         Plan {
             dirs: vec![dir("", 0), dir("a", 0), dir("sub", 1), dir("b", 0)],

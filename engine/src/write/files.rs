@@ -38,6 +38,10 @@ pub struct GroupFile {
     /// Whether the tree marks it executable (mode 100755).
     #[cfg_attr(feature = "serde", serde(default))]
     pub executable: bool,
+    /// Where the blob is, if the planner located it: then the writer reads it without
+    /// loading any pack index (the location is checked, never trusted).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub at: Option<crate::ObjectLocation>,
 }
 
 /// Write every group `claim` hands out below `root`, with `jobs` writers (threads; one, the
@@ -225,19 +229,20 @@ impl<'a> Writer<'a> {
                     path: path(),
                     source,
                 })?;
-        let bytes = self
-            .reader
-            .write_blob(&file.id, &mut handle)
-            .map_err(|err| match err {
-                odb::Error::Sink { source, .. } => Error::WriteFile {
-                    path: path(),
-                    source,
-                },
-                source => Error::Object {
-                    path: path(),
-                    source,
-                },
-            })?;
+        let written = match file.at {
+            Some(at) => self.reader.write_blob_at(&file.id, at, &mut handle),
+            None => self.reader.write_blob(&file.id, &mut handle),
+        };
+        let bytes = written.map_err(|err| match err {
+            odb::Error::Sink { source, .. } => Error::WriteFile {
+                path: path(),
+                source,
+            },
+            source => Error::Object {
+                path: path(),
+                source,
+            },
+        })?;
         drop(handle);
         if file.executable {
             self.stats.executables += 1;
