@@ -20,7 +20,7 @@ use crate::progress::Progress;
 use crate::publish::Staging;
 use crate::store::Store;
 use crate::write::{Deferred, Stats};
-use crate::{odb, plan, publish, resolve, store, write};
+use crate::{gitdir, odb, plan, publish, resolve, store, write};
 
 /// How to check out.
 #[derive(Debug, Clone, Default)]
@@ -28,6 +28,9 @@ pub struct Options {
     /// How files are written (writers, delta cache). Default: one writer per core, 8 MiB of
     /// delta bases.
     pub write: write::Options,
+    /// Whether and how to write a `.git` beside the tree. Default: none (see
+    /// [`gitdir::Mode`] for why the library's default differs from the CLI's).
+    pub git: gitdir::Options,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -75,6 +78,8 @@ pub struct Planned {
     pub resolve: Duration,
     /// How long planning took.
     pub planning: Duration,
+    /// The store's references, when a `.git` is to be written.
+    pub refs: Option<gitdir::StoreRefs>,
 }
 
 /// Where stages 1 to 3 run. The orchestrator ([`run()`]) calls [`Backend::plan()`] before
@@ -119,12 +124,17 @@ impl Backend for Native<'_> {
         // The walk gets the whole delta-base budget; the writers share it out after.
         let cache = options.write.delta_cache_bytes;
         let plan = plan::plan_with_cache(self.store, resolved.tree, cache, interrupt)?;
+        let refs = match options.git.mode {
+            gitdir::Mode::None => None,
+            _ => Some(gitdir::store_refs(self.store)?),
+        };
         Ok(Planned {
             commit: resolved.commit,
             tree: resolved.tree,
             plan: Arc::new(plan),
             resolve,
             planning: start.elapsed() - resolve,
+            refs,
         })
     }
 
@@ -138,13 +148,13 @@ impl Backend for Native<'_> {
     ) -> Result<Stats, Error> {
         let work = Claims::new(plan.clone());
         let claim = || Ok(work.next());
-        let writers = options.write.writers().min(work.len()).max(1);
+        let mut write = options.write.clone();
+        write.jobs = write.writers().min(work.len()).max(1);
         Ok(write::write_files(
             self.store,
             staging.dir(),
             &claim,
-            writers,
-            options.write.delta_cache_bytes,
+            &write,
             progress,
             interrupt,
         )?)
@@ -222,6 +232,13 @@ pub fn run(
     interrupt: &AtomicBool,
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
+    let mut options = options.clone();
+    if options.git.mode != gitdir::Mode::None {
+        // Files a whole second older than the index are never racily clean to git, so
+        // `git status` trusts their stat data without reading them (see `gitdir`).
+        options.write.mtime = Some(gitdir::settled_mtime());
+    }
+    let options = &options;
     // Fail on an unusable destination before any work.
     publish::check_dest(parent, dest)?;
     // The whole tree is validated before the staging directory exists.
@@ -238,6 +255,17 @@ pub fn run(
     let mut finishing = planned.plan.finishing();
     finishing.extend(stats.deferred.iter().cloned());
     write::apply_deferred(staging.dir(), &finishing)?;
+    if options.git.mode != gitdir::Mode::None {
+        let refs = planned.refs.clone().unwrap_or_default();
+        gitdir::write(
+            staging.dir(),
+            planned.commit,
+            &planned.plan,
+            &refs,
+            &options.git,
+            gitdir::Capabilities::default(),
+        )?;
+    }
     stats.dirs = planned.plan.dirs() as u64;
     stats.symlinks = planned.plan.symlinks() as u64;
     stats.deferred.extend(
@@ -310,6 +338,9 @@ pub enum Error {
     /// Preparing or publishing the destination failed.
     #[error(transparent)]
     Publish(#[from] publish::Error),
+    /// Writing the checkout's `.git` failed.
+    #[error(transparent)]
+    Git(#[from] gitdir::Error),
     /// The engine failed where it ran, elsewhere (in a sandboxed guest): its failure as
     /// data, kind, path and object kept.
     #[error(transparent)]
@@ -353,6 +384,8 @@ impl Error {
                 }
                 _ => ErrorKind::Io,
             },
+            Error::Git(gitdir::Error::Store(e)) => store_kind(e),
+            Error::Git(_) => ErrorKind::Io,
             Error::Remote(failure) => failure.kind,
             Error::Backend(e) => e.kind(),
         }
@@ -385,6 +418,7 @@ impl Error {
             }
             Error::Write(e) => (e.path().map(|p| p.to_string()), None),
             Error::Publish(e) => (publish_subject(e), None),
+            Error::Git(e) => (e.path().map(|p| p.display().to_string()), None),
             _ => (None, None),
         };
         let missing = match self {

@@ -45,6 +45,9 @@ pub enum Request {
         store: StoreLayout,
         /// Bytes of delta bases the tree walk may cache.
         delta_cache_bytes: u64,
+        /// Also read the store's references, for the checkout's `.git`.
+        #[serde(default)]
+        refs: bool,
     },
     /// Write the groups the host hands out into [`DEST`].
     Write {
@@ -53,6 +56,9 @@ pub enum Request {
         store: StoreLayout,
         /// Bytes of delta bases this guest may cache.
         delta_cache_bytes: u64,
+        /// The modification time to give every file, in seconds since the epoch.
+        #[serde(default)]
+        mtime: Option<u64>,
     },
 }
 
@@ -90,6 +96,9 @@ pub enum Reply {
         plan: Plan,
         /// How long resolving and planning took.
         phases: GuestPhases,
+        /// The store's references, when asked for.
+        #[serde(default)]
+        refs: Option<crate::gitdir::StoreRefs>,
     },
     /// A writer's answer: what it wrote, and what it left for the host.
     Wrote {

@@ -217,23 +217,26 @@ pub fn checkout(
     let start = Instant::now();
     let dest = dest::Dest::prepare(&request.dest)?;
     let mut phases = std::collections::BTreeMap::new();
+    // Where the git directory and its object directories are: to open them natively, to
+    // preopen them for the sandbox, and to name them in the checkout's `.git`.
+    let located = store::locate(&request.store)?;
+    let mut options = request.options.clone();
+    git_options(&mut options.git, request, &located)?;
     let outcome = match request.runtime {
         Runtime::Native => {
-            let store = store::open_store(&request.store)?;
+            let store = store::open_located(&request.store, &located)?;
             unfurl_engine::run(
                 &unfurl_engine::Native::new(&store),
                 &request.rev,
                 dest.parent(),
                 dest.name(),
-                &request.options,
+                &options,
                 progress,
                 interrupt,
             )?
         }
         Runtime::Wasm => {
-            // Only where the object directories are, to preopen them: the store itself is
-            // parsed inside the sandbox.
-            let located = store::locate(&request.store)?;
+            // The store itself is parsed inside the sandbox.
             let load = Instant::now();
             let sandbox = wasm::Sandbox::load(&request.wasm)?;
             phases.insert("load", load.elapsed().as_micros() as u64);
@@ -248,7 +251,7 @@ pub fn checkout(
                 &request.rev,
                 dest.parent(),
                 dest.name(),
-                &request.options,
+                &options,
                 progress,
                 interrupt,
             )?
@@ -278,6 +281,46 @@ pub fn checkout(
         phases_us: phases,
         fallbacks: fallbacks(&stats.deferred),
     })
+}
+
+/// What the checkout's `.git` needs from the host: the object directories' paths (for
+/// alternates), opened (for a copy), and the store's location (as `origin`).
+fn git_options(
+    git: &mut unfurl_engine::gitdir::Options,
+    request: &Request,
+    located: &store::Located,
+) -> Result<(), Error> {
+    use unfurl_engine::gitdir::Mode;
+    if git.mode == Mode::None {
+        return Ok(());
+    }
+    let objects = located.git_dir.join("objects");
+    let objects = objects.canonicalize().unwrap_or(objects);
+    let mut dirs = vec![objects];
+    dirs.extend(located.alternates.iter().cloned());
+    if git.mode == Mode::Copy {
+        let opened = dirs
+            .iter()
+            .map(|dir| {
+                cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
+                    .map(unfurl_engine::Dir::from)
+                    .map_err(|e| Error::Store {
+                        path: request.store.clone(),
+                        message: format!("cannot open object directory {}: {e}", dir.display()),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        git.object_dirs = std::sync::Arc::new(opened);
+    }
+    git.object_paths = dirs;
+    let origin = request.store.canonicalize();
+    git.origin = Some(
+        origin
+            .unwrap_or_else(|_| request.store.clone())
+            .display()
+            .to_string(),
+    );
+    Ok(())
 }
 
 /// `path` for messages: as given.

@@ -39,6 +39,9 @@ struct CheckoutArgs {
     /// Where the engine runs.
     #[arg(long, value_enum, default_value_t = RuntimeArg::Native)]
     runtime: RuntimeArg,
+    /// The checkout's .git: none (the tree only); alternates (objects stay in the store, which must stay); copy (a self-contained .git).
+    #[arg(long, value_enum, default_value_t = GitArg::Alternates)]
+    git: GitArg,
     /// Print nothing on stderr on success (errors are still printed).
     #[arg(long, short = 'q', conflicts_with = "progress")]
     quiet: bool,
@@ -54,6 +57,16 @@ struct CheckoutArgs {
     /// With --runtime wasm: stop the sandboxed engine after this long (e.g. 90s, 500ms, 5m; default: no limit).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     wasm_timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GitArg {
+    /// No .git: the tree only.
+    None,
+    /// A .git whose objects are the store's, named through objects/info/alternates.
+    Alternates,
+    /// A self-contained .git: the store's objects are copied (never linked).
+    Copy,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -142,6 +155,11 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
         RuntimeArg::Wasm => unfurl::Runtime::Wasm,
     };
     request.options.write.delta_cache_bytes = args.delta_cache;
+    request.options.git.mode = match args.git {
+        GitArg::None => unfurl_engine::gitdir::Mode::None,
+        GitArg::Alternates => unfurl_engine::gitdir::Mode::Alternates,
+        GitArg::Copy => unfurl_engine::gitdir::Mode::Copy,
+    };
     if let Some(max) = args.wasm_max_memory {
         request.wasm.max_memory = max;
     }

@@ -22,11 +22,13 @@ fn main() -> ExitCode {
             rev,
             store,
             delta_cache_bytes,
-        }) => plan(&rev, &store, delta_cache_bytes),
+            refs,
+        }) => plan(&rev, &store, delta_cache_bytes, refs),
         Ok(Request::Write {
             store,
             delta_cache_bytes,
-        }) => write(&store, delta_cache_bytes),
+            mtime,
+        }) => write(&store, delta_cache_bytes, mtime),
         Err(message) => Reply::Failed(protocol(message)),
     };
     let ok = !matches!(reply, Reply::Failed(_));
@@ -80,10 +82,16 @@ fn options(delta_cache_bytes: u64) -> Options {
 }
 
 /// The planner: resolve and plan, write nothing (nothing writable is preopened).
-fn plan(rev: &str, layout: &StoreLayout, delta_cache_bytes: u64) -> Reply {
+fn plan(rev: &str, layout: &StoreLayout, delta_cache_bytes: u64, refs: bool) -> Reply {
     let interrupt = AtomicBool::new(false);
-    let planned = open_store(layout)
-        .and_then(|store| Native::new(&store).plan(rev, &options(delta_cache_bytes), &interrupt));
+    let mut options = options(delta_cache_bytes);
+    if refs {
+        // Any mode but `None` makes the planner read the references; the host writes the
+        // `.git` in the mode it was asked for.
+        options.git.mode = unfurl_engine::gitdir::Mode::Alternates;
+    }
+    let planned =
+        open_store(layout).and_then(|store| Native::new(&store).plan(rev, &options, &interrupt));
     match planned {
         Ok(planned) => Reply::Planned {
             commit: planned.commit,
@@ -94,22 +102,25 @@ fn plan(rev: &str, layout: &StoreLayout, delta_cache_bytes: u64) -> Reply {
                 plan_us: planned.planning.as_micros() as u64,
                 write_us: 0,
             },
+            refs: planned.refs,
         },
         Err(err) => Reply::Failed(err.failure()),
     }
 }
 
 /// A writer: claim groups from the host until none is left, and write them into `/dest`.
-fn write(layout: &StoreLayout, delta_cache_bytes: u64) -> Reply {
+fn write(layout: &StoreLayout, delta_cache_bytes: u64, mtime: Option<u64>) -> Reply {
     let start = Instant::now();
     let interrupt = AtomicBool::new(false);
+    let mut options = options(delta_cache_bytes).write;
+    options.jobs = 1;
+    options.mtime = mtime.map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
     let written = open_store(layout).and_then(|store| {
         Ok(write::write_files(
             &store,
             &Dir::preopened(DEST),
             &claim,
-            1,
-            options(delta_cache_bytes).write.delta_cache_bytes,
+            &options,
             &(),
             &interrupt,
         )?)

@@ -54,6 +54,27 @@ pub(crate) enum Kind {
     Other,
 }
 
+/// The `lstat` fields git's index keeps for an entry, to tell later whether it changed
+/// without reading it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(target_os = "wasi", allow(dead_code))]
+pub(crate) struct Stat {
+    /// The device holding it.
+    pub(crate) dev: u64,
+    /// Its inode number.
+    pub(crate) ino: u64,
+    /// Its owner.
+    pub(crate) uid: u32,
+    /// Its group.
+    pub(crate) gid: u32,
+    /// Its size in bytes.
+    pub(crate) size: u64,
+    /// Last modification: seconds and nanoseconds since the epoch.
+    pub(crate) mtime: (i64, u32),
+    /// Last status change: seconds and nanoseconds since the epoch.
+    pub(crate) ctime: (i64, u32),
+}
+
 /// The outcome of [`Dir::symlink()`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SymlinkOutcome {
@@ -129,6 +150,46 @@ impl Dir {
     /// directory at `to` is replaced; anything else there makes it fail.
     pub(crate) fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
         self.inner.rename(from, to)
+    }
+
+    /// What git's index records of the entry at `path` below this one, without following a
+    /// final symlink (`lstat`). Unsupported under WASI, where the orchestrator never runs.
+    #[cfg_attr(target_os = "wasi", allow(dead_code))]
+    pub(crate) fn stat(&self, path: &Path) -> io::Result<Stat> {
+        self.inner.stat(path)
+    }
+
+    /// Set the modification (and access) time of the entry at `path` below this one,
+    /// without following a final symlink: for symlinks, whose times git's index records
+    /// too. A no-op where links have no times of their own to set.
+    #[cfg_attr(target_os = "wasi", allow(dead_code))]
+    pub(crate) fn set_mtime_nofollow(
+        &self,
+        path: &Path,
+        mtime: std::time::SystemTime,
+    ) -> io::Result<()> {
+        self.inner.set_mtime_nofollow(path, mtime)
+    }
+
+    /// Create the new file `path` below this one (its parent must exist) holding `data`.
+    pub(crate) fn write_new(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        let (parent, name) = match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
+                (Some(self.open_dir(parent)?), name)
+            }
+            (_, Some(name)) => (None, name),
+            _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "no file name")),
+        };
+        let dir = parent.as_ref().unwrap_or(self);
+        let (mut file, _) = dir.create_file(name, false)?;
+        file.write_all(data)
+    }
+
+    /// Remove the file (or symlink) at `path` below this one.
+    #[cfg_attr(target_os = "wasi", allow(dead_code))]
+    pub(crate) fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.inner.remove_file(path)
     }
 
     /// Remove the directory `name` in this directory with everything in it, never following symlinks.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use cap_std::fs::OpenOptions;
 
-use super::{Kind, SymlinkOutcome};
+use super::{Kind, Stat, SymlinkOutcome};
 
 pub(super) struct Dir(cap_std::fs::Dir);
 
@@ -42,6 +42,22 @@ impl Dir {
         } else {
             Kind::Other
         })
+    }
+
+    pub(super) fn set_mtime_nofollow(
+        &self,
+        path: &Path,
+        mtime: std::time::SystemTime,
+    ) -> io::Result<()> {
+        set_mtime_nofollow(&self.0, path, mtime)
+    }
+
+    pub(super) fn stat(&self, path: &Path) -> io::Result<Stat> {
+        stat(&self.0.symlink_metadata(path)?)
+    }
+
+    pub(super) fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.0.remove_file(path)
     }
 
     pub(super) fn create_dir(&self, path: &Path) -> io::Result<()> {
@@ -138,4 +154,68 @@ pub(super) fn os_str(bytes: &[u8]) -> io::Result<&OsStr> {
     std::str::from_utf8(bytes)
         .map(OsStr::new)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name is not valid UTF-8"))
+}
+
+#[cfg(unix)]
+fn stat(meta: &cap_std::fs::Metadata) -> io::Result<Stat> {
+    use cap_std::fs::MetadataExt;
+    Ok(Stat {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        uid: meta.uid(),
+        gid: meta.gid(),
+        size: meta.size(),
+        mtime: (meta.mtime(), meta.mtime_nsec() as u32),
+        ctime: (meta.ctime(), meta.ctime_nsec() as u32),
+    })
+}
+
+/// Windows has no inode, owner or status-change time: git for Windows records the times
+/// and the size, as here.
+#[cfg(not(unix))]
+fn stat(meta: &cap_std::fs::Metadata) -> io::Result<Stat> {
+    let time = |t: io::Result<cap_std::time::SystemTime>| {
+        t.ok()
+            .and_then(|t| t.into_std().duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or((0, 0), |d| (d.as_secs() as i64, d.subsec_nanos()))
+    };
+    Ok(Stat {
+        size: meta.len(),
+        mtime: time(meta.modified()),
+        ctime: time(meta.created()),
+        ..Stat::default()
+    })
+}
+
+#[cfg(unix)]
+fn set_mtime_nofollow(
+    dir: &cap_std::fs::Dir,
+    path: &Path,
+    mtime: std::time::SystemTime,
+) -> io::Result<()> {
+    use rustix::fs::{AtFlags, Timespec, Timestamps, utimensat};
+    let since = mtime
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let time = Timespec {
+        tv_sec: since.as_secs() as _,
+        tv_nsec: since.subsec_nanos() as _,
+    };
+    let times = Timestamps {
+        last_access: time,
+        last_modification: time,
+    };
+    // The path is one the orchestrator just created below the staging directory's handle;
+    // `utimensat` on that handle, without following the final link, changes nothing else.
+    utimensat(dir, path, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from)
+}
+
+/// Windows links carry times git for Windows does not rely on.
+#[cfg(not(unix))]
+fn set_mtime_nofollow(
+    _dir: &cap_std::fs::Dir,
+    _path: &Path,
+    _mtime: std::time::SystemTime,
+) -> io::Result<()> {
+    Ok(())
 }

@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Kind, SymlinkOutcome};
+use super::{Kind, Stat, SymlinkOutcome};
 
 pub(super) struct Dir(PathBuf);
 
@@ -56,6 +56,30 @@ impl Dir {
         } else {
             Kind::Other
         })
+    }
+
+    #[allow(dead_code)]
+    pub(super) fn set_mtime_nofollow(
+        &self,
+        _path: &Path,
+        _mtime: std::time::SystemTime,
+    ) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the index is written by the host, not under WASI",
+        ))
+    }
+
+    pub(super) fn stat(&self, _path: &Path) -> io::Result<Stat> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the index is written by the host, not under WASI",
+        ))
+    }
+
+    #[allow(dead_code)]
+    pub(super) fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(self.at(path))
     }
 
     pub(super) fn create_dir(&self, path: &Path) -> io::Result<()> {

@@ -145,6 +145,36 @@ impl Store {
             .collect()
     }
 
+    /// Every reference under `prefix` (for example `refs/tags/`), loose and packed, with
+    /// the object it points to, sorted by name.
+    pub fn refs_under(&self, prefix: &str) -> Result<Vec<(BString, ObjectId)>, Error> {
+        refs::list(self, prefix)
+    }
+
+    /// The commits at the store's shallow boundary (its `shallow` file): their parents are
+    /// not in the store. Empty for a complete store.
+    pub fn shallow(&self) -> Result<Vec<ObjectId>, Error> {
+        let data = match self.git_dir.read("shallow".as_ref()) {
+            Ok(data) => data,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: "shallow".into(),
+                    source,
+                });
+            }
+        };
+        data.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                ObjectId::from_hex(l.trim()).map_err(|_| Error::BadRef {
+                    name: "shallow".into(),
+                    message: format!("malformed line {:?}", l.as_bstr()),
+                })
+            })
+            .collect()
+    }
+
     /// The object layer.
     pub(crate) fn odb(&self) -> &Odb {
         &self.odb

@@ -147,3 +147,52 @@ fn resolve(store: &Store, name: &BStr, depth: usize) -> Result<Option<ObjectId>,
             ),
         })
 }
+
+/// Every reference under `prefix` (`refs/heads/`, `refs/tags/`), loose and packed, with the
+/// object each points to (symbolic refs followed), sorted by name. A loose reference wins
+/// over a packed one of the same name, as in git.
+pub(super) fn list(store: &Store, prefix: &str) -> Result<Vec<(BString, ObjectId)>, Error> {
+    let mut found: std::collections::BTreeMap<BString, ObjectId> = store
+        .packed()?
+        .0
+        .iter()
+        .filter(|(name, _)| name.starts_with(prefix.as_bytes()))
+        .map(|(name, id)| (name.clone(), *id))
+        .collect();
+    let mut pending = vec![BString::from(prefix.trim_end_matches('/'))];
+    while let Some(dir) = pending.pop() {
+        let Ok(path) = cap::os_str(&dir) else {
+            continue;
+        };
+        let names = match store.git_dir.entries(Path::new(path)) {
+            Ok(names) => names,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(Error::Io {
+                    path: path.into(),
+                    source,
+                });
+            }
+        };
+        for name in names {
+            let Some(name) = name.to_str() else { continue };
+            let mut full = dir.clone();
+            full.push(b'/');
+            full.extend_from_slice(name.as_bytes());
+            let Ok(full_path) = cap::os_str(&full) else {
+                continue;
+            };
+            match store.git_dir.kind(Path::new(full_path)) {
+                Ok(Some(cap::Kind::Dir)) => pending.push(full),
+                Ok(Some(cap::Kind::File)) => {
+                    // A lock file or an invalid name is not a reference.
+                    if let Some(id) = resolve(store, full.as_ref(), 0)? {
+                        found.insert(full, id);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(found.into_iter().collect())
+}

@@ -44,9 +44,9 @@ pub struct GroupFile {
     pub at: Option<crate::ObjectLocation>,
 }
 
-/// Write every group `claim` hands out below `root`, with `jobs` writers (threads; one, the
-/// calling thread, where there are none), each with its own object reader and a share of
-/// `cache_bytes` of delta bases.
+/// Write every group `claim` hands out below `root`, with `options.writers()` writers
+/// (threads; one, the calling thread, where there are none), each with its own object
+/// reader and a share of the delta-base cache.
 ///
 /// `claim` returns the next group to write, or `None` when none is left; it is shared by
 /// every writer of the checkout, in this runtime and in others writing the same checkout.
@@ -56,16 +56,17 @@ pub fn write_files(
     store: &Store,
     root: &Dir,
     claim: &(dyn Fn() -> Result<Option<Group>, Error> + Sync),
-    jobs: usize,
-    cache_bytes: usize,
+    options: &super::Options,
     progress: &dyn Progress,
     interrupt: &AtomicBool,
 ) -> Result<Stats, Error> {
-    let jobs = jobs.max(1);
+    let jobs = options.writers();
+    let cache_bytes = options.delta_cache_bytes;
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let worker = || {
         let mut writer = Writer::new(store, root, cache_bytes / jobs);
+        writer.mtime = options.mtime;
         let result = (|| {
             while let Some(group) = claim()? {
                 if failed.load(Ordering::Relaxed) {
@@ -125,6 +126,8 @@ struct Writer<'a> {
     made: HashSet<BString>,
     /// Recently used directory handles, most recent first.
     open: Vec<(BString, Dir)>,
+    /// The modification time to give every file, if not the time of writing.
+    mtime: Option<std::time::SystemTime>,
     stats: Stats,
 }
 
@@ -138,6 +141,7 @@ impl<'a> Writer<'a> {
             root,
             made: HashSet::new(),
             open: Vec::with_capacity(OPEN_DIRS),
+            mtime: None,
             stats: Stats::default(),
         }
     }
@@ -243,6 +247,14 @@ impl<'a> Writer<'a> {
                 source,
             },
         })?;
+        if let Some(mtime) = self.mtime {
+            handle
+                .set_modified(mtime)
+                .map_err(|source| Error::WriteFile {
+                    path: path(),
+                    source,
+                })?;
+        }
         drop(handle);
         if file.executable {
             self.stats.executables += 1;

@@ -43,6 +43,11 @@ pub struct Options {
     /// Bytes of decoded delta bases to keep for reuse, shared out among the writers.
     /// Default: 8 MiB.
     pub delta_cache_bytes: usize,
+    /// Give every file this modification time. The orchestrator sets it, a second or more
+    /// in the past, when it writes an index: an entry modified in the same second as the
+    /// index is "racily clean" to git, which then reads the file again. Default: `None`
+    /// (the time of writing).
+    pub mtime: Option<std::time::SystemTime>,
 }
 
 /// The most writers a checkout uses, whatever is asked: more only adds contention for the
@@ -54,6 +59,7 @@ impl Default for Options {
         Options {
             jobs: 0,
             delta_cache_bytes: 8 << 20,
+            mtime: None,
         }
     }
 }

@@ -91,6 +91,7 @@ impl unfurl_engine::Backend for Backend<'_> {
             rev: rev.to_owned(),
             store: self.layout(),
             delta_cache_bytes: options.write.delta_cache_bytes as u64,
+            refs: options.git.mode != unfurl_engine::gitdir::Mode::None,
         };
         let reply = self.sandbox.guarded(self.deadline, interrupt, || {
             self.sandbox
@@ -102,6 +103,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                 tree,
                 plan,
                 phases,
+                refs,
             } => {
                 // The plan is untrusted data: it must hold together before the host uses
                 // it; its names and paths are checked where they are used.
@@ -112,6 +114,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                     plan: Arc::new(plan),
                     resolve: Duration::from_micros(phases.resolve_us),
                     planning: Duration::from_micros(phases.plan_us),
+                    refs,
                 })
             }
             Reply::Failed(failure) => Err(unfurl_engine::Error::Remote(failure)),
@@ -135,6 +138,11 @@ impl unfurl_engine::Backend for Backend<'_> {
         let request = wire::Request::Write {
             store: self.layout(),
             delta_cache_bytes: (options.write.delta_cache_bytes / writers) as u64,
+            mtime: options
+                .write
+                .mtime
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs()),
         };
         let done = AtomicBool::new(false);
         let replies = self.sandbox.guarded(self.deadline, interrupt, || {
