@@ -11,6 +11,8 @@ mod link_denial;
 mod bad_input;
 // `--json` failures: the same stable error kind in both runtimes.
 mod error_kinds;
+// The checkout's .git: git and setuptools-scm accept it as they accept a clone.
+mod gitdir;
 // Crafted malformed trees are refused; odd but legal names, symlinks and modes are exact.
 mod hostile;
 // Loose, packed, mixed, alternates and non-bare stores all check out like git archive.
