@@ -54,7 +54,8 @@ pub(crate) enum Kind {
     Other,
 }
 
-/// What the filesystem below a directory can hold, as [`Dir::probe()`] found it.
+/// What the filesystem below a directory can hold, as a checkout ([`run()`](crate::run))
+/// probes it in its staging directory before writing.
 ///
 /// git asks the same questions of a new work tree and records the answers as
 /// `core.symlinks`, `core.filemode` and `core.ignorecase`; a `.git` written beside a checkout
