@@ -799,7 +799,13 @@ fn a_tree_as_deep_as_linux_paths_allow_matches_git_archive(rt: Runtime) {
     let tmp = TempDir::new("nested");
     let (store, commit) = nested_store(&tmp, DEPTH, true);
     let dest = tmp.join("dest");
-    let run = unfurl(&checkout_args(rt, &["--json", "--git", "none"], &store, &commit, &dest));
+    let run = unfurl(&checkout_args(
+        rt,
+        &["--json", "--git", "none"],
+        &store,
+        &commit,
+        &dest,
+    ));
     let what = format!("a tree {DEPTH} levels deep (runtime {})", rt.name());
     assert_eq!(run.code, Some(0), "{what}: expected exit 0, got {run:?}");
     let reference = reference(&store, &commit);

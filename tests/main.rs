@@ -17,5 +17,7 @@ mod gitdir;
 mod hostile;
 // Loose, packed, mixed, alternates and non-bare stores all check out like git archive.
 mod store_layouts;
+// Real exFAT (no symlinks, no exec bits, case-insensitive): git's fallbacks, case collisions.
+mod filesystems;
 // The sandbox: confinement to the preopens, the memory cap, the deadline, the module cache.
 mod wasm;

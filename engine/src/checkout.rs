@@ -5,6 +5,9 @@
 //! sequence, the staging directory, the operations left to the end and the atomic publish
 //! are this module's, so a feature added to the pipeline works in every runtime.
 
+mod case;
+pub use case::{CaseCollision, CaseCollisions};
+
 use std::ffi::OsStr;
 use std::ops::Range;
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use gix_hash::ObjectId;
 
-use crate::cap::Dir;
+use crate::cap::{Dir, Filesystem};
 use crate::failure::{ErrorKind, Failure};
 use crate::plan::Plan;
 use crate::progress::Progress;
@@ -31,6 +34,10 @@ pub struct Options {
     /// Whether and how to write a `.git` beside the tree. Default: none (see
     /// [`gitdir::Mode`] for why the library's default differs from the CLI's).
     pub git: gitdir::Options,
+    /// What to do when the destination's filesystem ignores case and two entries of the
+    /// tree would be one file there (`README` and `readme`). Default:
+    /// [`CaseCollisions::Error`], fail before writing.
+    pub case_collisions: CaseCollisions,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -48,6 +55,29 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// Where that time went, by stage.
     pub phases: Phases,
+    /// What the destination's filesystem can hold, as probed before writing: what a `.git`
+    /// written beside the checkout should record as `core.symlinks`, `core.filemode` and
+    /// `core.ignorecase`.
+    pub filesystem: Filesystem,
+    /// Where the checkout differs from the tree because the filesystem could not hold it.
+    pub fallbacks: Fallbacks,
+}
+
+/// Where a checkout differs from its tree because the destination's filesystem could not
+/// hold the tree as it is (see [`Filesystem`]), as git adapts a work tree. All zero and
+/// empty on a POSIX filesystem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fallbacks {
+    /// Symlinks written as regular files holding their target, byte for byte, because the
+    /// filesystem has no symlinks (git's `core.symlinks=false`). They still count in
+    /// [`Stats::symlinks`], not in [`Stats::files`].
+    pub symlinks_as_files: u64,
+    /// Executables written without an exec bit, because exec bits do not stick there
+    /// (git's `core.filemode=false`). They still count in [`Stats::executables`].
+    pub exec_bits_not_set: u64,
+    /// Entries left out because a later one takes their place on a case-insensitive
+    /// filesystem, with [`CaseCollisions::LastWins`]. A caller should warn about each.
+    pub case_collisions: Vec<CaseCollision>,
 }
 
 /// Wall time spent in each stage of the pipeline.
@@ -246,28 +276,56 @@ pub fn run(
     progress.planned(planned.plan.files() as u64);
     let write_start = Instant::now();
     let staging = Staging::create(parent, dest)?;
-    let mut stats = backend.write(&planned.plan, &staging, options, progress, interrupt)?;
+    // Once, in the staging directory (DEST's filesystem), before anything is written: what
+    // it can hold decides how links, modes and names that differ only in case are written.
+    let filesystem = staging.dir().probe().map_err(|source| Error::Probe {
+        staging: staging.name().into(),
+        source,
+    })?;
+    let mut fallbacks = Fallbacks::default();
+    let mut plan = planned.plan.clone();
+    if filesystem.case_insensitive {
+        let folded = case::fold_plan(&plan, options.case_collisions)
+            .map_err(|(first, second)| Error::CaseCollision { first, second })?;
+        if let Some(folded) = folded.plan {
+            plan = Arc::new(folded);
+        }
+        fallbacks.case_collisions = folded.collisions;
+    }
+    let mut stats = backend.write(&plan, &staging, options, progress, interrupt)?;
     if interrupt.load(Ordering::Relaxed) {
         return Err(write::Error::Interrupted.into());
     }
+    if !filesystem.exec_bits {
+        // Executables are written as plain files: nothing is left for the host to set.
+        fallbacks.exec_bits_not_set = stats.executables;
+        stats
+            .deferred
+            .retain(|op| !matches!(op, Deferred::Executable { .. }));
+    }
     // What the plan leaves to the end, and what the runtime could not do, through the
-    // orchestrator's own handle (see `write::apply_deferred` for the order and checks).
-    let mut finishing = planned.plan.finishing();
+    // orchestrator's own handle (see `write::apply_deferred` for the order and checks),
+    // as the filesystem allows.
+    let mut finishing = plan.finishing();
     finishing.extend(stats.deferred.iter().cloned());
-    write::apply_deferred(staging.dir(), &finishing)?;
+    fallbacks.symlinks_as_files = write::apply_deferred_on(staging.dir(), &finishing, &filesystem)?;
     if options.git.mode != gitdir::Mode::None {
         let refs = planned.refs.clone().unwrap_or_default();
         gitdir::write(
             staging.dir(),
             planned.commit,
-            &planned.plan,
+            &plan,
             &refs,
             &options.git,
-            gitdir::Capabilities::default(),
+            gitdir::Capabilities {
+                symlinks: filesystem.symlinks,
+                filemode: filesystem.exec_bits,
+                ignorecase: filesystem.case_insensitive,
+            },
         )?;
     }
-    stats.dirs = planned.plan.dirs() as u64;
-    stats.symlinks = planned.plan.symlinks() as u64;
+    stats.dirs = plan.dirs() as u64;
+    stats.symlinks = plan.symlinks() as u64;
     stats.deferred.extend(
         finishing
             .into_iter()
@@ -287,6 +345,8 @@ pub fn run(
             write,
             publish: publish_start.elapsed(),
         },
+        filesystem,
+        fallbacks,
     })
 }
 
@@ -348,6 +408,25 @@ pub enum Error {
     /// The backend itself failed.
     #[error("{0}")]
     Backend(Box<dyn BackendError>),
+    /// The destination's filesystem could not be probed (see [`Filesystem`]).
+    #[error("could not find out what the destination's filesystem can hold, in {staging:?}")]
+    Probe {
+        /// The staging directory probed, in the destination's parent.
+        staging: std::path::PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// Two entries of the tree would be one file on the destination, whose filesystem
+    /// ignores case, and [`Options::case_collisions`] says to fail.
+    #[error(
+        "{first:?} and {second:?} would be the same file here: the destination's filesystem ignores case; check out onto a case-sensitive filesystem, or keep the later entry as git does (`--case-collisions=last-wins`)"
+    )]
+    CaseCollision {
+        /// The earlier entry, in git's index order, as the tree names it.
+        first: bstr::BString,
+        /// The later entry.
+        second: bstr::BString,
+    },
 }
 
 impl Error {
@@ -388,6 +467,8 @@ impl Error {
             Error::Git(_) => ErrorKind::Io,
             Error::Remote(failure) => failure.kind,
             Error::Backend(e) => e.kind(),
+            Error::Probe { .. } => ErrorKind::Io,
+            Error::CaseCollision { .. } => ErrorKind::CaseCollision,
         }
     }
 
@@ -419,6 +500,8 @@ impl Error {
             Error::Write(e) => (e.path().map(|p| p.to_string()), None),
             Error::Publish(e) => (publish_subject(e), None),
             Error::Git(e) => (e.path().map(|p| p.display().to_string()), None),
+            Error::Probe { staging, .. } => (Some(staging.display().to_string()), None),
+            Error::CaseCollision { first, .. } => (Some(first.to_string()), None),
             _ => (None, None),
         };
         let missing = match self {

@@ -47,6 +47,10 @@ pub enum ErrorKind {
     Sandbox,
     /// `invalid-options`: the options given cannot work together.
     InvalidOptions,
+    /// `case-collision`: two entries of the tree would be one file on the destination,
+    /// whose filesystem ignores case (`README` and `readme`); the message names both,
+    /// `path` the earlier.
+    CaseCollision,
 }
 
 impl ErrorKind {
@@ -67,6 +71,7 @@ impl ErrorKind {
             ErrorKind::Interrupted => "interrupted",
             ErrorKind::Sandbox => "sandbox",
             ErrorKind::InvalidOptions => "invalid-options",
+            ErrorKind::CaseCollision => "case-collision",
         }
     }
 }

@@ -56,9 +56,10 @@ pub mod store;
 pub mod wire;
 pub mod write;
 
-pub use cap::Dir;
+pub use cap::{Dir, Filesystem};
 pub use checkout::{
-    Backend, BackendError, Claims, Error, Native, Options, Outcome, Phases, Planned, checkout, run,
+    Backend, BackendError, CaseCollision, CaseCollisions, Claims, Error, Fallbacks, Native,
+    Options, Outcome, Phases, Planned, checkout, run,
 };
 pub use failure::{ErrorKind, Failure, MissingObject, one_line};
 pub use gix_hash::ObjectId;

@@ -110,24 +110,54 @@ pub struct Report {
     /// the end) and `publish`; under wasm also `load` (getting the compiled guest: the
     /// warm-start cost).
     pub phases_us: std::collections::BTreeMap<&'static str, u64>,
-    /// Operations the engine's runtime could not perform and the host performed for it
-    /// (under WASI: exec bits and non-UTF-8 names), by kind. Empty natively.
+    /// Where the checkout differs from the tree because the destination's filesystem could
+    /// not hold it, and what the host did for the sandboxed engine, by kind (see
+    /// [`Fallback::kind`]). Empty natively on a POSIX filesystem.
     pub fallbacks: Vec<Fallback>,
+    /// What the destination's filesystem can hold, as probed before writing:
+    /// `{"symlinks": …, "exec_bits": …, "case_insensitive": …}`, git's `core.symlinks`,
+    /// `core.filemode` and `core.ignorecase` for a `.git` written there.
+    pub filesystem: unfurl_engine::Filesystem,
+    /// With [`unfurl_engine::CaseCollisions::LastWins`], each entry left out because a later
+    /// one takes its place on a case-insensitive filesystem (paths lossily UTF-8).
+    pub case_collisions: Vec<CaseCollision>,
 }
 
-/// A kind of operation the host performed on the sandboxed engine's behalf.
+/// An entry of the tree left out on a case-insensitive filesystem, as `--json` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CaseCollision {
+    /// The entry left out.
+    pub lost: String,
+    /// The later entry written in its place.
+    pub kept: String,
+}
+
+/// A kind of fallback the checkout took, and how often.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Fallback {
-    /// `"executable"` (exec bit set by the host: WASI preview 1 has no chmod) or
-    /// `"rename"` (an entry whose name is not UTF-8, which WASI cannot spell, written under
-    /// a placeholder and renamed).
+    /// Where the filesystem could not hold the tree: `"symlink-as-file"` (no symlinks
+    /// there: a regular file holding the target, as git writes it), `"no-exec-bit"` (exec
+    /// bits do not stick there: an executable left as the filesystem shows every file),
+    /// `"case-collision"` (an entry left out, see [`Report::case_collisions`]). What the
+    /// host did for the sandboxed engine: `"executable"` (exec bit set by the host: WASI
+    /// preview 1 has no chmod) or `"rename"` (an entry whose name is not UTF-8, which WASI
+    /// cannot spell, written under a placeholder and renamed).
     pub kind: &'static str,
     /// How many times.
     pub count: u64,
 }
 
-fn fallbacks(deferred: &[Deferred]) -> Vec<Fallback> {
+fn fallbacks(deferred: &[Deferred], taken: &unfurl_engine::Fallbacks) -> Vec<Fallback> {
     let mut out: Vec<Fallback> = Vec::new();
+    for (kind, count) in [
+        ("symlink-as-file", taken.symlinks_as_files),
+        ("no-exec-bit", taken.exec_bits_not_set),
+        ("case-collision", taken.case_collisions.len() as u64),
+    ] {
+        if count > 0 {
+            out.push(Fallback { kind, count });
+        }
+    }
     for op in deferred {
         let kind = match op {
             Deferred::Executable { .. } => "executable",
@@ -279,7 +309,17 @@ pub fn checkout(
         elapsed_ms: start.elapsed().as_millis() as u64,
         runtime: request.runtime.name(),
         phases_us: phases,
-        fallbacks: fallbacks(&stats.deferred),
+        fallbacks: fallbacks(&stats.deferred, &outcome.fallbacks),
+        filesystem: outcome.filesystem,
+        case_collisions: outcome
+            .fallbacks
+            .case_collisions
+            .iter()
+            .map(|c| CaseCollision {
+                lost: c.lost.to_string(),
+                kept: c.kept.to_string(),
+            })
+            .collect(),
     })
 }
 

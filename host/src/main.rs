@@ -54,6 +54,9 @@ struct CheckoutArgs {
     /// With --runtime wasm: the most memory each sandboxed guest may use (bytes, or with a K, M or G suffix; default 2G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     wasm_max_memory: Option<usize>,
+    /// When DEST's filesystem ignores case and two entries would be one file there (README and readme): fail naming both, or keep the later one as git does, with a warning.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = CaseCollisionsArg::Error)]
+    case_collisions: CaseCollisionsArg,
     /// With --runtime wasm: stop the sandboxed engine after this long (e.g. 90s, 500ms, 5m; default: no limit).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     wasm_timeout: Option<std::time::Duration>,
@@ -75,6 +78,14 @@ enum RuntimeArg {
     Native,
     /// In an embedded wasmtime, confined to the store (read-only) and the destination.
     Wasm,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CaseCollisionsArg {
+    /// Fail before writing, naming both entries.
+    Error,
+    /// The later entry in git's index order is written, the earlier left out (git's behaviour).
+    LastWins,
 }
 
 fn main() -> ExitCode {
@@ -160,6 +171,10 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
         GitArg::Alternates => unfurl_engine::gitdir::Mode::Alternates,
         GitArg::Copy => unfurl_engine::gitdir::Mode::Copy,
     };
+    request.options.case_collisions = match args.case_collisions {
+        CaseCollisionsArg::Error => unfurl_engine::CaseCollisions::Error,
+        CaseCollisionsArg::LastWins => unfurl_engine::CaseCollisions::LastWins,
+    };
     if let Some(max) = args.wasm_max_memory {
         request.wasm.max_memory = max;
     }
@@ -189,6 +204,12 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
         print_json(&report)?;
     }
     if !args.quiet {
+        for collision in &report.case_collisions {
+            eprintln!(
+                "unfurl: warning: {:?} and {:?} are one file on this case-insensitive filesystem: wrote the later, {:?}, left out {:?}",
+                collision.lost, collision.kept, collision.kept, collision.lost
+            );
+        }
         eprintln!(
             "unfurl: checked out {} into {}: {} files ({}), {} dirs, {} symlinks in {:.2} s [{}]",
             report

@@ -75,14 +75,53 @@ pub(crate) struct Stat {
     pub(crate) ctime: (i64, u32),
 }
 
+/// What the filesystem below a directory can hold, as a checkout ([`run()`](crate::run))
+/// probes it in its staging directory before writing.
+///
+/// git asks the same questions of a new work tree and records the answers as
+/// `core.symlinks`, `core.filemode` and `core.ignorecase`; a `.git` written beside a checkout
+/// should say the same. The default is a POSIX filesystem: symlinks, exec bits, case matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Filesystem {
+    /// Symbolic links can be created (git's `core.symlinks`). Where not, each symlink of the
+    /// tree is written as a regular file holding its target, as git does.
+    pub symlinks: bool,
+    /// Exec bits stick (git's `core.filemode`): a file made executable reads back executable
+    /// and one created without reads back without. Where not, executables are written
+    /// without setting a mode (FAT and exFAT show every file as executable).
+    pub exec_bits: bool,
+    /// Names that differ only in case name the same entry (git's `core.ignorecase`), so two
+    /// such entries of one tree cannot both be written.
+    pub case_insensitive: bool,
+}
+
+impl Default for Filesystem {
+    fn default() -> Self {
+        Filesystem {
+            symlinks: true,
+            exec_bits: true,
+            case_insensitive: false,
+        }
+    }
+}
+
+/// Names the probe uses, in a directory it was handed empty, and removes again.
+const PROBE_FILE: &str = ".unfurl-probe";
+const PROBE_FILE_UPPER: &str = ".UNFURL-PROBE";
+const PROBE_LINK: &str = ".unfurl-probe-link";
+
 /// The outcome of [`Dir::symlink()`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SymlinkOutcome {
     /// The link exists now.
     Created,
     /// The runtime cannot create this link (WASI refuses absolute targets); the caller
-    /// must have it created on its behalf. Never the answer natively on Unix.
-    #[cfg_attr(all(unix, not(target_os = "wasi")), allow(dead_code))]
+    /// must have it created on its behalf. Never the answer natively.
+    #[cfg_attr(
+        not(target_os = "wasi"),
+        expect(dead_code, reason = "natively every platform creates a link or fails")
+    )]
     Unsupported,
 }
 
@@ -186,10 +225,48 @@ impl Dir {
         file.write_all(data)
     }
 
-    /// Remove the file (or symlink) at `path` below this one.
-    #[cfg_attr(target_os = "wasi", allow(dead_code))]
-    pub(crate) fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove_file(path)
+    /// Remove the file (or symlink) `name` in this directory.
+    pub(crate) fn remove_file(&self, name: &OsStr) -> io::Result<()> {
+        self.inner.remove_file(name)
+    }
+
+    /// Find out what the filesystem of this directory can hold: try a symlink, an exec bit
+    /// and a lookup in the other case. This directory must be empty and ours (a fresh
+    /// staging directory): the probe creates and removes `.unfurl-probe` and
+    /// `.unfurl-probe-link` in it.
+    ///
+    /// Only a refusal that means "not on this filesystem" (`ENOSYS`, `EPERM`, `EOPNOTSUPP`,
+    /// `ENOTSUP`; `ERROR_PRIVILEGE_NOT_HELD` on Windows) makes `symlinks` false; any other
+    /// error is returned.
+    pub(crate) fn probe(&self) -> io::Result<Filesystem> {
+        let file = OsStr::new(PROBE_FILE);
+        let (handle, _) = self.create_file(file, false)?;
+        drop(handle);
+        let result = (|| {
+            let case_insensitive = self.kind(Path::new(PROBE_FILE_UPPER))?.is_some();
+            let exec_bits = self.inner.exec_bits_stick(Path::new(PROBE_FILE))?;
+            let link = OsStr::new(PROBE_LINK);
+            let symlinks = match self.symlink(PROBE_FILE.as_bytes(), link) {
+                Ok(SymlinkOutcome::Created) => {
+                    self.remove_file(link)?;
+                    true
+                }
+                // This runtime creates no link of its own: whoever holds a native handle
+                // probes instead (natively every platform creates or refuses).
+                Ok(SymlinkOutcome::Unsupported) => false,
+                Err(err) if imp::means_no_symlinks(&err) => false,
+                Err(err) => return Err(err),
+            };
+            Ok(Filesystem {
+                symlinks,
+                exec_bits,
+                case_insensitive,
+            })
+        })();
+        let removed = self.remove_file(file);
+        let filesystem = result?;
+        removed?;
+        Ok(filesystem)
     }
 
     /// Remove the directory `name` in this directory with everything in it, never following symlinks.

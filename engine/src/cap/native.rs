@@ -56,10 +56,6 @@ impl Dir {
         stat(&self.0.symlink_metadata(path)?)
     }
 
-    pub(super) fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.0.remove_file(path)
-    }
-
     pub(super) fn create_dir(&self, path: &Path) -> io::Result<()> {
         self.0.create_dir(path)
     }
@@ -89,6 +85,14 @@ impl Dir {
     pub(super) fn remove_dir_all(&self, name: &OsStr) -> io::Result<()> {
         self.0.remove_dir_all(name)
     }
+
+    pub(super) fn remove_file(&self, name: &OsStr) -> io::Result<()> {
+        self.0.remove_file(name)
+    }
+
+    pub(super) fn exec_bits_stick(&self, path: &Path) -> io::Result<bool> {
+        exec_bits_stick(&self.0, path)
+    }
 }
 
 #[cfg(unix)]
@@ -116,9 +120,78 @@ fn symlink(dir: &cap_std::fs::Dir, target: &[u8], name: &OsStr) -> io::Result<Sy
     Ok(SymlinkOutcome::Created)
 }
 
+#[cfg(windows)]
+fn symlink(dir: &cap_std::fs::Dir, target: &[u8], name: &OsStr) -> io::Result<SymlinkOutcome> {
+    // Windows wants to know whether a link leads to a directory; links are created after
+    // everything else, so what the target names is there to ask. Separators become `\`,
+    // as git for Windows writes them.
+    let target = std::str::from_utf8(target)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "target is not UTF-8"))?
+        .replace('/', "\\");
+    let parent = Path::new(name).parent().unwrap_or(Path::new(""));
+    let to_dir = dir.metadata(parent.join(&target)).is_ok_and(|m| m.is_dir());
+    if to_dir {
+        dir.symlink_dir(&target, name)?;
+    } else {
+        dir.symlink_file(&target, name)?;
+    }
+    Ok(SymlinkOutcome::Created)
+}
+
+/// Whether `err`, from creating a symlink, means that this filesystem (or this process)
+/// cannot have symlinks at all, rather than that this one failed: `ENOSYS`, `EOPNOTSUPP`
+/// and `ENOTSUP` (std calls them `Unsupported`) or `EPERM` (1 on every Unix; FAT refuses
+/// with it). `EACCES`, also "permission denied" to std, is a real error.
+#[cfg(unix)]
+pub(super) fn means_no_symlinks(err: &io::Error) -> bool {
+    const EPERM: i32 = 1;
+    err.kind() == io::ErrorKind::Unsupported || err.raw_os_error() == Some(EPERM)
+}
+
+/// Whether `err`, from creating a symlink, means that this process cannot create symlinks
+/// here: `ERROR_PRIVILEGE_NOT_HELD` (neither developer mode nor the privilege), or a
+/// filesystem without reparse points (FAT).
+#[cfg(windows)]
+pub(super) fn means_no_symlinks(err: &io::Error) -> bool {
+    const ERROR_PRIVILEGE_NOT_HELD: i32 = 1314;
+    const ERROR_INVALID_FUNCTION: i32 = 1;
+    err.kind() == io::ErrorKind::Unsupported
+        || matches!(
+            err.raw_os_error(),
+            Some(ERROR_PRIVILEGE_NOT_HELD | ERROR_INVALID_FUNCTION)
+        )
+}
+
+/// Whether a file's exec bit sticks: `path` (a regular file just created without one) must
+/// read back without it, and read back with it once set. FAT and exFAT show every file as
+/// 0o777 and ignore chmod; some network and FUSE filesystems refuse it.
+#[cfg(unix)]
+fn exec_bits_stick(dir: &cap_std::fs::Dir, path: &Path) -> io::Result<bool> {
+    use cap_std::fs::PermissionsExt;
+    let executable = || -> io::Result<bool> {
+        Ok(dir.symlink_metadata(path)?.permissions().mode() & 0o100 != 0)
+    };
+    if executable()? {
+        return Ok(false);
+    }
+    match dir.set_permissions(path, cap_std::fs::Permissions::from_mode(0o755)) {
+        Ok(()) => executable(),
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::Unsupported | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}
+
 #[cfg(not(unix))]
-fn symlink(_dir: &cap_std::fs::Dir, _target: &[u8], _name: &OsStr) -> io::Result<SymlinkOutcome> {
-    Ok(SymlinkOutcome::Unsupported)
+fn exec_bits_stick(_dir: &cap_std::fs::Dir, _path: &Path) -> io::Result<bool> {
+    // No exec bits on this platform.
+    Ok(false)
 }
 
 #[cfg(unix)]

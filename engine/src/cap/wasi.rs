@@ -77,11 +77,6 @@ impl Dir {
         ))
     }
 
-    #[allow(dead_code)]
-    pub(super) fn remove_file(&self, path: &Path) -> io::Result<()> {
-        std::fs::remove_file(self.at(path))
-    }
-
     pub(super) fn create_dir(&self, path: &Path) -> io::Result<()> {
         std::fs::create_dir(self.at(path))
     }
@@ -123,6 +118,22 @@ impl Dir {
     pub(super) fn remove_dir_all(&self, name: &OsStr) -> io::Result<()> {
         std::fs::remove_dir_all(self.at(Path::new(name)))
     }
+
+    pub(super) fn remove_file(&self, name: &OsStr) -> io::Result<()> {
+        std::fs::remove_file(self.at(Path::new(name)))
+    }
+
+    pub(super) fn exec_bits_stick(&self, _path: &Path) -> io::Result<bool> {
+        // WASI preview 1 has no file modes: none can be set from here.
+        Ok(false)
+    }
+}
+
+/// Whether `err`, from creating a symlink, means that the filesystem cannot have them:
+/// `ENOSYS` and `ENOTSUP` (std calls them `Unsupported`) or `EPERM` (63 in WASI's numbering).
+pub(super) fn means_no_symlinks(err: &io::Error) -> bool {
+    const EPERM: i32 = 63;
+    err.kind() == io::ErrorKind::Unsupported || err.raw_os_error() == Some(EPERM)
 }
 
 pub(super) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {

@@ -157,7 +157,7 @@ mod native {
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
             let git = root.open_dir(Path::new(".git")).map_err(io)?;
-            git.remove_file(Path::new("index")).map_err(io)?;
+            git.remove_file(std::ffi::OsStr::new("index")).map_err(io)?;
             root.write_new(index_path, &data).map_err(io)?;
         }
         Ok(())

@@ -1,13 +1,15 @@
 //! What is done through the root handle once every file is written: directories without
-//! files, exec bits, symlinks and renames, in that order.
+//! files, exec bits, symlinks and renames, in that order; adapted to what the filesystem can
+//! hold (symlinks written as files, exec bits left unset), as git adapts a work tree.
 
+use std::io::Write;
 use std::path::Path;
 
 use bstr::{BStr, BString, ByteSlice};
 
 use super::files::{ensure_dir, join, open_dir, os_path};
 use super::{Deferred, Error};
-use crate::cap::{self, Dir, SymlinkOutcome};
+use crate::cap::{self, Dir, Filesystem, SymlinkOutcome};
 
 /// Do `deferred` through `root`: what the plan leaves to the end and what the writing
 /// runtime could not do (see [`Deferred`]).
@@ -19,7 +21,27 @@ use crate::cap::{self, Dir, SymlinkOutcome};
 /// nothing is created or changed once a link exists; renames come last, deepest first, each
 /// moving an entry within its directory to a name that is validated like a tree entry's and
 /// must be free.
+///
+/// This is [`apply_deferred_on()`] for a filesystem with symlinks and exec bits.
 pub fn apply_deferred(root: &Dir, deferred: &[Deferred]) -> Result<(), Error> {
+    apply_deferred_on(root, deferred, &Filesystem::default()).map(drop)
+}
+
+/// [`apply_deferred()`] on a filesystem that `filesystem` describes (what
+/// [`run()`](crate::run) probed), adapting as git does where the filesystem cannot hold
+/// the tree: without symlinks, each link is written as a new regular file holding its
+/// target, exactly the bytes stored (git's `core.symlinks=false`); without exec bits,
+/// exec bits are not set (git's `core.filemode=false`). Returns how many symlinks it wrote
+/// as files.
+///
+/// The checks are the same either way: a link written as a file is created exclusively
+/// (`O_CREAT|O_EXCL`) in its directory, after every mode, like a link.
+pub fn apply_deferred_on(
+    root: &Dir,
+    deferred: &[Deferred],
+    filesystem: &Filesystem,
+) -> Result<u64, Error> {
+    let mut links_as_files = 0;
     let rank = |op: &Deferred| match op {
         Deferred::Dir { path } => (0, path.len()),
         Deferred::Executable { .. } => (1, 0),
@@ -50,6 +72,11 @@ pub fn apply_deferred(root: &Dir, deferred: &[Deferred]) -> Result<(), Error> {
                         reason: "it is not a regular file",
                     });
                 }
+                if !filesystem.exec_bits {
+                    // Nothing to set: the file reads back however the filesystem shows
+                    // every file (FAT: executable; Windows: not).
+                    continue;
+                }
                 let set_mode = |source| Error::SetMode {
                     path: path.clone(),
                     source,
@@ -79,6 +106,14 @@ pub fn apply_deferred(root: &Dir, deferred: &[Deferred]) -> Result<(), Error> {
                     }
                 };
                 let name = cap::os_str(name).map_err(symlink_error)?;
+                if !filesystem.symlinks {
+                    // As git writes a link where there are none: a file holding the
+                    // target. Exclusive, like every create, so nothing is followed.
+                    let (mut file, _) = dir.create_file(name, false).map_err(symlink_error)?;
+                    file.write_all(target).map_err(symlink_error)?;
+                    links_as_files += 1;
+                    continue;
+                }
                 match dir.symlink(target, name).map_err(symlink_error)? {
                     SymlinkOutcome::Created => {}
                     SymlinkOutcome::Unsupported => {
@@ -95,7 +130,7 @@ pub fn apply_deferred(root: &Dir, deferred: &[Deferred]) -> Result<(), Error> {
             }
         }
     }
-    Ok(())
+    Ok(links_as_files)
 }
 
 /// Rename the entry at `path` (as written) to `name` in the same directory.

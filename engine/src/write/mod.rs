@@ -24,7 +24,7 @@
 
 mod deferred;
 mod files;
-pub use deferred::apply_deferred;
+pub use deferred::{apply_deferred, apply_deferred_on};
 pub(crate) use files::join;
 pub use files::{Group, GroupFile, fan_out, write_files};
 
