@@ -28,6 +28,9 @@ pub struct Options {
     /// How files are written (writers, delta cache). Default: one writer per core, 8 MiB of
     /// delta bases.
     pub write: write::Options,
+    /// How the staging directory is named, swept and finished (see [`publish::Options`]).
+    /// Default: no owner in its name, no sweep of orphans.
+    pub publish: publish::Options,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -228,7 +231,7 @@ pub fn run(
     let planned = backend.plan(rev, options, interrupt)?;
     progress.planned(planned.plan.files() as u64);
     let write_start = Instant::now();
-    let staging = Staging::create(parent, dest)?;
+    let staging = Staging::create_with(parent, dest, &options.publish)?;
     let mut stats = backend.write(&planned.plan, &staging, options, progress, interrupt)?;
     if interrupt.load(Ordering::Relaxed) {
         return Err(write::Error::Interrupted.into());
@@ -443,7 +446,8 @@ fn publish_subject(e: &publish::Error) -> Option<String> {
         | publish::Error::NotADirectory { dest, .. }
         | publish::Error::BadName { dest }
         | publish::Error::Inspect { dest, .. }
-        | publish::Error::Rename { dest, .. } => dest,
+        | publish::Error::Rename { dest, .. }
+        | publish::Error::KeepAttributes { dest, .. } => dest,
         publish::Error::CreateStaging { path, .. } => path,
     };
     Some(path.display().to_string())

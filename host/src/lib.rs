@@ -113,6 +113,9 @@ pub struct Report {
     /// Operations the engine's runtime could not perform and the host performed for it
     /// (under WASI: exec bits and non-UTF-8 names), by kind. Empty natively.
     pub fallbacks: Vec<Fallback>,
+    /// Under wasm, every directory a guest could reach: the store, each alternate object
+    /// directory (read-only) and, for writers, the staging directory. Empty natively.
+    pub preopens: Vec<Preopen>,
 }
 
 /// A kind of operation the host performed on the sandboxed engine's behalf.
@@ -215,7 +218,11 @@ pub fn checkout(
 ) -> Result<Report, Error> {
     let start = Instant::now();
     let dest = dest::Dest::prepare(&request.dest)?;
+    // The staging directory named after this process, orphans of dead ones swept, an
+    // existing empty DEST's attributes kept (see `dest.rs`).
+    let options = dest.options(&request.options);
     let mut phases = std::collections::BTreeMap::new();
+    let mut preopens = Vec::new();
     let outcome = match request.runtime {
         Runtime::Native => {
             let store = store::open_store(&request.store)?;
@@ -224,7 +231,7 @@ pub fn checkout(
                 &request.rev,
                 dest.parent(),
                 dest.name(),
-                &request.options,
+                &options,
                 progress,
                 interrupt,
             )?
@@ -233,6 +240,7 @@ pub fn checkout(
             // Only where the object directories are, to preopen them: the store itself is
             // parsed inside the sandbox.
             let located = store::locate(&request.store)?;
+            preopens = report_preopens(&located, &request.dest);
             let load = Instant::now();
             let sandbox = wasm::Sandbox::load(&request.wasm)?;
             phases.insert("load", load.elapsed().as_micros() as u64);
@@ -247,7 +255,7 @@ pub fn checkout(
                 &request.rev,
                 dest.parent(),
                 dest.name(),
-                &request.options,
+                &options,
                 progress,
                 interrupt,
             )?
@@ -276,7 +284,46 @@ pub fn checkout(
         runtime: request.runtime.name(),
         phases_us: phases,
         fallbacks: fallbacks(&stats.deferred),
+        preopens,
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// What the sandbox could reach, for the report (robust branch: alternates are checked in
+// `store.rs`; this lists what was granted).
+
+/// A directory a sandboxed guest was given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Preopen {
+    /// Where the guest sees it (`/store`, `/alt/0`, `/dest`).
+    pub guest: String,
+    /// The host directory (for `/dest`, the destination: writers write into the staging
+    /// directory that becomes it).
+    pub host: String,
+    /// `"read-only"` or `"read-write"` (writer guests only).
+    pub access: &'static str,
+}
+
+fn report_preopens(located: &store::Located, dest: &Path) -> Vec<Preopen> {
+    let given = wasm::preopens(located);
+    let read_only = |host: &Path, guest: &str| Preopen {
+        guest: guest.to_owned(),
+        host: host.display().to_string(),
+        access: "read-only",
+    };
+    let mut out = vec![read_only(&given.store, unfurl_engine::wire::STORE)];
+    out.extend(
+        given
+            .alternates
+            .iter()
+            .map(|(host, guest)| read_only(host, guest)),
+    );
+    out.push(Preopen {
+        guest: unfurl_engine::wire::DEST.to_owned(),
+        host: dest.display().to_string(),
+        access: "read-write",
+    });
+    out
 }
 
 /// `path` for messages: as given.
