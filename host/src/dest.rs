@@ -169,10 +169,6 @@ fn remove_created(created: &[PathBuf]) {
 /// another is gone, and an existing destination's attributes.
 struct HostPlatform {
     /// The destination's parent, our own handle on it.
-    #[cfg_attr(
-        not(unix),
-        expect(dead_code, reason = "attributes are kept on Unix only")
-    )]
     parent: CapDir,
     /// This process, when it can be named so that another can prove it gone.
     me: Option<owner::Owner>,
