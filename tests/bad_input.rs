@@ -32,6 +32,7 @@ runtime_tests!(
     a_store_whose_objects_is_a_symlink_checks_out,
     an_alternate_that_is_not_an_object_directory_is_refused,
     a_delta_cache_larger_than_the_guest_address_space_works,
+    a_destination_name_as_long_as_a_name_can_be_checks_out,
 );
 
 /// The `error` object of a `--json` run with `args` (which must fail with exit 1).
@@ -701,4 +702,11 @@ fn usage_errors_exit_with_code_2_and_create_nothing() {
             );
         },
     );
+}
+
+/// The staging directory's name is longer than DEST's; for a DEST of 255 bytes it is cut and
+/// hashed, so the checkout still works.
+fn a_destination_name_as_long_as_a_name_can_be_checks_out(rt: Runtime) {
+    let tmp = TempDir::new("long-dest");
+    assert_checkout_matches(rt, &corpus().store, "main", &tmp.join("d".repeat(255)), &[]);
 }

@@ -451,3 +451,41 @@ fn nonce() -> u64 {
     let addr = &local as *const u8 as u64;
     nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ addr.rotate_left(32)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_staging_prefix_fits_in_a_name_however_long_the_destination() {
+        let short = prefix(OsStr::new("pkg"));
+        assert_eq!(
+            short,
+            OsStr::new(".pkg.unfurl-"),
+            "expected the name kept whole"
+        );
+        let long = "é".repeat(127); // 254 bytes
+        let cut = prefix(OsStr::new(&long));
+        // With the longest owner token (64) and a dash and 8 hex digits.
+        assert!(
+            cut.len() + 64 + 1 + 8 <= 255,
+            "expected a prefix short enough for a 255-byte name, got {} bytes",
+            cut.len()
+        );
+        assert_ne!(
+            cut,
+            prefix(OsStr::new(&"é".repeat(126))),
+            "expected different long names to give different prefixes"
+        );
+    }
+
+    #[test]
+    fn an_owner_is_letters_digits_and_dots_only() {
+        for good in ["123.456.0123456789abcdef", "a.b"] {
+            assert!(valid_owner(good), "expected {good:?} accepted");
+        }
+        for bad in ["", "1-2", "../x", "a/b", "x y", &"1".repeat(65)] {
+            assert!(!valid_owner(bad), "expected {bad:?} refused");
+        }
+    }
+}
