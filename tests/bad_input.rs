@@ -25,7 +25,268 @@ runtime_tests!(
     a_truncated_pack_fails_and_leaves_nothing_behind,
     a_full_disk_fails_with_no_space_left_and_leaves_nothing_behind,
     an_unreadable_store_is_reported,
+    malformed_packed_refs_are_reported_once,
+    a_revision_longer_than_a_file_name_is_an_unknown_revision,
+    a_revision_past_a_shallow_boundary_names_the_boundary,
+    an_error_line_never_holds_a_raw_control_character,
+    a_store_whose_objects_is_a_symlink_checks_out,
+    an_alternate_that_is_not_an_object_directory_is_refused,
+    a_delta_cache_larger_than_the_guest_address_space_works,
+    a_destination_name_as_long_as_a_name_can_be_checks_out,
 );
+
+/// The `error` object of a `--json` run with `args` (which must fail with exit 1).
+#[track_caller]
+fn json_error(mut args: Vec<std::ffi::OsString>, what: &str) -> serde_json::Value {
+    args.insert(1, "--json".into());
+    let run = unfurl(&args);
+    assert_eq!(run.code, Some(1), "{what}: expected exit 1, got {run:?}");
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("{what}: expected one JSON object on stdout ({e}): {run:?}"));
+    json["error"].clone()
+}
+
+fn malformed_packed_refs_are_reported_once(rt: Runtime) {
+    let site = FailureSite::new();
+    let store = site.tmp.join("store.git");
+    copy_tree(&corpus().store, &store);
+    fs::write(
+        store.join("packed-refs"),
+        "# pack-refs with: peeled\ngarbage here\n",
+    )
+    .unwrap();
+    // Not a loose ref, so packed-refs is read.
+    let run = assert_fails_cleanly(
+        &checkout_args(rt, &[], &store, "no-such-tag", &site.dest),
+        &site.parent,
+        &["packed-refs"],
+        "garbage in packed-refs",
+    );
+    assert_eq!(
+        run.stderr.matches("malformed").count(),
+        1,
+        "expected the packed-refs problem said once, with its line, got {:?}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("line 2") && run.stderr.contains("garbage here"),
+        "expected the message to name line 2 and show it, got {:?}",
+        run.stderr
+    );
+}
+
+fn a_revision_longer_than_a_file_name_is_an_unknown_revision(rt: Runtime) {
+    let site = FailureSite::new();
+    for rev in ["x".repeat(300), format!("refs/heads/{}", "y".repeat(300))] {
+        let what = format!("a {}-byte revision", rev.len());
+        let args = checkout_args(rt, &[], &corpus().store, &rev, &site.dest);
+        let run = assert_fails_cleanly(&args, &site.parent, &["unknown revision"], &what);
+        assert!(
+            !run.stderr.to_ascii_lowercase().contains("too long"),
+            "{what}: expected no word of file names, got {:?}",
+            run.stderr
+        );
+        let error = json_error(args, &what);
+        assert_eq!(
+            error["kind"].as_str(),
+            Some("revision-not-found"),
+            "{what}: expected kind revision-not-found, got {error}"
+        );
+    }
+}
+
+/// `git clone --bare --depth 2` of the corpus: `main` and `main~1` are there, `main~1` is
+/// the shallow boundary.
+fn shallow_store(tmp: &TempDir) -> PathBuf {
+    let store = tmp.join("shallow.git");
+    let url = format!("file://{}", corpus().store.display());
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "--depth",
+            "2",
+            "--branch",
+            "main",
+            &url,
+            store.to_str().unwrap(),
+        ],
+    );
+    store
+}
+
+fn a_revision_past_a_shallow_boundary_names_the_boundary(rt: Runtime) {
+    let site = FailureSite::new();
+    let store = shallow_store(&site.tmp);
+    let boundary = fs::read_to_string(store.join("shallow")).unwrap();
+    let boundary = boundary.trim();
+    assert_eq!(
+        git(&store, &["rev-parse", "main~1"]),
+        boundary,
+        "expected main~1 to be the shallow boundary"
+    );
+    let what = "main~3 in a store cloned with --depth 2";
+    let args = checkout_args(rt, &[], &store, "main~3", &site.dest);
+    let run = assert_fails_cleanly(&args, &site.parent, &["shallow boundary"], what);
+    assert!(
+        run.stderr.contains(boundary) && !run.stderr.contains("fsck"),
+        "{what}: expected the boundary commit {boundary} named, and no word of a damaged \
+         store, got {:?}",
+        run.stderr
+    );
+    assert_eq!(
+        json_error(args, what)["kind"].as_str(),
+        Some("revision-not-found"),
+        "{what}: expected kind revision-not-found, as git's `unknown revision`"
+    );
+    // Up to the boundary, everything is there.
+    assert_checkout_matches(rt, &store, "main~1", &site.tmp.join("at-boundary"), &[]);
+}
+
+fn an_error_line_never_holds_a_raw_control_character(rt: Runtime) {
+    let site = FailureSite::new();
+    let rev = "evil\n\u{1b}[31mred\r";
+    let run = assert_fails_cleanly(
+        &checkout_args(rt, &[], &corpus().store, rev, &site.dest),
+        &site.parent,
+        &["unknown revision"],
+        "a revision with a newline and an escape sequence",
+    );
+    let file = site.parent.join("dest\n\u{1b}]0;title\u{7}");
+    fs::write(&file, "x").unwrap();
+    let run2 = output_to_run(run_cmd(&checkout_args(
+        rt,
+        &[],
+        &corpus().store,
+        "main",
+        &file,
+    )));
+    for run in [run, run2] {
+        let line = run.stderr.strip_suffix('\n').unwrap_or(&run.stderr);
+        assert!(
+            line.starts_with("error: ")
+                && !line.contains('\n')
+                && !line.contains('\r')
+                && !line.contains('\u{1b}')
+                && !line.contains('\u{7}'),
+            "expected one `error:` line with its control characters escaped, got {:?}",
+            run.stderr
+        );
+    }
+}
+
+fn run_cmd(args: &[std::ffi::OsString]) -> std::process::Output {
+    run(unfurl_cmd().args(args))
+}
+
+fn a_store_whose_objects_is_a_symlink_checks_out(rt: Runtime) {
+    let tmp = TempDir::new("objects-link");
+    // Absolute, and relative leading out of the git directory: git accepts both.
+    for (name, absolute) in [("absolute.git", true), ("relative.git", false)] {
+        let store = tmp.join(name);
+        copy_tree(&corpus().store, &store);
+        let objects = tmp.join(format!("{name}-objects"));
+        fs::rename(store.join("objects"), &objects).unwrap();
+        let target = if absolute {
+            objects.clone()
+        } else {
+            PathBuf::from("..").join(format!("{name}-objects"))
+        };
+        std::os::unix::fs::symlink(&target, store.join("objects")).unwrap();
+        assert_checkout_matches(rt, &store, "main", &tmp.join(format!("{name}-out")), &[]);
+    }
+}
+
+fn an_alternate_that_is_not_an_object_directory_is_refused(rt: Runtime) {
+    let site = FailureSite::new();
+    let store = site.tmp.join("borrowing.git");
+    git(
+        site.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "--shared",
+            corpus().store.to_str().unwrap(),
+            store.to_str().unwrap(),
+        ],
+    );
+    let listed = fs::read_to_string(store.join("objects/info/alternates")).unwrap();
+    // `../../../../../../../../..` from objects/ is `/`.
+    for hostile in ["/", "/etc", "../../../../../../../../../../.."] {
+        fs::write(
+            store.join("objects/info/alternates"),
+            format!("{listed}{hostile}\n"),
+        )
+        .unwrap();
+        let what = format!("an alternate {hostile}");
+        let args = checkout_args(rt, &[], &store, "main", &site.dest);
+        assert_fails_cleanly(&args, &site.parent, &["not one", "object directory"], &what);
+        assert_eq!(
+            json_error(args, &what)["kind"].as_str(),
+            Some("store-unusable"),
+            "{what}: expected kind store-unusable"
+        );
+    }
+    // The legitimate alternate alone still works, and under wasm the report lists what the
+    // guests could reach.
+    fs::write(store.join("objects/info/alternates"), &listed).unwrap();
+    let json = assert_checkout_matches(rt, &store, "main", &site.tmp.join("ok"), &[]);
+    let preopens = json["preopens"]
+        .as_array()
+        .unwrap_or_else(|| panic!("expected `preopens` to be an array, got {json}"));
+    match rt {
+        Runtime::Native => assert!(
+            preopens.is_empty(),
+            "expected no preopens natively, got {json}"
+        ),
+        Runtime::Wasm => {
+            let corpus_objects = corpus().store.join("objects").canonicalize().unwrap();
+            let shown: Vec<(String, String, String)> = preopens
+                .iter()
+                .map(|p| {
+                    let field = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+                    (field("guest"), field("host"), field("access"))
+                })
+                .collect();
+            assert_eq!(
+                shown,
+                [
+                    (
+                        "/store".to_owned(),
+                        store.display().to_string(),
+                        "read-only".to_owned()
+                    ),
+                    (
+                        "/alt/0".to_owned(),
+                        corpus_objects.display().to_string(),
+                        "read-only".to_owned()
+                    ),
+                    (
+                        "/dest".to_owned(),
+                        site.tmp.join("ok").display().to_string(),
+                        "read-write".to_owned()
+                    ),
+                ],
+                "expected the report to list exactly the store, its one alternate and the \
+                 destination, got {json}"
+            );
+        }
+    }
+}
+
+fn a_delta_cache_larger_than_the_guest_address_space_works(rt: Runtime) {
+    let tmp = TempDir::new("delta-cache");
+    assert_checkout_matches(
+        rt,
+        &corpus().store,
+        "main",
+        &tmp.join("out"),
+        &["--delta-cache", "8G"],
+    );
+}
 
 fn a_missing_store_is_reported_by_its_path(rt: Runtime) {
     let site = FailureSite::new();
@@ -441,4 +702,11 @@ fn usage_errors_exit_with_code_2_and_create_nothing() {
             );
         },
     );
+}
+
+/// The staging directory's name is longer than DEST's; for a DEST of 255 bytes it is cut and
+/// hashed, so the checkout still works.
+fn a_destination_name_as_long_as_a_name_can_be_checks_out(rt: Runtime) {
+    let tmp = TempDir::new("long-dest");
+    assert_checkout_matches(rt, &corpus().store, "main", &tmp.join("d".repeat(255)), &[]);
 }

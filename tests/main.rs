@@ -9,6 +9,8 @@ mod differential;
 mod link_denial;
 // Bad stores, revisions, destinations, corruption, a full disk and usage errors fail cleanly.
 mod bad_input;
+// Signals, SIGKILL at random moments, orphaned staging directories, an existing destination.
+mod faults;
 // `--json` failures: the same stable error kind in both runtimes.
 mod error_kinds;
 // The checkout's .git: git and setuptools-scm accept it as they accept a clone.

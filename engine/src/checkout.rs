@@ -38,6 +38,9 @@ pub struct Options {
     /// tree would be one file there (`README` and `readme`). Default:
     /// [`CaseCollisions::Error`], fail before writing.
     pub case_collisions: CaseCollisions,
+    /// How the staging directory is named, swept and finished (see [`publish::Options`]).
+    /// Default: no owner in its name, no sweep of orphans.
+    pub publish: publish::Options,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -275,7 +278,7 @@ pub fn run(
     let planned = backend.plan(rev, options, interrupt)?;
     progress.planned(planned.plan.files() as u64);
     let write_start = Instant::now();
-    let staging = Staging::create(parent, dest)?;
+    let staging = Staging::create_with(parent, dest, &options.publish)?;
     // Once, in the staging directory (DEST's filesystem), before anything is written: what
     // it can hold decides how links, modes and names that differ only in case are written.
     let filesystem = staging.dir().probe().map_err(|source| Error::Probe {
@@ -573,7 +576,8 @@ fn publish_subject(e: &publish::Error) -> Option<String> {
         | publish::Error::NotADirectory { dest, .. }
         | publish::Error::BadName { dest }
         | publish::Error::Inspect { dest, .. }
-        | publish::Error::Rename { dest, .. } => dest,
+        | publish::Error::Rename { dest, .. }
+        | publish::Error::KeepAttributes { dest, .. } => dest,
         publish::Error::CreateStaging { path, .. } => path,
     };
     Some(path.display().to_string())

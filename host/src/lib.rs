@@ -121,6 +121,9 @@ pub struct Report {
     /// With [`unfurl_engine::CaseCollisions::LastWins`], each entry left out because a later
     /// one takes its place on a case-insensitive filesystem (paths lossily UTF-8).
     pub case_collisions: Vec<CaseCollision>,
+    /// Under wasm, every directory a guest could reach: the store, each alternate object
+    /// directory (read-only) and, for writers, the staging directory. Empty natively.
+    pub preopens: Vec<Preopen>,
 }
 
 /// An entry of the tree left out on a case-insensitive filesystem, as `--json` reports it.
@@ -246,12 +249,16 @@ pub fn checkout(
 ) -> Result<Report, Error> {
     let start = Instant::now();
     let dest = dest::Dest::prepare(&request.dest)?;
+    // The staging directory named after this process, orphans of dead ones swept, an
+    // existing empty DEST's attributes kept (see `dest.rs`).
+    let options = dest.options(&request.options);
     let mut phases = std::collections::BTreeMap::new();
     // Where the git directory and its object directories are: to open them natively, to
     // preopen them for the sandbox, and to name them in the checkout's `.git`.
     let located = store::locate(&request.store)?;
-    let mut options = request.options.clone();
+    let mut options = options;
     git_options(&mut options.git, request, &located)?;
+    let mut preopens = Vec::new();
     let outcome = match request.runtime {
         Runtime::Native => {
             let store = store::open_located(&request.store, &located)?;
@@ -267,6 +274,7 @@ pub fn checkout(
         }
         Runtime::Wasm => {
             // The store itself is parsed inside the sandbox.
+            preopens = report_preopens(&located, &request.dest);
             let load = Instant::now();
             let sandbox = wasm::Sandbox::load(&request.wasm)?;
             phases.insert("load", load.elapsed().as_micros() as u64);
@@ -320,6 +328,7 @@ pub fn checkout(
                 kept: c.kept.to_string(),
             })
             .collect(),
+        preopens,
     })
 }
 
@@ -361,6 +370,44 @@ fn git_options(
             .to_string(),
     );
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// What the sandbox could reach, for the report (robust branch: alternates are checked in
+// `store.rs`; this lists what was granted).
+
+/// A directory a sandboxed guest was given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Preopen {
+    /// Where the guest sees it (`/store`, `/alt/0`, `/dest`).
+    pub guest: String,
+    /// The host directory (for `/dest`, the destination: writers write into the staging
+    /// directory that becomes it).
+    pub host: String,
+    /// `"read-only"` or `"read-write"` (writer guests only).
+    pub access: &'static str,
+}
+
+fn report_preopens(located: &store::Located, dest: &Path) -> Vec<Preopen> {
+    let given = wasm::preopens(located);
+    let read_only = |host: &Path, guest: &str| Preopen {
+        guest: guest.to_owned(),
+        host: host.display().to_string(),
+        access: "read-only",
+    };
+    let mut out = vec![read_only(&given.store, unfurl_engine::wire::STORE)];
+    out.extend(
+        given
+            .alternates
+            .iter()
+            .map(|(host, guest)| read_only(host, guest)),
+    );
+    out.push(Preopen {
+        guest: unfurl_engine::wire::DEST.to_owned(),
+        host: dest.display().to_string(),
+        access: "read-write",
+    });
+    out
 }
 
 /// `path` for messages: as given.

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -100,7 +100,8 @@ fn main() -> ExitCode {
     let json = match &cli.command {
         Command::Checkout(args) => args.json,
     };
-    match run(cli) {
+    let signals = Signals::install();
+    match run(cli, &signals) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // One line, the whole chain: what failed and why.
@@ -108,12 +109,20 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             if json {
                 // The same failure as data on stdout, for an installer to branch on its kind.
-                let failure = match err.downcast_ref::<unfurl::Error>() {
-                    Some(e) => unfurl_engine::Failure {
+                let failure = match (
+                    err.downcast_ref::<unfurl::Error>(),
+                    err.downcast_ref::<Interrupted>(),
+                ) {
+                    (Some(e), _) => unfurl_engine::Failure {
                         message,
                         ..e.failure()
                     },
-                    None => unfurl_engine::Failure {
+                    (None, Some(e)) => unfurl_engine::Failure {
+                        kind: unfurl_engine::ErrorKind::Interrupted,
+                        message,
+                        ..e.failure.clone()
+                    },
+                    (None, None) => unfurl_engine::Failure {
                         kind: unfurl_engine::ErrorKind::Io,
                         message,
                         path: None,
@@ -123,8 +132,105 @@ fn main() -> ExitCode {
                 };
                 let _ = print_json(&serde_json::json!({ "error": failure }));
             }
-            ExitCode::from(1)
+            // Stopped by a signal: 128 + its number, as a shell reports a process it killed.
+            match signals.received() {
+                Some(signal) => ExitCode::from(128u8.saturating_add(signal.number)),
+                None => ExitCode::from(1),
+            }
         }
+    }
+}
+
+/// A signal that stops a checkout.
+#[derive(Debug, Clone, Copy)]
+struct Signal {
+    number: u8,
+    name: &'static str,
+}
+
+/// SIGINT, SIGTERM and SIGHUP (Ctrl-C on Windows): each sets the interrupt flag the engine
+/// polls, so it stops at the next file, removes its staging directory and any parent it
+/// created, and the process exits 128 + the signal's number with one `error:` line. A
+/// second signal ends the process at once (the same status); what it leaves behind is a
+/// staging directory whose owner is gone, which the next run into that destination
+/// removes. A signal that arrives once the checkout has been published changes nothing:
+/// the checkout is complete, and the exit status says so.
+struct Signals {
+    interrupt: Arc<AtomicBool>,
+    /// The number of the first signal received, 0 until then.
+    which: Arc<AtomicUsize>,
+}
+
+impl Signals {
+    const STOPPING: [Signal; 3] = [
+        Signal {
+            number: 2,
+            name: "SIGINT",
+        },
+        Signal {
+            number: 15,
+            name: "SIGTERM",
+        },
+        Signal {
+            number: 1,
+            name: "SIGHUP",
+        },
+    ];
+
+    fn install() -> Signals {
+        let signals = Signals {
+            interrupt: Arc::new(AtomicBool::new(false)),
+            which: Arc::new(AtomicUsize::new(0)),
+        };
+        signals.register();
+        signals
+    }
+
+    #[cfg(unix)]
+    fn register(&self) {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        debug_assert_eq!(
+            [SIGINT, SIGTERM, SIGHUP],
+            Self::STOPPING.map(|s| s.number as i32)
+        );
+        for signal in Self::STOPPING {
+            let number = i32::from(signal.number);
+            // In this order: the shutdown looks at the flag before this signal sets it, so
+            // only a second signal ends the process. `which` keeps the first signal only.
+            let _ = signal_hook::flag::register_conditional_shutdown(
+                number,
+                128 + number,
+                self.interrupt.clone(),
+            );
+            let which = self.which.clone();
+            let first = usize::from(signal.number);
+            // SAFETY: the action only touches an atomic, which is async-signal-safe.
+            #[expect(unsafe_code, reason = "a signal action that records the first signal")]
+            let _ = unsafe {
+                signal_hook::low_level::register(number, move || {
+                    let _ = which.compare_exchange(0, first, Ordering::SeqCst, Ordering::SeqCst);
+                })
+            };
+            let _ = signal_hook::flag::register(number, self.interrupt.clone());
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn register(&self) {
+        let interrupt = self.interrupt.clone();
+        let which = self.which.clone();
+        let _ = ctrlc::set_handler(move || {
+            let _ = which.compare_exchange(0, 2, Ordering::SeqCst, Ordering::SeqCst);
+            interrupt.store(true, Ordering::SeqCst);
+        });
+    }
+
+    /// The first stopping signal received, if any.
+    fn received(&self) -> Option<Signal> {
+        let number = self.which.load(Ordering::SeqCst);
+        Self::STOPPING
+            .into_iter()
+            .find(|s| usize::from(s.number) == number)
     }
 }
 
@@ -135,13 +241,13 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, signals: &Signals) -> anyhow::Result<()> {
     match cli.command {
-        Command::Checkout(args) => checkout(args),
+        Command::Checkout(args) => checkout(args, signals),
     }
 }
 
-fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
+fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
     if matches!(args.runtime, RuntimeArg::Native)
         && (args.wasm_timeout.is_some() || args.wasm_max_memory.is_some())
     {
@@ -153,13 +259,7 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
             )
             .exit();
     }
-    let interrupt = Arc::new(AtomicBool::new(false));
-    {
-        let interrupt = interrupt.clone();
-        // A second Ctrl-C is not caught again: the handler only sets the flag, and the
-        // engine stops at the next file and removes its staging directory.
-        let _ = ctrlc::set_handler(move || interrupt.store(true, Ordering::Relaxed));
-    }
+    let interrupt = &signals.interrupt;
     let mut request = unfurl::Request::new(&args.store, &args.rev, &args.dest);
     request.runtime = match args.runtime {
         RuntimeArg::Native => unfurl::Runtime::Native,
@@ -184,13 +284,22 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
     }
     let show_progress = !args.quiet && (args.progress || std::io::stderr().is_terminal());
     let bar = Bar::new(show_progress);
-    let result = unfurl::checkout(&request, &bar, &interrupt);
+    let result = unfurl::checkout(&request, &bar, interrupt);
     bar.finish();
     let report = match result {
         Ok(report) => report,
-        // The interrupt is the whole story: the engine's own "interrupted" adds nothing.
-        Err(err) if err.kind() == unfurl_engine::ErrorKind::Interrupted => {
-            return Err(anyhow::Error::new(err).context("interrupted; nothing was written"));
+        // The interrupt is the whole story: the engine's own "interrupted", or whatever a
+        // stopped guest reported, adds nothing.
+        Err(err)
+            if err.kind() == unfurl_engine::ErrorKind::Interrupted
+                || signals.received().is_some() =>
+        {
+            let by = signals.received().map_or("a signal", |s| s.name);
+            let err = Interrupted {
+                by,
+                failure: err.failure(),
+            };
+            return Err(anyhow::Error::new(err));
         }
         Err(err) => {
             return Err(anyhow::Error::new(err).context(format!(
@@ -216,7 +325,9 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
                 .commit
                 .as_deref()
                 .map_or(&report.tree[..12], |c| &c[..12]),
-            args.dest.display(),
+            // A destination named with a newline or an escape sequence must not break the
+            // line or drive the terminal.
+            printable(&args.dest.display().to_string()),
             report.files,
             human_bytes(report.bytes),
             report.dirs,
@@ -227,6 +338,26 @@ fn checkout(args: CheckoutArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A checkout stopped by a signal: one message, and the failure's kind kept (always
+/// `interrupted`) for `--json`.
+#[derive(Debug)]
+struct Interrupted {
+    by: &'static str,
+    failure: unfurl_engine::Failure,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interrupted by {}; nothing was written (no destination, no staging directory)",
+            self.by
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 /// Progress on stderr: a bar on a terminal, a line a second otherwise (`--progress` into a
 /// pipe or a CI log), or nothing.
@@ -292,6 +423,20 @@ impl unfurl_engine::Progress for Bar {
             }
         }
     }
+}
+
+/// `text` with its control characters escaped (`\n`, `\u{1b}`), as the `error:` line has
+/// them.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn human_bytes(bytes: u64) -> String {

@@ -22,24 +22,115 @@ pub fn open_store(path: &Path) -> Result<Store, Error> {
 pub(crate) struct Located {
     /// The git directory.
     pub(crate) git_dir: PathBuf,
-    /// The alternate object directories, canonical, in search order.
+    /// The object directories the store reads besides the git directory's own, canonical,
+    /// in search order: when `objects` is a symlink out of the git directory, its target
+    /// first (the engine takes it as the store's own object directory, see
+    /// [`unfurl_engine::Alternate`]), then the alternates.
     pub(crate) alternates: Vec<PathBuf>,
 }
 
-/// Find the git directory of the store at `path` and the alternates it names.
+/// Find the git directory of the store at `path`, where its objects are, and the
+/// alternates it names.
+///
+/// Every directory found here becomes readable by the checkout (under `--runtime wasm`, a
+/// read-only preopen of every guest), and a store is not trusted to decide that: each must
+/// have the shape of a git object directory (see [`check_object_dir`]).
 pub(crate) fn locate(path: &Path) -> Result<Located, Error> {
     let git_dir = git_dir(path)?;
-    let dir = open_git_dir(path, &git_dir)?;
-    let listed = Store::alternates(&dir).map_err(|e| Error::Engine(e.into()))?;
-    let alternates = alternates(
-        path,
-        &git_dir.join("objects"),
-        listed.into_iter().map(Vec::from).collect(),
-    )?;
+    let handle = CapDir::open_ambient_dir(&git_dir, ambient_authority())
+        .map_err(|e| store_error(path, format!("cannot open store {}: {e}", shown(path))))?;
+    let link = git_dir.join("objects");
+    // git accepts `objects` as a symlink. One that the git directory's handle cannot follow
+    // (absolute, or leading out of the git directory; wasmtime follows exactly what cap-std
+    // does) is opened as a directory of its own, passed first among the alternates.
+    let objects = match std::fs::symlink_metadata(&link) {
+        Ok(meta) if meta.file_type().is_symlink() && handle.open_dir("objects").is_err() => {
+            let target = link.canonicalize().map_err(|e| {
+                store_error(
+                    path,
+                    format!(
+                        "store {}: objects is a symlink to {}, which cannot be opened: {e}",
+                        shown(path),
+                        std::fs::read_link(&link)
+                            .map_or_else(|_| "?".into(), |t| t.display().to_string())
+                    ),
+                )
+            })?;
+            Some(target)
+        }
+        _ => None,
+    };
+    let objects_dir = objects.clone().unwrap_or_else(|| link.clone());
+    let listed = read_alternates(path, &objects_dir)?;
+    let mut found = Vec::new();
+    if let Some(target) = objects {
+        check_object_dir(path, &target, "objects (a symlink)")?;
+        found.push(target);
+    }
+    found.extend(alternates(path, &objects_dir, listed)?);
     Ok(Located {
         git_dir,
-        alternates,
+        alternates: found,
     })
+}
+
+/// The lines of `objects/info/alternates` in the object directory `objects`.
+fn read_alternates(store: &Path, objects: &Path) -> Result<Vec<Vec<u8>>, Error> {
+    let file = objects.join("info/alternates");
+    match std::fs::read(&file) {
+        Ok(data) => Ok(Store::parse_alternates(&data)
+            .into_iter()
+            .map(Vec::from)
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(store_error(
+            store,
+            format!(
+                "cannot read {} of store {}: {e}",
+                file.display(),
+                shown(store)
+            ),
+        )),
+    }
+}
+
+/// Refuse `dir` (canonical) unless it has the shape of a git object directory: a `pack`
+/// directory, or a loose-object fan-out directory (two lowercase hex digits). `/` never
+/// qualifies.
+///
+/// Why: whatever a store lists in `objects/info/alternates` becomes readable by the
+/// checkout, and under `--runtime wasm` a preopen of every guest. A hostile store could
+/// list `/`, `/etc` or `../../..` and widen the sandbox to them. A real object directory
+/// always has one of these (`git init` creates `pack/`), and one without any holds no
+/// object, so refusing it loses nothing.
+fn check_object_dir(store: &Path, dir: &Path, named: &str) -> Result<(), Error> {
+    let fan_out = |name: &std::ffi::OsStr| {
+        name.to_str().is_some_and(|n| {
+            n.len() == 2
+                && n.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+    };
+    let shaped = dir.parent().is_some()
+        && std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.flatten().any(|entry| {
+                let name = entry.file_name();
+                (name == "pack" || fan_out(&name)) && entry.file_type().is_ok_and(|t| t.is_dir())
+            })
+        });
+    if shaped {
+        return Ok(());
+    }
+    Err(store_error(
+        store,
+        format!(
+            "store {} names {} as an object directory in {named}, but it is not one (it has \
+             no pack/ and no loose-object directories); the checkout would be able to read \
+             it, so unfurl refuses: fix or remove that entry",
+            shown(store),
+            dir.display()
+        ),
+    ))
 }
 
 fn open_git_dir(path: &Path, git_dir: &Path) -> Result<Dir, Error> {
@@ -112,6 +203,11 @@ fn alternates(store: &Path, objects: &Path, listed: Vec<Vec<u8>>) -> Result<Vec<
             if seen.contains(&canonical) {
                 continue;
             }
+            check_object_dir(
+                store,
+                &canonical,
+                &format!("{}", base.join("info/alternates").display()),
+            )?;
             if depth >= MAX_ALTERNATE_DEPTH {
                 return Err(store_error(
                     store,
@@ -123,13 +219,7 @@ fn alternates(store: &Path, objects: &Path, listed: Vec<Vec<u8>>) -> Result<Vec<
             }
             seen.push(canonical.clone());
             // An alternate's own alternates live in its `info/alternates`.
-            let nested: Vec<Vec<u8>> = match std::fs::read(canonical.join("info/alternates")) {
-                Ok(data) => Store::parse_alternates(&data)
-                    .into_iter()
-                    .map(Vec::from)
-                    .collect(),
-                Err(_) => Vec::new(),
-            };
+            let nested = read_alternates(store, &canonical)?;
             if !nested.is_empty() {
                 queue.push((canonical.clone(), nested, depth + 1));
             }

@@ -2,15 +2,32 @@
 //! rename it into place in one step.
 //!
 //! The staging directory is a sibling of the destination (same parent, so the same
-//! filesystem, so the rename is atomic), named `.<dest>.unfurl-<nonce>`. Nothing is ever
-//! written inside the tree being materialized to mark it: a repository may commit a file of
-//! any name, including a symlink named like a marker. If anything fails, or the
+//! filesystem, so the rename is atomic), named `.<dest>.unfurl-<owner>-<nonce>`. Nothing is
+//! ever written inside the tree being materialized to mark it: a repository may commit a
+//! file of any name, including a symlink named like a marker. If anything fails, or the
 //! [`Staging`] is dropped unpublished, the staging directory is removed and the destination
 //! is left exactly as it was.
+//!
+//! **A process that dies** (SIGKILL, a power cut) cannot remove its staging directory. So
+//! the name carries its owner, a token that the caller's [`Platform`] makes (the host: pid,
+//! process start time, and a tag of the machine's boot and pid namespace), and the next
+//! [`Staging::create_with()`] for the same destination removes the staging directories
+//! whose owner the platform can *prove* gone. Anything it cannot decide (another machine
+//! sharing the filesystem, another pid namespace, an unreadable `/proc`, a name of another
+//! shape) counts as alive and is kept: a live writer's directory is never removed.
+//!
+//! **An existing empty destination** is what the user made, with its mode, owner and ACLs.
+//! `rename` replaces it by the staging directory, a new inode; so the [`Platform`] first
+//! gives the staging directory what the destination would have given the files written
+//! into it (its group, set-group-id bit and default ACL, right after creating it), and
+//! just before the rename the destination's own mode, owner and access ACL. The destination
+//! stays absent-or-complete: until the rename it is untouched, after it the checkout is
+//! whole.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cap::{Dir, Kind};
@@ -67,6 +84,74 @@ pub enum Error {
         /// What went wrong.
         source: io::Error,
     },
+    /// The existing empty destination's mode, owner or ACLs could not be given to the
+    /// checkout that replaces it.
+    #[error(
+        "could not give the checkout the mode, owner and ACLs of the existing directory {dest:?}"
+    )]
+    KeepAttributes {
+        /// The destination's name in its parent.
+        dest: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+}
+
+/// What the engine cannot learn or do through directory handles, and its caller (who holds
+/// ambient authority) can: who this process is, whether another is gone, and a
+/// directory's owner and ACLs. Every method has a safe default: no owner, nobody gone,
+/// nothing kept.
+///
+/// The names given are entries of the destination's parent, the directory the caller
+/// handed to [`Staging::create_with()`]; an implementation acts on that same directory,
+/// through a handle of its own, never following a symlink.
+pub trait Platform: Send + Sync {
+    /// This process as a token for staging names: ASCII letters, digits and `.` only, or
+    /// `None` (then staging names carry no owner and no run ever removes them).
+    fn owner(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether the process that `owner` (another process's [`Platform::owner()`]) names
+    /// has certainly exited. `false` whenever in doubt: its staging directory is then kept.
+    fn owner_is_gone(&self, owner: &str) -> bool {
+        let _ = owner;
+        false
+    }
+
+    /// The destination `dest` exists (an empty directory) and the new staging directory
+    /// `staging` will replace it: give `staging` now what `dest` gives new entries (its
+    /// group, set-group-id bit and default ACL), so what is written into it gets what it
+    /// would have got in `dest`.
+    fn inherit(&self, dest: &OsStr, staging: &OsStr) -> io::Result<()> {
+        let _ = (dest, staging);
+        Ok(())
+    }
+
+    /// Just before `staging` replaces the existing empty directory `dest`: give it `dest`'s
+    /// mode, owner and group (where permitted) and ACLs.
+    fn adopt(&self, dest: &OsStr, staging: &OsStr) -> io::Result<()> {
+        let _ = (dest, staging);
+        Ok(())
+    }
+}
+
+/// How staging directories are named, swept and finished.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Who owns staging directories, and how an existing empty destination's attributes
+    /// are kept (see [`Platform`]). Default: none: staging names carry no owner, orphans
+    /// are never removed, and an existing empty destination is replaced without keeping its
+    /// mode, owner or ACLs.
+    pub platform: Option<Arc<dyn Platform>>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("platform", &self.platform.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 /// A staging directory next to the destination; removed on drop unless published.
@@ -76,6 +161,8 @@ pub struct Staging<'a> {
     dest: OsString,
     dir: Option<Dir>,
     published: bool,
+    platform: Option<Arc<dyn Platform>>,
+    swept: usize,
 }
 
 impl std::fmt::Debug for Staging<'_> {
@@ -88,9 +175,19 @@ impl std::fmt::Debug for Staging<'_> {
 }
 
 impl<'a> Staging<'a> {
-    /// Check that `dest` in `parent` is absent or an empty directory, then create a fresh
-    /// staging directory beside it.
+    /// [`Staging::create_with()`] with default options: no owner in the name, no sweep.
     pub fn create(parent: &'a Dir, dest: &OsStr) -> Result<Staging<'a>, Error> {
+        Staging::create_with(parent, dest, &Options::default())
+    }
+
+    /// Check that `dest` in `parent` is absent or an empty directory, remove the staging
+    /// directories beside it that dead processes left (see the [module docs](self)), then
+    /// create a fresh staging directory named after this process.
+    pub fn create_with(
+        parent: &'a Dir,
+        dest: &OsStr,
+        options: &Options,
+    ) -> Result<Staging<'a>, Error> {
         let dest_path = Path::new(dest);
         let mut components = dest_path.components();
         if !matches!(
@@ -99,31 +196,53 @@ impl<'a> Staging<'a> {
         ) {
             return Err(Error::BadName { dest: dest.into() });
         }
-        check_dest(parent, dest)?;
+        let existing = check_dest(parent, dest)?;
+        let platform = options.platform.clone();
+        let owner = platform
+            .as_ref()
+            .and_then(|p| p.owner())
+            .filter(|o| valid_owner(o));
+        let prefix = prefix(dest);
+        let swept = match &platform {
+            Some(platform) => sweep(parent, &prefix, platform.as_ref()),
+            None => 0,
+        };
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let mut attempt = 0;
         loop {
             let nonce = nonce() ^ COUNTER.fetch_add(1, Ordering::Relaxed);
-            let mut name = OsString::from(".");
-            name.push(dest);
-            name.push(format!(".unfurl-{nonce:016x}"));
+            let mut name = prefix.clone();
+            match &owner {
+                Some(owner) => name.push(format!("{owner}-{:08x}", nonce as u32)),
+                None => name.push(format!("{nonce:016x}")),
+            }
             match parent.create_dir(Path::new(&name)) {
                 Ok(()) => {
-                    let dir =
-                        parent
-                            .open_dir(Path::new(&name))
-                            .map_err(|source| Error::CreateStaging {
-                                path: name.clone().into(),
-                                source,
-                            });
+                    // From here on, dropping `staging` removes the directory.
                     let mut staging = Staging {
                         parent,
                         name,
                         dest: dest.to_owned(),
                         dir: None,
                         published: false,
+                        platform,
+                        swept,
                     };
-                    staging.dir = Some(dir?);
+                    if existing && let Some(platform) = &staging.platform {
+                        platform.inherit(dest, &staging.name).map_err(|source| {
+                            Error::KeepAttributes {
+                                dest: dest.into(),
+                                source,
+                            }
+                        })?;
+                    }
+                    let dir = parent
+                        .open_dir(Path::new(&staging.name))
+                        .map_err(|source| Error::CreateStaging {
+                            path: staging.name.clone().into(),
+                            source,
+                        })?;
+                    staging.dir = Some(dir);
                     return Ok(staging);
                 }
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => {
@@ -149,13 +268,28 @@ impl<'a> Staging<'a> {
         &self.name
     }
 
+    /// How many staging directories of dead processes were removed before this one was
+    /// created.
+    pub fn swept(&self) -> usize {
+        self.swept
+    }
+
     /// Move the staging directory into place as the destination.
     ///
     /// `rename` replaces an empty directory and refuses a non-empty one, so a destination
-    /// that gained content since [`Staging::create()`] is never overwritten.
+    /// that gained content since [`Staging::create()`] is never overwritten. An empty one
+    /// hands its mode, owner and ACLs to the checkout first (see [`Platform::adopt()`]).
     pub fn publish(mut self) -> Result<(), Error> {
         drop(self.dir.take());
-        check_dest(self.parent, &self.dest)?;
+        let existing = check_dest(self.parent, &self.dest)?;
+        if existing && let Some(platform) = &self.platform {
+            platform
+                .adopt(&self.dest, &self.name)
+                .map_err(|source| Error::KeepAttributes {
+                    dest: self.dest.clone().into(),
+                    source,
+                })?;
+        }
         self.parent
             .rename(&self.name, &self.dest)
             .map_err(|source| Error::Rename {
@@ -171,24 +305,128 @@ impl Drop for Staging<'_> {
     fn drop(&mut self) {
         if !self.published {
             drop(self.dir.take());
-            // Best effort: the error that got us here is the one worth reporting.
-            let _ = self.parent.remove_dir_all(&self.name);
+            // Best effort: the error that got us here is the one worth reporting. What
+            // cannot be removed (a directory made unwritable under us) carries our owner in
+            // its name, and the next run into this destination removes it once we are gone.
+            let _ = remove_all(self.parent, &self.name);
         }
     }
 }
 
+/// `.<dest>.unfurl-`: how every staging directory for `dest` begins. A long `dest` is cut
+/// and a hash of the whole name added, so the staging name stays within the 255 bytes a
+/// name may have.
+fn prefix(dest: &OsStr) -> OsString {
+    const LONGEST: usize = 120;
+    let mut prefix = OsString::from(".");
+    if dest.len() <= LONGEST {
+        prefix.push(dest);
+    } else {
+        let lossy = dest.to_string_lossy();
+        let mut cut = 96;
+        while !lossy.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        prefix.push(format!(
+            "{}~{:016x}",
+            &lossy[..cut],
+            fnv1a(dest.as_encoded_bytes())
+        ));
+    }
+    prefix.push(".unfurl-");
+    prefix
+}
+
+fn valid_owner(owner: &str) -> bool {
+    !owner.is_empty()
+        && owner.len() <= 64
+        && owner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.')
+}
+
+/// Remove the staging directories in `parent` that begin with `prefix`, carry an owner,
+/// and whose owner `platform` proves gone; returns how many were removed. Errors are
+/// ignored: another run may be sweeping the same one, and what stays is tried again next
+/// time.
+fn sweep(parent: &Dir, prefix: &OsStr, platform: &dyn Platform) -> usize {
+    let Ok(names) = parent.entries(Path::new(".")) else {
+        return 0;
+    };
+    let prefix = prefix.as_encoded_bytes();
+    let mut swept = 0;
+    for name in names {
+        let Some(rest) = name.as_encoded_bytes().strip_prefix(prefix) else {
+            continue;
+        };
+        // `<owner>-<8 hex digits>`; names without an owner (older versions, callers
+        // without a platform) are never swept: nothing says whose they are.
+        let Some((owner, nonce)) = std::str::from_utf8(rest)
+            .ok()
+            .and_then(|rest| rest.rsplit_once('-'))
+        else {
+            continue;
+        };
+        if nonce.len() != 8 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        if !valid_owner(owner) || !platform.owner_is_gone(owner) {
+            continue;
+        }
+        // Only a directory, as staging directories are; never a symlink by that name.
+        if parent.kind(Path::new(&name)).ok().flatten() != Some(Kind::Dir) {
+            continue;
+        }
+        if remove_all(parent, &name).is_ok() {
+            swept += 1;
+        }
+    }
+    swept
+}
+
+/// Remove the directory `name` in `parent` with everything in it, never following a
+/// symlink. An entry that vanishes meanwhile (another process deleting the same tree, the
+/// parent removed under us) does not stop it: the removal starts over, and what is already
+/// gone counts as removed. Gives up on any other error.
+fn remove_all(parent: &Dir, name: &OsStr) -> io::Result<()> {
+    let mut last = None;
+    for _ in 0..64 {
+        match parent.remove_dir_all(name) {
+            Ok(()) => return Ok(()),
+            Err(err) => {
+                if parent.kind(Path::new(name)).ok() == Some(None) {
+                    return Ok(());
+                }
+                if err.kind() != io::ErrorKind::NotFound {
+                    return Err(err);
+                }
+                last = Some(err);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("could not remove the staging directory")))
+}
+
+/// FNV-1a, 64 bits: a short, stable digest for names.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// Check that `dest` in `parent` is absent or an empty directory, as [`Staging::create()`]
 /// and [`Staging::publish()`] do; callers use it to fail early, before resolving anything.
-pub fn check_dest(parent: &Dir, dest: &OsStr) -> Result<(), Error> {
+/// `true` if it exists (empty).
+pub fn check_dest(parent: &Dir, dest: &OsStr) -> Result<bool, Error> {
     let inspect = |source| Error::Inspect {
         dest: dest.into(),
         source,
     };
     match parent.kind(Path::new(dest)).map_err(inspect)? {
-        None => Ok(()),
+        None => Ok(false),
         Some(Kind::Dir) => {
             if parent.entries(Path::new(dest)).map_err(inspect)?.is_empty() {
-                Ok(())
+                Ok(true)
             } else {
                 Err(Error::NotEmpty { dest: dest.into() })
             }
@@ -212,4 +450,42 @@ fn nonce() -> u64 {
     let local = 0u8;
     let addr = &local as *const u8 as u64;
     nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ addr.rotate_left(32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_staging_prefix_fits_in_a_name_however_long_the_destination() {
+        let short = prefix(OsStr::new("pkg"));
+        assert_eq!(
+            short,
+            OsStr::new(".pkg.unfurl-"),
+            "expected the name kept whole"
+        );
+        let long = "é".repeat(127); // 254 bytes
+        let cut = prefix(OsStr::new(&long));
+        // With the longest owner token (64) and a dash and 8 hex digits.
+        assert!(
+            cut.len() + 64 + 1 + 8 <= 255,
+            "expected a prefix short enough for a 255-byte name, got {} bytes",
+            cut.len()
+        );
+        assert_ne!(
+            cut,
+            prefix(OsStr::new(&"é".repeat(126))),
+            "expected different long names to give different prefixes"
+        );
+    }
+
+    #[test]
+    fn an_owner_is_letters_digits_and_dots_only() {
+        for good in ["123.456.0123456789abcdef", "a.b"] {
+            assert!(valid_owner(good), "expected {good:?} accepted");
+        }
+        for bad in ["", "1-2", "../x", "a/b", "x y", &"1".repeat(65)] {
+            assert!(!valid_owner(bad), "expected {bad:?} refused");
+        }
+    }
 }

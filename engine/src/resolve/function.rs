@@ -120,10 +120,29 @@ impl Delegate<'_> {
             .map_err(|e| self.navigation(format!("commit {id} is corrupt: {e}")))
     }
 
-    fn parents(&mut self, id: ObjectId) -> Result<Vec<ObjectId>, Error> {
+    /// The parents of the commit `id` peels to. `asked` says what navigation needed them,
+    /// for the message when history ends at the store's shallow boundary.
+    fn parents(
+        &mut self,
+        id: ObjectId,
+        asked: impl FnOnce() -> String,
+    ) -> Result<Vec<ObjectId>, Error> {
         let commit = self.peel_to(id, Kind::Commit)?;
         self.read(&commit)?;
-        Ok(self.commit(&commit)?.parents().collect())
+        let parents: Vec<ObjectId> = self.commit(&commit)?.parents().collect();
+        // A shallow store (`git clone --depth`) lists commits whose parents it never
+        // fetched. Their commit objects still name those parents, but git treats the
+        // boundary as the end of history, and so do we: walking on would only meet a
+        // missing object, with a message about a damaged store that is not damaged.
+        if !parents.is_empty() && self.store.is_shallow_boundary(&commit)? {
+            return Err(self.navigation(format!(
+                "{}, but history ends at commit {commit}, the store's shallow boundary (its \
+                 parents were never fetched); fetch more history into the store \
+                 (`git fetch --deepen=N`, or `git fetch --unshallow`)",
+                asked()
+            )));
+        }
+        Ok(parents)
     }
 
     fn lookup_path(&mut self, id: ObjectId, path: &BStr) -> Result<ObjectId, Error> {
@@ -258,7 +277,7 @@ impl delegate::Navigate for Delegate<'_> {
             let mut id = self.current()?;
             match kind {
                 Traversal::NthParent(n) => {
-                    let parents = self.parents(id)?;
+                    let parents = self.parents(id, || format!("parent {n} was asked for"))?;
                     id = *parents.get(n - 1).ok_or_else(|| {
                         self.navigation(format!(
                             "commit {id} has {} parent(s), not {n}",
@@ -268,7 +287,9 @@ impl delegate::Navigate for Delegate<'_> {
                 }
                 Traversal::NthAncestor(n) => {
                     for generation in 0..n {
-                        let parents = self.parents(id)?;
+                        let parents = self.parents(id, || {
+                            format!("{n} generation(s) were asked for, {generation} reached")
+                        })?;
                         id = *parents.first().ok_or_else(|| {
                             self.navigation(format!(
                                 "history ends at root commit {id} after {generation} generation(s), {n} were asked for"

@@ -6,6 +6,7 @@
 
 mod refs;
 
+use std::collections::HashSet;
 use std::io;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -13,7 +14,7 @@ use std::sync::OnceLock;
 use bstr::{BString, ByteSlice};
 use gix_hash::ObjectId;
 
-use crate::cap::Dir;
+use crate::cap::{Dir, Kind};
 use crate::odb::{self, Odb};
 
 /// Errors opening a store or reading its references.
@@ -42,8 +43,8 @@ pub enum Error {
         /// What went wrong.
         source: io::Error,
     },
-    /// A reference file is malformed.
-    #[error("reference {name} is malformed: {message}")]
+    /// A reference file (a loose reference, `packed-refs`, `shallow`) is malformed.
+    #[error("{name} in the store is malformed: {message}")]
     BadRef {
         /// The reference.
         name: BString,
@@ -56,6 +57,10 @@ pub enum Error {
 }
 
 /// An object directory named by the store's `objects/info/alternates`, opened by the caller.
+///
+/// When the git directory's `objects` is a symlink that leads out of the git directory (git
+/// accepts that), the handle of the git directory cannot follow it: the caller, who can,
+/// opens its target and passes it as the *first* alternate (the host's `locate` does).
 #[derive(Debug)]
 pub struct Alternate {
     /// The alternate object directory.
@@ -69,6 +74,7 @@ pub struct Store {
     git_dir: Dir,
     odb: Odb,
     packed_refs: OnceLock<Result<refs::Packed, Error>>,
+    shallow: OnceLock<Result<HashSet<ObjectId>, Error>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -101,21 +107,36 @@ impl Store {
             });
         }
         check_config(&git_dir)?;
-        let objects = git_dir
-            .open_dir("objects".as_ref())
-            .map_err(|source| Error::Io {
-                path: "objects".into(),
-                source,
-            })?;
-        let odb = Odb::open(
-            objects,
-            "objects".into(),
-            alternates.into_iter().map(|a| (a.dir, a.path)).collect(),
-        )?;
+        let mut alternates: Vec<(Dir, PathBuf)> =
+            alternates.into_iter().map(|a| (a.dir, a.path)).collect();
+        let (objects, label) = match git_dir.open_dir("objects".as_ref()) {
+            Ok(objects) => (objects, PathBuf::from("objects")),
+            // A symlink out of the git directory: its target is the first alternate (see
+            // [`Alternate`]).
+            Err(_) if kind("objects")? == Some(Kind::Symlink) && !alternates.is_empty() => {
+                alternates.remove(0)
+            }
+            Err(source) if kind("objects")? == Some(Kind::Symlink) => {
+                return Err(Error::Unsupported {
+                    what: format!(
+                        "objects/ is a symlink this directory handle cannot follow ({source}); \
+                         open its target and pass it as the first alternate"
+                    ),
+                });
+            }
+            Err(source) => {
+                return Err(Error::Io {
+                    path: "objects".into(),
+                    source,
+                });
+            }
+        };
+        let odb = Odb::open(objects, label, alternates)?;
         Ok(Store {
             git_dir,
             odb,
             packed_refs: OnceLock::new(),
+            shallow: OnceLock::new(),
         })
     }
 
@@ -191,14 +212,65 @@ impl Store {
         let packed = self
             .packed_refs
             .get_or_init(|| refs::Packed::read(&self.git_dir));
-        match packed {
-            Ok(packed) => Ok(packed),
-            Err(err) => Err(Error::BadRef {
-                name: "packed-refs".into(),
-                message: err.to_string(),
-            }),
+        // Read once; a failure is kept and handed out again as it was, not wrapped.
+        packed.as_ref().map_err(Error::again)
+    }
+
+    /// Whether `id` is a shallow boundary: a commit whose parents the store does not have,
+    /// as its `shallow` file lists them (a `git clone --depth` store). Its history ends
+    /// there, as it does for git.
+    pub(crate) fn is_shallow_boundary(&self, id: &gix_hash::oid) -> Result<bool, Error> {
+        let shallow = self.shallow.get_or_init(|| read_shallow(&self.git_dir));
+        match shallow {
+            Ok(ids) => Ok(ids.contains(id)),
+            Err(err) => Err(err.again()),
         }
     }
+}
+
+impl Error {
+    /// The same error once more, for one read once and kept (an I/O error keeps its kind
+    /// and text, not its OS code).
+    fn again(&self) -> Error {
+        match self {
+            Error::Io { path, source } => Error::Io {
+                path: path.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::BadRef { name, message } => Error::BadRef {
+                name: name.clone(),
+                message: message.clone(),
+            },
+            other => Error::Unsupported {
+                what: other.to_string(),
+            },
+        }
+    }
+}
+
+/// The commits listed in the git directory's `shallow` file, one id per line; none when
+/// there is no such file.
+fn read_shallow(git_dir: &Dir) -> Result<HashSet<ObjectId>, Error> {
+    let data = match git_dir.read("shallow".as_ref()) {
+        Ok(data) => data,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(source) => {
+            return Err(Error::Io {
+                path: "shallow".into(),
+                source,
+            });
+        }
+    };
+    data.lines()
+        .map(|l| l.trim_end_with(|c| c == '\r'))
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            ObjectId::from_hex(line).map_err(|_| Error::BadRef {
+                name: "shallow".into(),
+                message: format!("line {:?} is not an object id", line.as_bstr()),
+            })
+        })
+        .collect()
 }
 
 /// Refuse repository formats whose objects or references this engine would misread.

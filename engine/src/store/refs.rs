@@ -26,14 +26,18 @@ impl Packed {
             }
         };
         let mut refs = HashMap::new();
-        for line in data.lines() {
+        for (number, line) in data.lines().enumerate() {
             // `# pack-refs with: …` is the header; `^<id>` peels the tag on the line before.
             if line.is_empty() || line.starts_with(b"#") || line.starts_with(b"^") {
                 continue;
             }
             let bad = || Error::BadRef {
                 name: "packed-refs".into(),
-                message: format!("malformed line {:?}", line.as_bstr()),
+                message: format!(
+                    "line {} is not `<object id> <name>`: {:?}",
+                    number + 1,
+                    line.as_bstr()
+                ),
             };
             let (hex, name) = line.split_once_str(" ").ok_or_else(bad)?;
             let id = ObjectId::from_hex(hex).map_err(|_| bad())?;
@@ -96,12 +100,15 @@ fn resolve(store: &Store, name: &BStr, depth: usize) -> Result<Option<ObjectId>,
     let path = Path::new(path);
     let content = match store.git_dir.read(path) {
         Ok(content) => Some(content),
+        // No loose file by that name, or a name no file can have (a component longer than
+        // the filesystem allows): then only packed-refs can hold it, as git would see it.
         Err(err)
             if matches!(
                 err.kind(),
                 io::ErrorKind::NotFound
                     | io::ErrorKind::NotADirectory
                     | io::ErrorKind::IsADirectory
+                    | io::ErrorKind::InvalidFilename
             ) =>
         {
             None

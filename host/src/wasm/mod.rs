@@ -30,6 +30,7 @@ use std::time::Duration;
 use unfurl_engine::ErrorKind;
 
 pub use backend::Backend;
+pub(crate) use backend::preopens;
 pub(crate) use sandbox::Sandbox;
 
 /// Limits for the confined engine.
