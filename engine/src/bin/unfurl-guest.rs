@@ -32,12 +32,18 @@ fn main() -> ExitCode {
         Err(message) => Reply::Failed(protocol(message)),
     };
     let ok = !matches!(reply, Reply::Failed(_));
-    match serde_json::to_string(&reply) {
-        Ok(json) => println!("{json}"),
-        Err(err) => {
-            eprintln!("cannot encode reply: {err}");
-            return ExitCode::from(2);
-        }
+    // Streamed, not built as one string first: a planner's reply is the whole plan.
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock());
+    let written = serde_json::to_writer(&mut out, &reply)
+        .map_err(std::io::Error::from)
+        .and_then(|()| {
+            use std::io::Write;
+            writeln!(out)?;
+            out.flush()
+        });
+    if let Err(err) = written {
+        eprintln!("cannot send reply: {err}");
+        return ExitCode::from(2);
     }
     if ok {
         ExitCode::SUCCESS

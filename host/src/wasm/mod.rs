@@ -130,12 +130,13 @@ pub fn probe_confinement(
     preopens.dest = Some(dest.to_owned());
     let interrupt = AtomicBool::new(false);
     let arg = serde_json::to_string(paths).expect("strings encode");
-    let out = sandbox
+    let results = sandbox
         .guarded(None, &interrupt, || {
-            sandbox.run_raw(&[arg], &preopens, None, &limits, &interrupt)
+            sandbox.run_raw(&[arg], &preopens, None, &limits, &interrupt, |out| {
+                serde_json::from_slice(out)
+                    .map_err(|e| Error::Runtime(format!("the probe sent no results: {e}")))
+            })
         })
         .map_err(unfurl_engine::Error::from)?;
-    serde_json::from_slice(&out).map_err(|e| {
-        unfurl_engine::Error::from(Error::Runtime(format!("the probe sent no results: {e}"))).into()
-    })
+    Ok(results)
 }

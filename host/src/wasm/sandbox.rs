@@ -100,14 +100,15 @@ impl Sandbox {
     /// return what it printed. A writer gets `claims`, the groups behind its imports
     /// ([`wire::CLAIM`], [`wire::TAKE`]). Instances are independent: several may run at
     /// once on different threads.
-    pub(crate) fn run_raw(
+    pub(crate) fn run_raw<T>(
         &self,
         args: &[String],
         preopens: &Preopens,
         claims: Option<Arc<Claims>>,
         limits: &Limits,
         interrupt: &AtomicBool,
-    ) -> Result<Vec<u8>, Error> {
+        read: impl FnOnce(&[u8]) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let stdout = MemoryOutputPipe::new(MAX_REPLY);
         let stderr = MemoryOutputPipe::new(1 << 20);
         let mut wasi = WasiCtxBuilder::new();
@@ -207,7 +208,10 @@ impl Sandbox {
         if store.data().limiter.refused && stdout.contents().is_empty() {
             return Err(Error::OutOfMemory(limits.max_memory));
         }
-        Ok(stdout.contents().to_vec())
+        // The guest's memory goes before its reply (a planner's is the whole plan) is
+        // parsed, and the reply is parsed where it lies, not copied.
+        drop(store);
+        read(&stdout.contents())
     }
 
     /// [`Sandbox::run_raw`] with a [`wire::Request`], returning the guest's [`Reply`].
@@ -220,9 +224,10 @@ impl Sandbox {
         interrupt: &AtomicBool,
     ) -> Result<Reply, Error> {
         let arg = serde_json::to_string(request).map_err(|e| Error::Runtime(e.to_string()))?;
-        let out = self.run_raw(&[arg], preopens, claims, limits, interrupt)?;
-        serde_json::from_slice(&out)
-            .map_err(|e| Error::Runtime(format!("the guest sent no valid reply ({e})")))
+        self.run_raw(&[arg], preopens, claims, limits, interrupt, |out| {
+            serde_json::from_slice(out)
+                .map_err(|e| Error::Runtime(format!("the guest sent no valid reply ({e})")))
+        })
     }
 }
 
