@@ -259,42 +259,38 @@ pub fn checkout(
     let mut options = options;
     git_options(&mut options.git, request, &located)?;
     let mut preopens = Vec::new();
-    let outcome = match request.runtime {
+    // The one orchestrator runs in both runtimes; only the backend differs.
+    let (native_store, native, sandbox, sandboxed);
+    let backend: &dyn unfurl_engine::Backend = match request.runtime {
         Runtime::Native => {
-            let store = store::open_located(&request.store, &located)?;
-            unfurl_engine::run(
-                &unfurl_engine::Native::new(&store),
-                &request.rev,
-                dest.parent(),
-                dest.name(),
-                &options,
-                progress,
-                interrupt,
-            )?
+            native_store = store::open_located(&request.store, &located)?;
+            native = unfurl_engine::Native::new(&native_store);
+            &native
         }
         Runtime::Wasm => {
             // The store itself is parsed inside the sandbox.
             preopens = report_preopens(&located, &request.dest);
             let load = Instant::now();
-            let sandbox = wasm::Sandbox::load(&request.wasm)?;
+            sandbox = wasm::Sandbox::load(&request.wasm)?;
             phases.insert("load", load.elapsed().as_micros() as u64);
-            let backend = wasm::Backend::new(
+            sandboxed = wasm::Backend::new(
                 &sandbox,
                 &located,
                 dest.parent_path().to_owned(),
                 &request.wasm,
             );
-            unfurl_engine::run(
-                &backend,
-                &request.rev,
-                dest.parent(),
-                dest.name(),
-                &options,
-                progress,
-                interrupt,
-            )?
+            &sandboxed
         }
     };
+    let outcome = unfurl_engine::run(
+        backend,
+        &request.rev,
+        dest.parent(),
+        dest.name(),
+        &options,
+        progress,
+        interrupt,
+    )?;
     dest.keep();
     let p = outcome.phases;
     for (name, took) in [
