@@ -70,11 +70,7 @@ fn ensure_guest_target() {
             rustc = Path::new(&rustc).display()
         ));
     };
-    println!(
-        "cargo:warning=unfurl: the {GUEST_TARGET} target is missing from toolchain {toolchain}; \
-         adding it with `rustup target add --toolchain {toolchain} {GUEST_TARGET}` \
-         (rust-toolchain.toml lists it; set UNFURL_NO_TARGET_INSTALL=1 to stop this)"
-    );
+    eprintln!("unfurl build: adding the {GUEST_TARGET} target to toolchain {toolchain}");
     let status = Command::new(rustup())
         .args(["target", "add", "--toolchain", &toolchain, GUEST_TARGET])
         .status();
@@ -85,6 +81,12 @@ fn ensure_guest_target() {
              target; run it yourself (it needs rustup's download server) and build again"
         ));
     }
+    // Cargo shows this once, and again whenever it replays this script's cached output.
+    println!(
+        "cargo:warning=unfurl: added the {GUEST_TARGET} target to toolchain {toolchain} with \
+         `rustup target add` (rust-toolchain.toml lists it, and it was missing; set \
+         UNFURL_NO_TARGET_INSTALL=1 to stop this)"
+    );
 }
 
 fn main() {

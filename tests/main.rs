@@ -23,3 +23,5 @@ mod store_layouts;
 mod filesystems;
 // The sandbox: confinement to the preopens, the memory cap, the deadline, the module cache.
 mod wasm;
+// `unfurl verify`: a clean checkout passes; each kind of difference is named.
+mod verify;

@@ -404,6 +404,14 @@ pub enum Error {
     /// Writing the checkout's `.git` failed.
     #[error(transparent)]
     Git(#[from] gitdir::Error),
+    /// Reading a checkout on disk (to verify it) failed.
+    #[error("could not read {path:?} in the checkout")]
+    Read {
+        /// The entry, relative to the checkout root.
+        path: bstr::BString,
+        /// What went wrong.
+        source: std::io::Error,
+    },
     /// The engine failed where it ran, elsewhere (in a sandboxed guest): its failure as
     /// data, kind, path and object kept.
     #[error(transparent)]
@@ -467,7 +475,7 @@ impl Error {
                 _ => ErrorKind::Io,
             },
             Error::Git(gitdir::Error::Store(e)) => store_kind(e),
-            Error::Git(_) => ErrorKind::Io,
+            Error::Git(_) | Error::Read { .. } => ErrorKind::Io,
             Error::Remote(failure) => failure.kind,
             Error::Backend(e) => e.kind(),
             Error::Probe { .. } => ErrorKind::Io,
@@ -503,6 +511,7 @@ impl Error {
             Error::Write(e) => (e.path().map(|p| p.to_string()), None),
             Error::Publish(e) => (publish_subject(e), None),
             Error::Git(e) => (e.path().map(|p| p.display().to_string()), None),
+            Error::Read { path, .. } => (Some(path.to_string()), None),
             Error::Probe { staging, .. } => (Some(staging.display().to_string()), None),
             Error::CaseCollision { first, .. } => (Some(first.to_string()), None),
             _ => (None, None),

@@ -52,6 +52,8 @@ pub mod plan;
 pub mod publish;
 pub mod resolve;
 pub mod store;
+#[cfg(not(target_os = "wasi"))]
+pub mod verify;
 #[cfg(feature = "serde")]
 pub mod wire;
 pub mod write;

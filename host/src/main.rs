@@ -20,6 +20,21 @@ struct Cli {
 enum Command {
     /// Check out REV of STORE into DEST (which must not exist, or be empty).
     Checkout(CheckoutArgs),
+    /// Compare the checkout DEST with REV of STORE: exit 0 if identical, 1 if not (the differences are listed).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// The store the checkout came from.
+    store: PathBuf,
+    /// The revision the checkout should be.
+    rev: String,
+    /// The checkout.
+    dest: PathBuf,
+    /// Print one JSON object on stdout: `commit`, `tree`, `identical`, `differences` (`path`, `change`).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,10 +114,12 @@ fn main() -> ExitCode {
     };
     let json = match &cli.command {
         Command::Checkout(args) => args.json,
+        Command::Verify(args) => args.json,
     };
     let signals = Signals::install();
     match run(cli, &signals) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(err) => {
             // One line, the whole chain: what failed and why.
             let message = unfurl_engine::one_line(err.as_ref() as &dyn std::error::Error);
@@ -241,9 +258,11 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(cli: Cli, signals: &Signals) -> anyhow::Result<()> {
+/// Runs the command: `Ok(false)` when it ran and the answer is no (verify found differences).
+fn run(cli: Cli, signals: &Signals) -> anyhow::Result<bool> {
     match cli.command {
-        Command::Checkout(args) => checkout(args, signals),
+        Command::Checkout(args) => checkout(args, signals).map(|()| true),
+        Command::Verify(args) => verify(args),
     }
 }
 
@@ -498,4 +517,38 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         return Err(bad());
     }
     Ok(std::time::Duration::from_secs_f64(value * unit))
+}
+
+/// `unfurl verify`: print the differences (or the JSON report); `Ok(true)` if identical.
+fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
+    let report = unfurl::verify(&args.store, &args.rev, &args.dest).map_err(|err| {
+        anyhow::Error::new(err).context(format!(
+            "could not verify {} against '{}' of {}",
+            args.dest.display(),
+            args.rev,
+            args.store.display()
+        ))
+    })?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        for d in &report.differences {
+            let change = serde_json::to_value(d.change)?;
+            let change = change.as_str().unwrap_or("?");
+            writeln!(stdout, "{change}\t{}", d.path.escape_debug())?;
+        }
+    }
+    let what = report.commit.as_deref().unwrap_or(&report.tree);
+    if report.identical {
+        eprintln!("unfurl: {} is exactly {}", args.dest.display(), &what[..12]);
+    } else {
+        eprintln!(
+            "unfurl: {} differs from {} in {} path(s)",
+            args.dest.display(),
+            &what[..12],
+            report.differences.len()
+        );
+    }
+    Ok(report.identical)
 }

@@ -73,6 +73,8 @@ pub(crate) struct Stat {
     pub(crate) mtime: (i64, u32),
     /// Last status change: seconds and nanoseconds since the epoch.
     pub(crate) ctime: (i64, u32),
+    /// The permission bits (`0o7777`); `0` where there are none (Windows).
+    pub(crate) mode: u32,
 }
 
 /// What the filesystem below a directory can hold, as a checkout ([`run()`](crate::run))
@@ -208,6 +210,12 @@ impl Dir {
         mtime: std::time::SystemTime,
     ) -> io::Result<()> {
         self.inner.set_mtime_nofollow(path, mtime)
+    }
+
+    /// The target of the symlink at `path` below this one, as bytes.
+    #[cfg_attr(target_os = "wasi", allow(dead_code))]
+    pub(crate) fn read_link(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.inner.read_link(path)
     }
 
     /// Create the new file `path` below this one (its parent must exist) holding `data`.

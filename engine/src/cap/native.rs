@@ -52,6 +52,14 @@ impl Dir {
         set_mtime_nofollow(&self.0, path, mtime)
     }
 
+    pub(super) fn read_link(&self, path: &Path) -> io::Result<Vec<u8>> {
+        Ok(self
+            .0
+            .read_link_contents(path)?
+            .into_os_string()
+            .into_encoded_bytes())
+    }
+
     pub(super) fn stat(&self, path: &Path) -> io::Result<Stat> {
         stat(&self.0.symlink_metadata(path)?)
     }
@@ -240,6 +248,7 @@ fn stat(meta: &cap_std::fs::Metadata) -> io::Result<Stat> {
         size: meta.size(),
         mtime: (meta.mtime(), meta.mtime_nsec() as u32),
         ctime: (meta.ctime(), meta.ctime_nsec() as u32),
+        mode: meta.mode() & 0o7777,
     })
 }
 

@@ -70,6 +70,13 @@ impl Dir {
         ))
     }
 
+    #[allow(dead_code)]
+    pub(super) fn read_link(&self, path: &Path) -> io::Result<Vec<u8>> {
+        Ok(std::fs::read_link(self.at(path))?
+            .into_os_string()
+            .into_encoded_bytes())
+    }
+
     pub(super) fn stat(&self, _path: &Path) -> io::Result<Stat> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,

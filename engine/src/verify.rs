@@ -1,0 +1,205 @@
+//! Is a checkout on disk still what it claims to be? Compare it with a commit's tree:
+//! content (hashed as git hashes blobs), exec bits, symlink targets, and missing and extra
+//! entries. A top-level `.git` is the checkout's own repository and is not compared.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use bstr::{BString, ByteSlice};
+use gix_hash::ObjectId;
+
+use crate::cap::{self, Dir, Kind};
+use crate::checkout::{Backend, Error, Native, Options};
+use crate::store::Store;
+
+/// How an entry differs from the commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Change {
+    /// In the commit, not on disk.
+    Missing,
+    /// On disk, not in the commit.
+    Extra,
+    /// A file whose content differs.
+    Modified,
+    /// A file whose exec bit differs.
+    Mode,
+    /// A symlink whose target differs.
+    Target,
+    /// Another kind of entry than the commit's (a file where a link or directory should be).
+    Kind,
+}
+
+/// One difference.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Difference {
+    /// The entry's path, `/`-separated (lossily UTF-8).
+    pub path: String,
+    /// How it differs.
+    pub change: Change,
+}
+
+/// What [`verify()`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The commit compared with, if the revision named one.
+    pub commit: Option<ObjectId>,
+    /// The tree compared with.
+    pub tree: ObjectId,
+    /// Every difference, sorted by path. Empty: the checkout is exactly the commit.
+    pub differences: Vec<Difference>,
+}
+
+/// What the commit says an entry is.
+enum Expected {
+    File { id: ObjectId, executable: bool },
+    Symlink { target: BString },
+    Dir,
+}
+
+/// Compare the checkout below `root` with `rev` of `store`. Exec bits are compared only
+/// where `exec_bits` (the filesystem keeps them), symlinks as files holding their target
+/// where `symlinks` is false, as a checkout there writes them.
+pub fn verify(
+    store: &Store,
+    rev: &str,
+    root: &Dir,
+    exec_bits: bool,
+    symlinks: bool,
+) -> Result<Verified, Error> {
+    let planned = Native::new(store).plan(rev, &Options::default(), &AtomicBool::new(false))?;
+    let plan = &planned.plan;
+    let mut expected: BTreeMap<BString, Expected> = BTreeMap::new();
+    for i in 1..plan.dirs.len() {
+        expected.insert(plan.dir_path(i), Expected::Dir);
+    }
+    for file in &plan.files {
+        let path = crate::write::join(plan.dir_path(file.dir).as_ref(), file.name.as_ref());
+        let e = Expected::File {
+            id: file.id,
+            executable: file.executable,
+        };
+        expected.insert(path, e);
+    }
+    for link in &plan.symlinks {
+        let path = crate::write::join(plan.dir_path(link.dir).as_ref(), link.name.as_ref());
+        expected.insert(
+            path,
+            Expected::Symlink {
+                target: link.target.clone(),
+            },
+        );
+    }
+    let mut differences = BTreeSet::new();
+    let mut found = BTreeSet::new();
+    walk(root, BString::default(), &mut found).map_err(|source| io_error("", source))?;
+    for path in found.iter().filter(|p| !expected.contains_key(*p)) {
+        differences.insert(difference(path, Change::Extra));
+    }
+    for (path, want) in &expected {
+        if !found.contains(path) {
+            differences.insert(difference(path, Change::Missing));
+            continue;
+        }
+        let rel = cap::os_str(path)
+            .map(Path::new)
+            .map_err(|source| io_error(path, source))?;
+        let kind = root.kind(rel).map_err(|source| io_error(path, source))?;
+        let change = match (want, kind) {
+            (Expected::Dir, Some(Kind::Dir)) => None,
+            (Expected::Symlink { target }, Some(Kind::Symlink)) if symlinks => {
+                let on_disk = root
+                    .read_link(rel)
+                    .map_err(|source| io_error(path, source))?;
+                (on_disk != target.as_slice()).then_some(Change::Target)
+            }
+            (Expected::Symlink { target }, Some(Kind::File)) if !symlinks => {
+                let on_disk = root.read(rel).map_err(|source| io_error(path, source))?;
+                (on_disk != target.as_slice()).then_some(Change::Target)
+            }
+            (Expected::File { id, executable }, Some(Kind::File)) => {
+                let stat = root.stat(rel).map_err(|source| io_error(path, source))?;
+                if blob_id(root, rel).map_err(|source| io_error(path, source))? != *id {
+                    Some(Change::Modified)
+                } else if exec_bits && (stat.mode & 0o100 != 0) != *executable {
+                    Some(Change::Mode)
+                } else {
+                    None
+                }
+            }
+            _ => Some(Change::Kind),
+        };
+        if let Some(change) = change {
+            differences.insert(difference(path, change));
+        }
+    }
+    Ok(Verified {
+        commit: planned.commit,
+        tree: planned.tree,
+        differences: differences.into_iter().collect(),
+    })
+}
+
+fn difference(path: &BString, change: Change) -> Difference {
+    Difference {
+        path: path.to_str_lossy().into_owned(),
+        change,
+    }
+}
+
+/// Reading the checkout failed.
+fn io_error(path: impl AsRef<[u8]>, source: std::io::Error) -> Error {
+    Error::Read {
+        path: path.as_ref().into(),
+        source,
+    }
+}
+
+/// Every entry below `root` (directories included), but a top-level `.git`.
+fn walk(root: &Dir, dir: BString, out: &mut BTreeSet<BString>) -> std::io::Result<()> {
+    let rel = if dir.is_empty() {
+        Path::new(".")
+    } else {
+        Path::new(cap::os_str(&dir)?)
+    };
+    for name in root.entries(rel)? {
+        let name = name.into_encoded_bytes();
+        if dir.is_empty() && name == b".git" {
+            continue;
+        }
+        let path = crate::write::join(dir.as_ref(), name.as_bstr());
+        let kind = root.kind(Path::new(cap::os_str(&path)?))?;
+        out.insert(path.clone());
+        if kind == Some(Kind::Dir) {
+            walk(root, path, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The id git gives the file at `path` as a blob: SHA-1 of `blob <size>\0` and the bytes.
+fn blob_id(root: &Dir, path: &Path) -> std::io::Result<ObjectId> {
+    let mut file = root.open_file(path)?;
+    let size = file.metadata()?.len();
+    let mut hasher = gix_hash::hasher(gix_hash::Kind::Sha1);
+    hasher.update(format!("blob {size}\0").as_bytes());
+    let mut buf = vec![0; 64 << 10];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    if total != size {
+        // The file changed while being read: it is not what the index recorded.
+        return Ok(ObjectId::null(gix_hash::Kind::Sha1));
+    }
+    hasher.try_finalize().map_err(std::io::Error::other)
+}
