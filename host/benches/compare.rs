@@ -569,7 +569,8 @@ impl Contender {
         match self {
             Contender::UnfurlNative | Contender::UnfurlWasm => {
                 cmd = Command::new(&paths.unfurl);
-                cmd.args(["checkout", "--quiet"]);
+                // The tree only, like every other contender (none writes a repository).
+                cmd.args(["checkout", "--quiet", "--git", "none"]);
                 if self == Contender::UnfurlWasm {
                     cmd.args(["--runtime", "wasm"]);
                 }
