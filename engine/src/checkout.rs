@@ -6,7 +6,9 @@
 //! are this module's, so a feature added to the pipeline works in every runtime.
 
 mod case;
+mod error;
 pub use case::{CaseCollision, CaseCollisions};
+pub use error::{BackendError, Error};
 
 use std::ffi::OsStr;
 use std::ops::Range;
@@ -17,13 +19,12 @@ use std::time::{Duration, Instant};
 use gix_hash::ObjectId;
 
 use crate::cap::{Dir, Filesystem};
-use crate::failure::{ErrorKind, Failure};
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::publish::Staging;
 use crate::store::Store;
 use crate::write::{Deferred, Stats};
-use crate::{gitdir, odb, plan, publish, resolve, store, write};
+use crate::{gitdir, plan, publish, resolve, write};
 
 /// How to check out.
 #[derive(Debug, Clone, Default)]
@@ -373,221 +374,4 @@ pub fn checkout(
         progress,
         interrupt,
     )
-}
-
-/// An error of a [`Backend`] itself, rather than of the engine it runs: for the sandbox, a
-/// guest that ran out of memory or time, or a runtime that broke down.
-pub trait BackendError: std::error::Error + Send + Sync + 'static {
-    /// How to classify it.
-    fn kind(&self) -> ErrorKind;
-}
-
-/// Any error of the pipeline, by stage.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// Reading the store failed.
-    #[error(transparent)]
-    Store(#[from] store::Error),
-    /// The revision could not be resolved.
-    #[error(transparent)]
-    Resolve(#[from] resolve::Error),
-    /// The tree failed validation.
-    #[error(transparent)]
-    Plan(#[from] plan::Error),
-    /// Writing the tree failed.
-    #[error(transparent)]
-    Write(#[from] write::Error),
-    /// Preparing or publishing the destination failed.
-    #[error(transparent)]
-    Publish(#[from] publish::Error),
-    /// Writing the checkout's `.git` failed.
-    #[error(transparent)]
-    Git(#[from] gitdir::Error),
-    /// Reading a checkout on disk (to verify it) failed.
-    #[error("could not read {path:?} in the checkout")]
-    Read {
-        /// The entry, relative to the checkout root.
-        path: bstr::BString,
-        /// What went wrong.
-        source: std::io::Error,
-    },
-    /// The engine failed where it ran, elsewhere (in a sandboxed guest): its failure as
-    /// data, kind, path and object kept.
-    #[error(transparent)]
-    Remote(Failure),
-    /// The backend itself failed.
-    #[error("{0}")]
-    Backend(Box<dyn BackendError>),
-    /// The destination's filesystem could not be probed (see [`Filesystem`]).
-    #[error("could not find out what the destination's filesystem can hold, in {staging:?}")]
-    Probe {
-        /// The staging directory probed, in the destination's parent.
-        staging: std::path::PathBuf,
-        /// What went wrong.
-        source: std::io::Error,
-    },
-    /// Two entries of the tree would be one file on the destination, whose filesystem
-    /// ignores case, and [`Options::case_collisions`] says to fail.
-    #[error(
-        "{first:?} and {second:?} would be the same file here: the destination's filesystem ignores case; check out onto a case-sensitive filesystem, or keep the later entry as git does (`--case-collisions=last-wins`)"
-    )]
-    CaseCollision {
-        /// The earlier entry, in git's index order, as the tree names it.
-        first: bstr::BString,
-        /// The later entry.
-        second: bstr::BString,
-    },
-}
-
-impl Error {
-    /// The stable classification of this error (see [`ErrorKind`]); the same input gives
-    /// the same kind in every runtime.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            Error::Store(e) => store_kind(e),
-            Error::Resolve(e) => match e {
-                resolve::Error::NotFound { .. } | resolve::Error::Navigation { .. } => {
-                    ErrorKind::RevisionNotFound
-                }
-                resolve::Error::Store(e) => store_kind(e),
-                resolve::Error::Object(e) => object_kind(e),
-                _ => ErrorKind::RevisionInvalid,
-            },
-            Error::Plan(e) => match e {
-                plan::Error::Object(e) => object_kind(e),
-                plan::Error::MissingObjects { .. } => ErrorKind::ObjectsMissing,
-                plan::Error::Interrupted => ErrorKind::Interrupted,
-                plan::Error::Malformed { .. } => ErrorKind::Sandbox,
-                _ => ErrorKind::TreeRejected,
-            },
-            Error::Write(e) => match e {
-                write::Error::Object { source, .. } => object_kind(source),
-                write::Error::Interrupted => ErrorKind::Interrupted,
-                write::Error::Refused { .. } => ErrorKind::Sandbox,
-                _ => ErrorKind::Io,
-            },
-            Error::Publish(e) => match e {
-                publish::Error::NotEmpty { .. } => ErrorKind::DestinationNotEmpty,
-                publish::Error::NotADirectory { .. } | publish::Error::BadName { .. } => {
-                    ErrorKind::DestinationUnusable
-                }
-                _ => ErrorKind::Io,
-            },
-            Error::Git(gitdir::Error::Store(e)) => store_kind(e),
-            Error::Git(_) | Error::Read { .. } => ErrorKind::Io,
-            Error::Remote(failure) => failure.kind,
-            Error::Backend(e) => e.kind(),
-            Error::Probe { .. } => ErrorKind::Io,
-            Error::CaseCollision { .. } => ErrorKind::CaseCollision,
-        }
-    }
-
-    /// Whether the error is about the tree's content (a hostile or malformed tree) rather
-    /// than the store, the revision or the destination.
-    pub fn is_tree_rejected(&self) -> bool {
-        self.kind() == ErrorKind::TreeRejected
-    }
-
-    /// Whether the caller interrupted the checkout.
-    pub fn is_interrupted(&self) -> bool {
-        self.kind() == ErrorKind::Interrupted
-    }
-
-    /// This error as data, to send across a process boundary or print as JSON.
-    pub fn failure(&self) -> Failure {
-        if let Error::Remote(failure) = self {
-            return failure.clone();
-        }
-        let (path, object) = match self {
-            Error::Store(e) | Error::Resolve(resolve::Error::Store(e)) => store_subject(e),
-            Error::Resolve(resolve::Error::Object(e)) | Error::Plan(plan::Error::Object(e)) => {
-                object_subject(e)
-            }
-            Error::Plan(e) => (e.path().map(|p| p.to_string()), None),
-            Error::Write(write::Error::Object { path, source }) => {
-                (Some(path.to_string()), object_subject(source).1)
-            }
-            Error::Write(e) => (e.path().map(|p| p.to_string()), None),
-            Error::Publish(e) => (publish_subject(e), None),
-            Error::Git(e) => (e.path().map(|p| p.display().to_string()), None),
-            Error::Read { path, .. } => (Some(path.to_string()), None),
-            Error::Probe { staging, .. } => (Some(staging.display().to_string()), None),
-            Error::CaseCollision { first, .. } => (Some(first.to_string()), None),
-            _ => (None, None),
-        };
-        let missing = match self {
-            Error::Plan(plan::Error::MissingObjects { objects, .. }) => objects
-                .iter()
-                .map(|(path, id)| crate::failure::MissingObject {
-                    path: path.to_string(),
-                    object: id.to_string(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let object = object.or_else(|| missing.first().map(|m| m.object.clone()));
-        Failure {
-            kind: self.kind(),
-            message: crate::failure::one_line(self),
-            path,
-            object,
-            missing,
-        }
-    }
-}
-
-fn store_kind(e: &store::Error) -> ErrorKind {
-    match e {
-        store::Error::NotARepository { .. } | store::Error::Unsupported { .. } => {
-            ErrorKind::StoreUnusable
-        }
-        store::Error::Io { .. } => ErrorKind::Io,
-        store::Error::BadRef { .. } => ErrorKind::StoreCorrupt,
-        store::Error::Object(e) => object_kind(e),
-    }
-}
-
-fn object_kind(e: &odb::Error) -> ErrorKind {
-    match e {
-        odb::Error::Io { .. } | odb::Error::Sink { .. } => ErrorKind::Io,
-        _ => ErrorKind::StoreCorrupt,
-    }
-}
-
-fn store_subject(e: &store::Error) -> (Option<String>, Option<String>) {
-    match e {
-        store::Error::Io { path, .. } => (Some(path.display().to_string()), None),
-        store::Error::BadRef { name, .. } => (Some(name.to_string()), None),
-        store::Error::Object(e) => object_subject(e),
-        _ => (None, None),
-    }
-}
-
-fn object_subject(e: &odb::Error) -> (Option<String>, Option<String>) {
-    match e {
-        odb::Error::NotFound { id } => (None, Some(id.to_string())),
-        odb::Error::Io { path, .. } | odb::Error::CorruptFile { path, .. } => {
-            (Some(path.display().to_string()), None)
-        }
-        odb::Error::Corrupt { id, path, .. } => {
-            (Some(path.display().to_string()), Some(id.to_string()))
-        }
-        odb::Error::UnexpectedKind { id, .. }
-        | odb::Error::Sink { id, .. }
-        | odb::Error::BadLocation { id, .. } => (None, Some(id.to_string())),
-    }
-}
-
-fn publish_subject(e: &publish::Error) -> Option<String> {
-    let path = match e {
-        publish::Error::NotEmpty { dest }
-        | publish::Error::NotADirectory { dest, .. }
-        | publish::Error::BadName { dest }
-        | publish::Error::Inspect { dest, .. }
-        | publish::Error::Rename { dest, .. }
-        | publish::Error::KeepAttributes { dest, .. } => dest,
-        publish::Error::CreateStaging { path, .. } => path,
-    };
-    Some(path.display().to_string())
 }

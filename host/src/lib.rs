@@ -161,13 +161,13 @@ fn fallbacks(deferred: &[Deferred], taken: &unfurl_engine::Fallbacks) -> Vec<Fal
             out.push(Fallback { kind, count });
         }
     }
+    // What the writing runtime could not do and the orchestrator did for it: exec bits
+    // (WASI has no chmod) and renames (names WASI cannot spell); nothing else is reported.
     for op in deferred {
         let kind = match op {
             Deferred::Executable { .. } => "executable",
-            Deferred::Symlink { .. } => "symlink",
             Deferred::Rename { .. } => "rename",
-            Deferred::Dir { .. } => "directory",
-            _ => "other",
+            _ => continue,
         };
         match out.iter_mut().find(|f| f.kind == kind) {
             Some(f) => f.count += 1,
