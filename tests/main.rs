@@ -25,3 +25,6 @@ mod filesystems;
 mod wasm;
 // `unfurl verify`: a clean checkout passes; each kind of difference is named.
 mod verify;
+// Switching a checkout in place: every pair of revisions, kinds and modes, local changes,
+// concurrency, SIGKILL at random points.
+mod switch;

@@ -7,6 +7,8 @@
 
 mod case;
 mod error;
+#[cfg(not(target_os = "wasi"))]
+mod switch;
 pub use case::{CaseCollision, CaseCollisions};
 pub use error::{BackendError, Error};
 
@@ -42,6 +44,10 @@ pub struct Options {
     /// How the staging directory is named, swept and finished (see [`publish::Options`]).
     /// Default: no owner in its name, no sweep of orphans.
     pub publish: publish::Options,
+    /// When switching a checkout in place: overwrite local changes (entries changed since
+    /// the checkout was written, and files it does not record that stand in the new tree's
+    /// way) instead of refusing. Default: `false`, refuse and list them.
+    pub force: bool,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -65,6 +71,13 @@ pub struct Outcome {
     pub filesystem: Filesystem,
     /// Where the checkout differs from the tree because the filesystem could not hold it.
     pub fallbacks: Fallbacks,
+    /// Whether the destination already held this commit, as it should be, so nothing was
+    /// written: a switch to the commit a checkout holds, or a concurrent checkout of the
+    /// same commit that published first.
+    pub unchanged: bool,
+    /// For a destination that held a checkout and was switched in place: what changed, in
+    /// paths. Its [`stats`](Outcome::stats) then count only what was written.
+    pub switch: Option<crate::switch::Switched>,
 }
 
 /// Where a checkout differs from its tree because the destination's filesystem could not
@@ -253,9 +266,11 @@ impl Claims {
 /// Check out `rev` as the new directory `dest` in `parent`, running stages 1 to 3 on
 /// `backend`.
 ///
-/// `dest` must not exist, or be an empty directory. The tree is resolved and validated
-/// first, then written into a staging directory beside `dest` and renamed into place; on
-/// any error the staging directory is removed and `dest` is left as it was.
+/// `dest` must not exist, be an empty directory, or hold a checkout unfurl wrote with a
+/// `.git` (which is then switched in place, see [`crate::switch`]). The tree is resolved
+/// and validated first, then written into a staging directory beside `dest` and renamed
+/// into place; on any error the staging directory is removed and `dest` is left as it
+/// was.
 pub fn run(
     backend: &dyn Backend,
     rev: &str,
@@ -273,29 +288,27 @@ pub fn run(
         options.write.mtime = Some(gitdir::settled_mtime());
     }
     let options = &options;
-    // Fail on an unusable destination before any work.
-    publish::check_dest(parent, dest)?;
+    // Fail on an unusable destination before any work; one that holds an unfurl checkout
+    // is switched in place instead.
+    match publish::check_dest(parent, dest) {
+        #[cfg(not(target_os = "wasi"))]
+        Err(publish::Error::NotEmpty { .. })
+            if crate::switch::is_checkout(parent, dest).unwrap_or(false) =>
+        {
+            return switch::run(backend, rev, parent, dest, options, progress, interrupt);
+        }
+        other => other?,
+    };
     // The whole tree is validated before the staging directory exists.
     let planned = backend.plan(rev, options, interrupt)?;
     progress.planned(planned.plan.files() as u64);
     let write_start = Instant::now();
     let staging = Staging::create_with(parent, dest, &options.publish)?;
-    // Once, in the staging directory (DEST's filesystem), before anything is written: what
-    // it can hold decides how links, modes and names that differ only in case are written.
-    let filesystem = staging.dir().probe().map_err(|source| Error::Probe {
-        staging: staging.name().into(),
-        source,
-    })?;
-    let mut fallbacks = Fallbacks::default();
-    let mut plan = planned.plan.clone();
-    if filesystem.case_insensitive {
-        let folded = case::fold_plan(&plan, options.case_collisions)
-            .map_err(|(first, second)| Error::CaseCollision { first, second })?;
-        if let Some(folded) = folded.plan {
-            plan = Arc::new(folded);
-        }
-        fallbacks.case_collisions = folded.collisions;
-    }
+    let (filesystem, plan, collisions) = prepare(&staging, &planned.plan, options)?;
+    let mut fallbacks = Fallbacks {
+        case_collisions: collisions,
+        ..Fallbacks::default()
+    };
     let mut stats = backend.write(&plan, &staging, options, progress, interrupt)?;
     if interrupt.load(Ordering::Relaxed) {
         return Err(write::Error::Interrupted.into());
@@ -337,7 +350,18 @@ pub fn run(
     );
     let write = write_start.elapsed();
     let publish_start = Instant::now();
-    staging.publish()?;
+    let mut unchanged = false;
+    if let Err(err) = staging.publish() {
+        // Another process published this destination first. If it holds this commit,
+        // finished, there is nothing left to do; otherwise the destination is theirs.
+        #[cfg(not(target_os = "wasi"))]
+        if switch::lost_race(&err) && switch::already_there(parent, dest, planned.commit)? {
+            unchanged = true;
+        }
+        if !unchanged {
+            return Err(err.into());
+        }
+    }
     Ok(Outcome {
         commit: planned.commit,
         tree: planned.tree,
@@ -351,7 +375,35 @@ pub fn run(
         },
         filesystem,
         fallbacks,
+        unchanged,
+        switch: None,
     })
+}
+
+/// Probe the staging directory's filesystem (the destination's) once, before anything is
+/// written: what it can hold decides how links, modes and names that differ only in case
+/// are written. On a filesystem that ignores case, the plan folded as
+/// [`Options::case_collisions`] says, and the entries left out.
+fn prepare(
+    staging: &Staging<'_>,
+    plan: &Arc<Plan>,
+    options: &Options,
+) -> Result<(Filesystem, Arc<Plan>, Vec<CaseCollision>), Error> {
+    let filesystem = staging.dir().probe().map_err(|source| Error::Probe {
+        staging: staging.name().into(),
+        source,
+    })?;
+    let mut plan = plan.clone();
+    let mut collisions = Vec::new();
+    if filesystem.case_insensitive {
+        let folded = case::fold_plan(&plan, options.case_collisions)
+            .map_err(|(first, second)| Error::CaseCollision { first, second })?;
+        if let Some(folded) = folded.plan {
+            plan = Arc::new(folded);
+        }
+        collisions = folded.collisions;
+    }
+    Ok((filesystem, plan, collisions))
 }
 
 /// Check out `rev` from `store` as the new directory `dest` in `parent`, in this process:

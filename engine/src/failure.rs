@@ -51,6 +51,9 @@ pub enum ErrorKind {
     /// whose filesystem ignores case (`README` and `readme`); the message names both,
     /// `path` the earlier.
     CaseCollision,
+    /// `local-changes`: the destination holds a checkout with local changes that switching
+    /// it would lose (see the `force` option); the message lists them, `path` the first.
+    LocalChanges,
 }
 
 impl ErrorKind {
@@ -72,6 +75,7 @@ impl ErrorKind {
             ErrorKind::Sandbox => "sandbox",
             ErrorKind::InvalidOptions => "invalid-options",
             ErrorKind::CaseCollision => "case-collision",
+            ErrorKind::LocalChanges => "local-changes",
         }
     }
 }
@@ -104,6 +108,12 @@ pub struct Failure {
         serde(default, skip_serializing_if = "Vec::is_empty")
     )]
     pub missing: Vec<MissingObject>,
+    /// For `local-changes`: every path of the checkout with changes a switch would lose.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Vec::is_empty")
+    )]
+    pub changed: Vec<String>,
 }
 
 /// A blob the checkout needs and the store lacks.

@@ -52,6 +52,7 @@ pub mod plan;
 pub mod publish;
 pub mod resolve;
 pub mod store;
+pub mod switch;
 #[cfg(not(target_os = "wasi"))]
 pub mod verify;
 #[cfg(feature = "serde")]

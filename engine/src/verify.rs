@@ -182,7 +182,7 @@ fn walk(root: &Dir, dir: BString, out: &mut BTreeSet<BString>) -> std::io::Resul
 }
 
 /// The id git gives the file at `path` as a blob: SHA-1 of `blob <size>\0` and the bytes.
-fn blob_id(root: &Dir, path: &Path) -> std::io::Result<ObjectId> {
+pub(crate) fn blob_id(root: &Dir, path: &Path) -> std::io::Result<ObjectId> {
     let mut file = root.open_file(path)?;
     let size = file.metadata()?.len();
     let mut hasher = gix_hash::hasher(gix_hash::Kind::Sha1);

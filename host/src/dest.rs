@@ -91,12 +91,17 @@ impl Dest {
         };
         let parent = Dir::from(cap_parent);
         // Fail early, and with the same message in every runtime, on an unusable destination.
-        if let Err(err) = unfurl_engine::publish::check_dest(&parent, &name) {
-            remove_created(&created);
-            use unfurl_engine::publish::Error as E;
-            return Err(match err {
+        let checkout = || unfurl_engine::switch::is_checkout(&parent, &name).unwrap_or(false);
+        match unfurl_engine::publish::check_dest(&parent, &name) {
+            // An unfurl checkout: the engine switches it in place.
+            Err(unfurl_engine::publish::Error::NotEmpty { .. }) if checkout() => {}
+            Ok(_) => {}
+            Err(err) => {
+                remove_created(&created);
+                use unfurl_engine::publish::Error as E;
+                return Err(match err {
                 E::NotEmpty { .. } => unusable(unfurl_engine::ErrorKind::DestinationNotEmpty)(
-                    "already exists and is not empty; choose a new path or empty it first".into(),
+                    "already exists, is not empty and is not an unfurl checkout with a .git; choose a new path or empty it first".into(),
                 ),
                 E::NotADirectory { what, .. } => bad(format!(
                     "already exists and is a {what}, not a directory; choose a new path"
@@ -106,6 +111,7 @@ impl Dest {
                 }
                 err => bad(err.to_string()),
             });
+            }
         }
         Ok(Dest {
             parent,

@@ -56,7 +56,8 @@ pub struct Request {
     pub store: PathBuf,
     /// The revision to check out (`main`, `v1`, `HEAD~2`, an object id, `main:dir`, …).
     pub rev: String,
-    /// The destination: must not exist, or be an empty directory. Missing parents are created.
+    /// The destination: must not exist, be an empty directory, or hold an unfurl checkout
+    /// with a `.git` (switched in place). Missing parents are created.
     pub dest: PathBuf,
     /// Where the engine runs. Default: [`Runtime::Native`].
     pub runtime: Runtime,
@@ -124,6 +125,28 @@ pub struct Report {
     /// Under wasm, every directory a guest could reach: the store, each alternate object
     /// directory (read-only) and, for writers, the staging directory. Empty natively.
     pub preopens: Vec<Preopen>,
+    /// Whether DEST already held this commit, as it should be, and nothing was written (a
+    /// switch to the commit it holds, or a concurrent checkout that published it first).
+    pub unchanged: bool,
+    /// For a DEST that held a checkout and was switched in place: what changed, in paths.
+    /// The counts above then count what was written. Absent for a new checkout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switch: Option<Switch>,
+}
+
+/// What switching a checkout in place did, as `--json` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Switch {
+    /// The commit DEST held before (hex); `None` if its HEAD was unborn.
+    pub from: Option<String>,
+    /// Paths written: added, modified, or changed in kind or mode.
+    pub written: u64,
+    /// Paths removed.
+    pub removed: u64,
+    /// Paths already right, left untouched.
+    pub unchanged: u64,
+    /// Whether an interrupted switch was found and its paths reconciled first.
+    pub repaired: bool,
 }
 
 /// An entry of the tree left out on a case-insensitive filesystem, as `--json` reports it.
@@ -226,6 +249,7 @@ impl Error {
                 path: Some(path.display().to_string()),
                 object: None,
                 missing: Vec::new(),
+                changed: Vec::new(),
             },
         }
     }
@@ -325,6 +349,14 @@ pub fn checkout(
             })
             .collect(),
         preopens,
+        unchanged: outcome.unchanged,
+        switch: outcome.switch.map(|s| Switch {
+            from: s.from.map(|c| c.to_string()),
+            written: s.written,
+            removed: s.removed,
+            unchanged: s.unchanged,
+            repaired: s.repaired,
+        }),
     })
 }
 

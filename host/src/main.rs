@@ -43,11 +43,14 @@ struct CheckoutArgs {
     store: PathBuf,
     /// The revision: a branch, tag, full or short commit id, `main~2`, `v1^{commit}`, `main:dir`, a tree id.
     rev: String,
-    /// The new checkout's directory; missing parents are created.
+    /// The checkout's directory: new (missing parents are created), empty, or an unfurl checkout with a .git, which is switched in place to REV, touching only the paths that differ.
     dest: PathBuf,
     /// Print one JSON object describing the checkout on stdout.
     #[arg(long)]
     json: bool,
+    /// When DEST is a checkout being switched: overwrite its local changes instead of refusing and listing them.
+    #[arg(long)]
+    force: bool,
     /// Worker threads writing files (default: one per core).
     #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
                         path: None,
                         object: None,
                         missing: Vec::new(),
+                        changed: Vec::new(),
                     },
                 };
                 let _ = print_json(&serde_json::json!({ "error": failure }));
@@ -294,6 +298,7 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
         CaseCollisionsArg::Error => unfurl_engine::CaseCollisions::Error,
         CaseCollisionsArg::LastWins => unfurl_engine::CaseCollisions::LastWins,
     };
+    request.options.force = args.force;
     if let Some(max) = args.wasm_max_memory {
         request.wasm.max_memory = max;
     }

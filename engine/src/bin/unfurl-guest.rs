@@ -66,6 +66,7 @@ fn protocol(message: String) -> Failure {
         path: None,
         object: None,
         missing: Vec::new(),
+        changed: Vec::new(),
     }
 }
 

@@ -281,6 +281,29 @@ impl Dir {
     pub(crate) fn remove_dir_all(&self, name: &OsStr) -> io::Result<()> {
         self.inner.remove_dir_all(name)
     }
+
+    /// Remove the empty directory at `path` below this one.
+    #[cfg_attr(target_os = "wasi", allow(dead_code))]
+    pub(crate) fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        self.inner.remove_dir(path)
+    }
+
+    /// Rename `from` below this directory to `to` below `to_dir` (both on one filesystem).
+    /// A file or symlink at `to` is replaced atomically; an empty directory too.
+    #[cfg_attr(target_os = "wasi", allow(dead_code))]
+    pub(crate) fn rename_to(&self, from: &Path, to_dir: &Dir, to: &Path) -> io::Result<()> {
+        self.inner.rename_to(from, &to_dir.inner, to)
+    }
+
+    /// Open (creating it if need be) the file at `path` below this one and take an
+    /// exclusive lock on it, waiting for another holder to let go. The operating system
+    /// releases the lock when the returned file is closed, or when its process dies, so a
+    /// crashed holder never blocks anyone. Unsupported under WASI, where the orchestrator
+    /// never runs.
+    #[cfg_attr(target_os = "wasi", allow(dead_code))]
+    pub(crate) fn lock(&self, path: &Path) -> io::Result<File> {
+        self.inner.lock(path)
+    }
 }
 
 #[cfg(not(target_os = "wasi"))]

@@ -101,6 +101,22 @@ impl Dir {
     pub(super) fn exec_bits_stick(&self, path: &Path) -> io::Result<bool> {
         exec_bits_stick(&self.0, path)
     }
+
+    pub(super) fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        self.0.remove_dir(path)
+    }
+
+    pub(super) fn rename_to(&self, from: &Path, to_dir: &Dir, to: &Path) -> io::Result<()> {
+        self.0.rename(from, &to_dir.0, to)
+    }
+
+    pub(super) fn lock(&self, path: &Path) -> io::Result<File> {
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true);
+        let file = self.0.open_with(path, &options)?.into_std();
+        file.lock()?;
+        Ok(file)
+    }
 }
 
 #[cfg(unix)]

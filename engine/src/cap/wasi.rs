@@ -134,6 +134,21 @@ impl Dir {
         // WASI preview 1 has no file modes: none can be set from here.
         Ok(false)
     }
+
+    pub(super) fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_dir(self.at(path))
+    }
+
+    pub(super) fn rename_to(&self, from: &Path, to_dir: &Dir, to: &Path) -> io::Result<()> {
+        std::fs::rename(self.at(from), to_dir.at(to))
+    }
+
+    pub(super) fn lock(&self, _path: &Path) -> io::Result<File> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a checkout is switched by the host, not under WASI",
+        ))
+    }
 }
 
 /// Whether `err`, from creating a symlink, means that the filesystem cannot have them:

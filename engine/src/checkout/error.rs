@@ -44,7 +44,7 @@ pub enum Error {
     /// The engine failed where it ran, elsewhere (in a sandboxed guest): its failure as
     /// data, kind, path and object kept.
     #[error(transparent)]
-    Remote(Failure),
+    Remote(Box<Failure>),
     /// The backend itself failed.
     #[error("{0}")]
     Backend(Box<dyn BackendError>),
@@ -67,6 +67,9 @@ pub enum Error {
         /// The later entry.
         second: bstr::BString,
     },
+    /// Switching a checkout in place failed.
+    #[error(transparent)]
+    Switch(#[from] crate::switch::Error),
 }
 
 impl Error {
@@ -109,6 +112,11 @@ impl Error {
             Error::Backend(e) => e.kind(),
             Error::Probe { .. } => ErrorKind::Io,
             Error::CaseCollision { .. } => ErrorKind::CaseCollision,
+            Error::Switch(e) => match e {
+                crate::switch::Error::LocalChanges { .. } => ErrorKind::LocalChanges,
+                crate::switch::Error::Unreadable { .. } => ErrorKind::DestinationUnusable,
+                _ => ErrorKind::Io,
+            },
         }
     }
 
@@ -126,7 +134,7 @@ impl Error {
     /// This error as data, to send across a process boundary or print as JSON.
     pub fn failure(&self) -> Failure {
         if let Error::Remote(failure) = self {
-            return failure.clone();
+            return (**failure).clone();
         }
         let (path, object) = match self {
             Error::Store(e) | Error::Resolve(resolve::Error::Store(e)) => store_subject(e),
@@ -143,6 +151,7 @@ impl Error {
             Error::Read { path, .. } => (Some(path.to_string()), None),
             Error::Probe { staging, .. } => (Some(staging.display().to_string()), None),
             Error::CaseCollision { first, .. } => (Some(first.to_string()), None),
+            Error::Switch(e) => (e.path().map(|p| p.to_string()), None),
             _ => (None, None),
         };
         let missing = match self {
@@ -156,12 +165,19 @@ impl Error {
             _ => Vec::new(),
         };
         let object = object.or_else(|| missing.first().map(|m| m.object.clone()));
+        let changed = match self {
+            Error::Switch(crate::switch::Error::LocalChanges { paths }) => {
+                paths.iter().map(|p| p.to_string()).collect()
+            }
+            _ => Vec::new(),
+        };
         Failure {
             kind: self.kind(),
             message: crate::failure::one_line(self),
             path,
             object,
             missing,
+            changed,
         }
     }
 }

@@ -87,11 +87,13 @@ mod native {
     use crate::cap::{Dir, Stat};
     use crate::plan::Plan;
 
-    /// Write `.git/index` for the checkout of `plan` written below `root`.
+    /// Write `.git/<name>` (the index, or a new one to rename over it) for the checkout of
+    /// `plan` written below `root`.
     pub(in crate::gitdir) fn write(
         root: &Dir,
         plan: &Plan,
         capabilities: Capabilities,
+        name: &str,
     ) -> Result<(), Error> {
         let entries = entries(plan);
         let mut state = gix_index::State::new(gix_hash::Kind::Sha1);
@@ -142,7 +144,7 @@ mod native {
                 path: ".git/index".into(),
                 source: std::io::Error::other(e.to_string()),
             })?;
-        let index_path = Path::new(".git/index");
+        let index_path = &Path::new(".git").join(name);
         let io = |source| Error::Io {
             path: index_path.to_owned(),
             source,
@@ -157,7 +159,7 @@ mod native {
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
             let git = root.open_dir(Path::new(".git")).map_err(io)?;
-            git.remove_file(std::ffi::OsStr::new("index")).map_err(io)?;
+            git.remove_file(std::ffi::OsStr::new(name)).map_err(io)?;
             root.write_new(index_path, &data).map_err(io)?;
         }
         Ok(())
@@ -191,6 +193,7 @@ mod native {
         _root: &Dir,
         _plan: &Plan,
         _capabilities: Capabilities,
+        _name: &str,
     ) -> Result<(), Error> {
         Err(Error::Io {
             path: ".git/index".into(),
@@ -213,12 +216,12 @@ fn os_path(path: &BStr) -> Result<&Path, Error> {
 }
 
 /// The names placeholders stand for, by directory and placeholder.
-struct RealNames<'p> {
+pub(crate) struct RealNames<'p> {
     renames: HashMap<(usize, &'p BStr), &'p BStr>,
 }
 
 impl<'p> RealNames<'p> {
-    fn new(plan: &'p Plan) -> RealNames<'p> {
+    pub(crate) fn new(plan: &'p Plan) -> RealNames<'p> {
         RealNames {
             renames: plan
                 .renames
@@ -233,7 +236,7 @@ impl<'p> RealNames<'p> {
     }
 
     /// The real path of directory `dir`.
-    fn dir_path(&self, plan: &Plan, dir: usize) -> BString {
+    pub(crate) fn dir_path(&self, plan: &Plan, dir: usize) -> BString {
         let mut chain = Vec::new();
         let mut at = dir;
         while at != 0 {
@@ -252,7 +255,7 @@ impl<'p> RealNames<'p> {
     }
 
     /// The real path of the entry `name` in `dir`.
-    fn path(&self, plan: &Plan, dir: usize, name: &BStr) -> BString {
+    pub(crate) fn path(&self, plan: &Plan, dir: usize, name: &BStr) -> BString {
         let mut path = self.dir_path(plan, dir);
         if !path.is_empty() {
             path.push(b'/');

@@ -33,6 +33,7 @@ use crate::cap::Dir;
 use crate::plan::Plan;
 use crate::store::Store;
 
+pub(crate) use index::RealNames;
 pub use index::{Entry as IndexEntry, EntryKind as IndexEntryKind, entries as index_entries};
 
 /// How the checkout's `.git` gets its objects.
@@ -208,6 +209,10 @@ fn peel(
     Ok(None)
 }
 
+/// The file that marks a `.git` as unfurl's: only a checkout that has it is ever switched
+/// in place, so a user's own clone is never rewritten.
+pub(crate) const MARKER: &str = "unfurl";
+
 /// Write the `.git` of a checkout of `commit` whose tree, as planned by `plan`, is written
 /// below `root`.
 pub fn write(
@@ -218,60 +223,169 @@ pub fn write(
     options: &Options,
     capabilities: Capabilities,
 ) -> Result<(), Error> {
-    let io_error = |path: &str| {
-        let path = PathBuf::from(".git").join(path);
+    let files = Files {
+        root,
+        replace: false,
+    };
+    files.dirs()?;
+    files.refs(refs, options, capabilities)?;
+    match options.mode {
+        Mode::None => {}
+        Mode::Alternates => files.alternates(options)?,
+        Mode::Copy => objects::copy(&options.object_dirs, root, None)?,
+    }
+    index::write(root, plan, capabilities, "index")?;
+    files.head(commit)
+}
+
+/// Bring the `.git` of a checkout switched in place (below `root`) to `commit`, whose tree
+/// `plan` is now on disk. Every file is replaced whole (written beside, then renamed), and
+/// HEAD last: until then the `.git` still names the commit it had. Objects a copied `.git`
+/// lacks are copied into `scratch` (a staging directory on the same filesystem) first, then
+/// renamed in, so no object file is ever seen half-written.
+#[cfg(not(target_os = "wasi"))]
+pub(crate) fn update(
+    root: &Dir,
+    scratch: &Dir,
+    commit: Option<ObjectId>,
+    plan: &Plan,
+    refs: Option<&StoreRefs>,
+    options: &Options,
+    capabilities: Capabilities,
+) -> Result<(), Error> {
+    let files = Files {
+        root,
+        replace: true,
+    };
+    files.dirs()?;
+    // Without the store's references (no `.git` mode asked for), they stay as they were.
+    if let Some(refs) = refs {
+        files.refs(refs, options, capabilities)?;
+    }
+    match options.mode {
+        Mode::None => {}
+        Mode::Alternates => files.alternates(options)?,
+        Mode::Copy => objects::copy(&options.object_dirs, root, Some(scratch))?,
+    }
+    let new = "index.unfurl-new";
+    let _ = root.remove_file(Path::new(".git").join(new).as_os_str());
+    index::write(root, plan, capabilities, new)?;
+    root.rename(
+        Path::new(".git").join(new).as_os_str(),
+        Path::new(".git/index").as_os_str(),
+    )
+    .map_err(|source| Error::Io {
+        path: ".git/index".into(),
+        source,
+    })?;
+    files.head(commit)
+}
+
+/// Writes the files of a `.git` below `root`: new ones, or replacing what is there.
+struct Files<'a> {
+    root: &'a Dir,
+    replace: bool,
+}
+
+impl Files<'_> {
+    fn io_error(name: &str) -> impl Fn(io::Error) -> Error {
+        let path = PathBuf::from(".git").join(name);
         move |source| Error::Io {
             path: path.clone(),
             source,
         }
-    };
-    for dir in [
-        ".git",
-        ".git/objects",
-        ".git/objects/info",
-        ".git/objects/pack",
-        ".git/refs",
-        ".git/refs/heads",
-        ".git/refs/tags",
-        ".git/info",
-    ] {
-        root.create_dir(Path::new(dir)).map_err(io_error(dir))?;
     }
-    let write = |name: &str, data: &[u8]| {
-        root.write_new(&Path::new(".git").join(name), data)
-            .map_err(io_error(name))
-    };
-    // A tree (`REV^{tree}`) has no commit: HEAD stays unborn on a branch of no name.
-    let head = match commit {
-        Some(commit) => format!("{commit}\n"),
-        None => "ref: refs/heads/main\n".to_owned(),
-    };
-    write("HEAD", head.as_bytes())?;
-    write("config", config(options, capabilities).as_bytes())?;
-    write("packed-refs", &packed_refs(refs))?;
-    if !refs.shallow.is_empty() {
-        let mut shallow = String::new();
-        for id in &refs.shallow {
-            shallow.push_str(&format!("{}\n", id.0));
-        }
-        write("shallow", shallow.as_bytes())?;
-    }
-    match options.mode {
-        Mode::None => {}
-        Mode::Alternates => {
-            if options.object_paths.is_empty() {
-                return Err(Error::NoObjectPaths);
+
+    fn dirs(&self) -> Result<(), Error> {
+        for dir in [
+            ".git",
+            ".git/objects",
+            ".git/objects/info",
+            ".git/objects/pack",
+            ".git/refs",
+            ".git/refs/heads",
+            ".git/refs/tags",
+            ".git/info",
+        ] {
+            match self.root.create_dir(Path::new(dir)) {
+                Err(e) if self.replace && e.kind() == io::ErrorKind::AlreadyExists => {}
+                other => other.map_err(Files::io_error(dir))?,
             }
-            let mut list = BString::default();
-            for path in &options.object_paths {
-                list.extend_from_slice(path.as_os_str().as_encoded_bytes());
-                list.push(b'\n');
-            }
-            write("objects/info/alternates", &list)?;
         }
-        Mode::Copy => objects::copy(&options.object_dirs, root)?,
+        Ok(())
     }
-    index::write(root, plan, capabilities)
+
+    /// Write `.git/name`; when replacing, beside it first and renamed over it, so a reader
+    /// (or a crash) sees the old file or the new one, whole.
+    fn put(&self, name: &str, data: &[u8]) -> Result<(), Error> {
+        let path = Path::new(".git").join(name);
+        if !self.replace {
+            return self
+                .root
+                .write_new(&path, data)
+                .map_err(Files::io_error(name));
+        }
+        let new = Path::new(".git").join(format!("{name}.unfurl-new"));
+        let _ = self.root.remove_file(new.as_os_str());
+        self.root
+            .write_new(&new, data)
+            .and_then(|()| self.root.rename(new.as_os_str(), path.as_os_str()))
+            .map_err(Files::io_error(name))
+    }
+
+    /// Remove `.git/name` if it is there.
+    fn remove(&self, name: &str) -> Result<(), Error> {
+        match self
+            .root
+            .remove_file(Path::new(".git").join(name).as_os_str())
+        {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Files::io_error(name)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The configuration, the references, the shallow boundary and the marker.
+    fn refs(
+        &self,
+        refs: &StoreRefs,
+        options: &Options,
+        capabilities: Capabilities,
+    ) -> Result<(), Error> {
+        self.put("config", config(options, capabilities).as_bytes())?;
+        self.put("packed-refs", &packed_refs(refs))?;
+        if refs.shallow.is_empty() {
+            self.remove("shallow")?;
+        } else {
+            let mut shallow = String::new();
+            for id in &refs.shallow {
+                shallow.push_str(&format!("{}\n", id.0));
+            }
+            self.put("shallow", shallow.as_bytes())?;
+        }
+        self.put(MARKER, b"unfurl checkout 1\n")
+    }
+
+    fn alternates(&self, options: &Options) -> Result<(), Error> {
+        if options.object_paths.is_empty() {
+            return Err(Error::NoObjectPaths);
+        }
+        let mut list = BString::default();
+        for path in &options.object_paths {
+            list.extend_from_slice(path.as_os_str().as_encoded_bytes());
+            list.push(b'\n');
+        }
+        self.put("objects/info/alternates", &list)
+    }
+
+    /// HEAD, detached at `commit`. A tree (`REV^{tree}`) has no commit: HEAD stays unborn
+    /// on a branch of no name.
+    fn head(&self, commit: Option<ObjectId>) -> Result<(), Error> {
+        let head = match commit {
+            Some(commit) => format!("{commit}\n"),
+            None => "ref: refs/heads/main\n".to_owned(),
+        };
+        self.put("HEAD", head.as_bytes())
+    }
 }
 
 /// The repository's `config`: what the filesystem can do, and where the store is.

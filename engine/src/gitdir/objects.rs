@@ -12,8 +12,13 @@ use super::Error;
 use crate::cap::{self, Dir};
 
 /// Copy the objects of `sources` (object directories, the store's first) into
-/// `root/.git/objects`. The same pack or loose object in two sources is copied once.
-pub(super) fn copy(sources: &[Dir], root: &Dir) -> Result<(), Error> {
+/// `root/.git/objects`. The same pack or loose object in two sources is copied once, and
+/// one already there is left as it is.
+///
+/// With `scratch` (a directory on the same filesystem), each file is copied there first and
+/// renamed into place, so that `root`, a published checkout, never shows a half-copied
+/// object file, even to a process that crashes midway.
+pub(super) fn copy(sources: &[Dir], root: &Dir, scratch: Option<&Dir>) -> Result<(), Error> {
     let dest = Path::new(".git/objects");
     for source in sources {
         // Packs: the `.pack` and its `.idx` (and the reverse index, if any).
@@ -24,7 +29,7 @@ pub(super) fn copy(sources: &[Dir], root: &Dir) -> Result<(), Error> {
                     && [".pack", ".idx", ".rev"].iter().any(|e| text.ends_with(e));
                 if wanted {
                     let rel = Path::new("pack").join(&name);
-                    copy_file(source, &rel, root, &dest.join(&rel))?;
+                    copy_file(source, &rel, root, &dest.join(&rel), scratch)?;
                 }
             }
         }
@@ -46,7 +51,7 @@ pub(super) fn copy(sources: &[Dir], root: &Dir) -> Result<(), Error> {
                     .is_some_and(|n| n.len() == 38 && n.bytes().all(|b| b.is_ascii_hexdigit()));
                 if is_object {
                     let rel = Path::new(&fan).join(&name);
-                    copy_file(source, &rel, root, &dest.join(&rel))?;
+                    copy_file(source, &rel, root, &dest.join(&rel), scratch)?;
                 }
             }
         }
@@ -65,7 +70,28 @@ fn list(source: &Dir, dir: &Path) -> Result<Option<Vec<std::ffi::OsString>>, Err
 
 /// Copy the file `from` below `source` to the new file `to` below `root`; one already there
 /// (the same object from another source) is left as it is.
-fn copy_file(source: &Dir, from: &Path, root: &Dir, to: &Path) -> Result<(), Error> {
+fn copy_file(
+    source: &Dir,
+    from: &Path,
+    root: &Dir,
+    to: &Path,
+    scratch: Option<&Dir>,
+) -> Result<(), Error> {
+    let Some(scratch) = scratch else {
+        return stream(source, from, root, to);
+    };
+    if root.kind(to).map_err(io_error(to))?.is_some() {
+        return Ok(());
+    }
+    let temporary = Path::new(".unfurl-object");
+    let _ = scratch.remove_file(temporary.as_os_str());
+    stream(source, from, scratch, temporary)?;
+    scratch.rename_to(temporary, root, to).map_err(io_error(to))
+}
+
+/// Stream the file `from` below `source` into the new file `to` below `root`; one already
+/// there is left as it is.
+fn stream(source: &Dir, from: &Path, root: &Dir, to: &Path) -> Result<(), Error> {
     let mut input = source.open_file(from).map_err(io_error(from))?;
     let parent = root
         .open_dir(to.parent().unwrap_or(Path::new(".")))

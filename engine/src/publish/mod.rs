@@ -188,15 +188,26 @@ impl<'a> Staging<'a> {
         dest: &OsStr,
         options: &Options,
     ) -> Result<Staging<'a>, Error> {
-        let dest_path = Path::new(dest);
-        let mut components = dest_path.components();
-        if !matches!(
-            (components.next(), components.next()),
-            (Some(std::path::Component::Normal(_)), None)
-        ) {
-            return Err(Error::BadName { dest: dest.into() });
-        }
+        check_name(dest)?;
         let existing = check_dest(parent, dest)?;
+        Staging::create_inner(parent, dest, options, existing)
+    }
+
+    /// A staging directory beside `dest`, which may hold anything (a checkout being
+    /// switched in place): nothing of `dest` is inspected or inherited, and the staging
+    /// directory is only ever removed, never published as `dest`. Orphans of dead processes
+    /// are swept as by [`Staging::create_with()`].
+    pub fn beside(parent: &'a Dir, dest: &OsStr, options: &Options) -> Result<Staging<'a>, Error> {
+        check_name(dest)?;
+        Staging::create_inner(parent, dest, options, false)
+    }
+
+    fn create_inner(
+        parent: &'a Dir,
+        dest: &OsStr,
+        options: &Options,
+        existing: bool,
+    ) -> Result<Staging<'a>, Error> {
         let platform = options.platform.clone();
         let owner = platform
             .as_ref()
@@ -405,6 +416,19 @@ fn remove_all(parent: &Dir, name: &OsStr) -> io::Result<()> {
         }
     }
     Err(last.unwrap_or_else(|| io::Error::other("could not remove the staging directory")))
+}
+
+/// `dest` must be one plain name in its parent.
+fn check_name(dest: &OsStr) -> Result<(), Error> {
+    let mut components = Path::new(dest).components();
+    if matches!(
+        (components.next(), components.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    ) {
+        Ok(())
+    } else {
+        Err(Error::BadName { dest: dest.into() })
+    }
 }
 
 /// FNV-1a, 64 bits: a short, stable digest for names.

@@ -117,7 +117,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                     refs,
                 })
             }
-            Reply::Failed(failure) => Err(unfurl_engine::Error::Remote(failure)),
+            Reply::Failed(failure) => Err(unfurl_engine::Error::Remote(Box::new(failure))),
             Reply::Wrote { .. } => Err(protocol("the planner answered as a writer")),
         }
     }
@@ -175,7 +175,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                     stats.add(s);
                     continue;
                 }
-                Ok(Reply::Failed(f)) => unfurl_engine::Error::Remote(f),
+                Ok(Reply::Failed(f)) => unfurl_engine::Error::Remote(Box::new(f)),
                 Ok(Reply::Planned { .. }) => protocol("a writer answered as the planner"),
                 Err(e) => e.into(),
             };

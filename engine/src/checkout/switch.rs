@@ -1,0 +1,166 @@
+//! The orchestrator's other path: a destination that already holds an unfurl checkout is
+//! switched in place to the revision asked for (see [`crate::switch`] for the steps and
+//! what a crash at any of them leaves).
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::{Backend, Error, Fallbacks, Options, Outcome, Phases};
+use crate::cap::Dir;
+use crate::progress::Progress;
+use crate::publish::Staging;
+use crate::switch::{self, Switched};
+use crate::write::{self, Deferred};
+use crate::{gitdir, publish};
+
+/// Switch the checkout `dest` in `parent` to `rev`.
+pub(super) fn run(
+    backend: &dyn Backend,
+    rev: &str,
+    parent: &Dir,
+    dest: &OsStr,
+    options: &Options,
+    progress: &dyn Progress,
+    interrupt: &AtomicBool,
+) -> Result<Outcome, Error> {
+    let start = Instant::now();
+    let mut options = options.clone();
+    // Files written a second before the index are never racily clean (see `gitdir`).
+    options.write.mtime = Some(gitdir::settled_mtime());
+    let options = &options;
+    let root = parent
+        .open_dir(Path::new(dest))
+        .map_err(|source| switch::Error::Read {
+            path: dest.into(),
+            source,
+        })?;
+    // Held until this function returns: a second switch of this checkout waits here.
+    let _lock = root
+        .lock(Path::new(switch::LOCK))
+        .map_err(|source| switch::Error::Write {
+            path: switch::LOCK.into(),
+            source,
+        })?;
+    let recorded = switch::read(&root)?;
+    let planned = backend.plan(rev, options, interrupt)?;
+    let write_start = Instant::now();
+    let staging = Staging::beside(parent, dest, &options.publish)?;
+    let (filesystem, plan, collisions) = super::prepare(&staging, &planned.plan, options)?;
+    let new = gitdir::index_entries(&plan);
+    let changes = switch::compare(&root, &recorded, &new, filesystem)?;
+    if !changes.local.is_empty() && !options.force {
+        return Err(switch::Error::LocalChanges {
+            paths: changes.local.into_iter().collect(),
+        }
+        .into());
+    }
+    let repaired = recorded.journal.is_some();
+    let switched = Switched {
+        from: recorded.commit,
+        written: changes.write.len() as u64,
+        // An entry removed to make way for the new one at its path (a directory becoming
+        // a file) is one changed path, counted as written.
+        removed: changes.remove.difference(&changes.write).count() as u64,
+        unchanged: changes.unchanged,
+        repaired,
+    };
+    let mut fallbacks = Fallbacks {
+        case_collisions: collisions,
+        ..Fallbacks::default()
+    };
+    let outcome = |stats, switched, fallbacks, write_start: Instant| Outcome {
+        commit: planned.commit,
+        tree: planned.tree,
+        stats,
+        elapsed: start.elapsed(),
+        phases: Phases {
+            resolve: planned.resolve,
+            plan: planned.planning,
+            write: write_start.elapsed(),
+            publish: Default::default(),
+        },
+        filesystem,
+        fallbacks,
+        unchanged: false,
+        switch: Some(switched),
+    };
+    if changes.write.is_empty()
+        && changes.remove.is_empty()
+        && recorded.commit == planned.commit
+        && !repaired
+    {
+        let mut same = outcome(Default::default(), switched, fallbacks, write_start);
+        same.unchanged = true;
+        return Ok(same);
+    }
+    let part = Arc::new(switch::subset(&plan, &changes.write));
+    progress.planned(part.files() as u64);
+    let mut stats = backend.write(&part, &staging, options, progress, interrupt)?;
+    if interrupt.load(Ordering::Relaxed) {
+        return Err(write::Error::Interrupted.into());
+    }
+    if !filesystem.exec_bits {
+        fallbacks.exec_bits_not_set = stats.executables;
+        stats
+            .deferred
+            .retain(|op| !matches!(op, Deferred::Executable { .. }));
+    }
+    let mut finishing = part.finishing();
+    finishing.extend(stats.deferred.iter().cloned());
+    fallbacks.symlinks_as_files = write::apply_deferred_on(staging.dir(), &finishing, &filesystem)?;
+    stats.symlinks = part.symlinks() as u64;
+    // From here on the checkout changes: the journal first, so that a crash is seen.
+    switch::write_journal(&root, changes.write.iter().chain(changes.remove.iter()))?;
+    switch::apply(&root, staging.dir(), &changes, &new)?;
+    gitdir::update(
+        &root,
+        staging.dir(),
+        planned.commit,
+        &plan,
+        planned.refs.as_ref(),
+        &options.git,
+        gitdir::Capabilities {
+            symlinks: filesystem.symlinks,
+            filemode: filesystem.exec_bits,
+            ignorecase: filesystem.case_insensitive,
+        },
+    )?;
+    switch::remove_journal(&root)?;
+    drop(staging);
+    Ok(outcome(stats, switched, fallbacks, write_start))
+}
+
+/// After losing the race to publish `dest` (another process renamed its checkout into
+/// place first): whether what is there now is a finished checkout of `commit`, in which
+/// case there is nothing left to do.
+pub(super) fn already_there(
+    parent: &Dir,
+    dest: &OsStr,
+    commit: Option<gix_hash::ObjectId>,
+) -> Result<bool, Error> {
+    if commit.is_none() || !switch::is_checkout(parent, dest).unwrap_or(false) {
+        return Ok(false);
+    }
+    let Ok(root) = parent.open_dir(Path::new(dest)) else {
+        return Ok(false);
+    };
+    let _lock = root
+        .lock(Path::new(switch::LOCK))
+        .map_err(|source| switch::Error::Write {
+            path: switch::LOCK.into(),
+            source,
+        })?;
+    let recorded = switch::read(&root)?;
+    Ok(recorded.journal.is_none() && recorded.commit == commit)
+}
+
+/// Whether a publish failed because `dest` is there now.
+pub(super) fn lost_race(err: &publish::Error) -> bool {
+    matches!(
+        err,
+        publish::Error::NotEmpty { .. } | publish::Error::Rename { .. }
+    )
+}

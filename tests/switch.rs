@@ -1,0 +1,409 @@
+//! Switching a checkout in place (`unfurl checkout STORE REV2 DEST` where DEST holds REV1).
+//!
+//! Between every pair of the corpus's tags and `side`, in both runtimes, the result equals
+//! `git archive REV2`, the report's `written + removed` equals `git diff --name-status
+//! --no-renames REV1 REV2`, and `git status` stays clean. Kind and mode changes (a file
+//! becoming a directory, a symlink, executable, and back) on a crafted store. Local changes
+//! are refused and listed, `--force` overwrites them; the same revision is a no-op;
+//! concurrent switches of one checkout never mix trees; a switch killed at random points
+//! leaves a checkout that `verify` accepts as REV1 or REV2, or that the next run repairs.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::support::*;
+
+runtime_tests!(
+    switching_between_every_pair_equals_a_fresh_checkout,
+    kind_and_mode_changes_switch_both_ways,
+    local_changes_are_refused_and_listed_and_force_overwrites_them,
+    the_same_revision_is_a_no_op,
+    concurrent_switches_of_one_checkout_never_mix_trees,
+    a_switch_killed_at_random_points_is_repaired_by_the_next_run,
+);
+
+fn json(run: &Run, what: &str) -> serde_json::Value {
+    assert_eq!(run.code, Some(0), "{what}: expected exit 0, got {run:?}");
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{what}: expected one JSON object on stdout ({e}), got {run:?}"))
+}
+
+/// Check out (or switch) `dest` to `rev` with `--json`, and return the report.
+fn checkout(
+    rt: Runtime,
+    store: &Path,
+    rev: &str,
+    dest: &Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    let mut args = vec!["--json"];
+    args.extend_from_slice(extra);
+    let run = unfurl(&checkout_args(rt, &args, store, rev, dest));
+    json(
+        &run,
+        &format!(
+            "unfurl checkout {rev} into {} ({})",
+            dest.display(),
+            rt.name()
+        ),
+    )
+}
+
+/// `dest` is exactly `rev` of `store`: the tree equals `git archive`, HEAD is the commit,
+/// and `git status --porcelain` is empty.
+#[track_caller]
+fn assert_is(store: &Path, rev: &str, dest: &Path, what: &str) {
+    let reference = reference(store, rev);
+    assert_same_tree(&snapshot(reference.path()), &snapshot(dest), what);
+    let commit = git(store, &["rev-parse", &format!("{rev}^{{commit}}")]);
+    assert_eq!(git(dest, &["rev-parse", "HEAD"]), commit, "{what}: HEAD");
+    assert_eq!(
+        git(dest, &["status", "--porcelain"]),
+        "",
+        "{what}: git status"
+    );
+}
+
+fn changed_paths(store: &Path, from: &str, to: &str) -> u64 {
+    git(store, &["diff", "--name-status", "--no-renames", from, to])
+        .lines()
+        .count() as u64
+}
+
+fn count(report: &serde_json::Value, key: &str) -> u64 {
+    report["switch"][key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("expected switch.{key} in {report}"))
+}
+
+fn switching_between_every_pair_equals_a_fresh_checkout(rt: Runtime) {
+    let store = &corpus().store;
+    let revs = ["v1", "v2", "v3", "v4", "side"];
+    let tmp = TempDir::new("switch-pairs");
+    for from in revs {
+        let dest = tmp.join(format!("from-{from}"));
+        checkout(rt, store, from, &dest, &[]);
+        let mut at = from;
+        for to in revs.iter().copied().filter(|&to| to != from) {
+            // From `from` to `to`, then back, so every ordered pair is crossed.
+            for (a, b) in [(at, to), (to, from)] {
+                let what = format!("switch {a} -> {b} ({})", rt.name());
+                let report = checkout(rt, store, b, &dest, &[]);
+                assert_is(store, b, &dest, &what);
+                assert_eq!(report["unchanged"], false, "{what}: {report}");
+                let diff = changed_paths(store, a, b);
+                assert_eq!(
+                    count(&report, "written") + count(&report, "removed"),
+                    diff,
+                    "{what}: expected written + removed to equal the {diff} paths git diff names, got {report}"
+                );
+                at = b;
+            }
+        }
+    }
+}
+
+/// A store of two commits whose entries change kind and mode: returns (store, c1, c2).
+fn kinds_store(tmp: &TempDir) -> (std::path::PathBuf, String, String) {
+    let store = init_bare(&tmp.join("kinds.git"));
+    let blob = |s: &[u8]| write_blob(&store, s);
+    let (one, two, target_a, target_d) = (blob(b"one\n"), blob(b"two\n"), blob(b"a"), blob(b"d"));
+    let sub = write_tree(&store, &[(FILE, b"f", &one)]);
+    let deep = write_tree(&store, &[(FILE, b"g", &two)]);
+    let nested = write_tree(&store, &[(DIR, b"deep", &deep)]);
+    // c1: `a` a file, `b` a file, `l` a symlink, `x` executable, `d/` a directory,
+    // `n/deep/g` nested.
+    let t1 = write_tree(
+        &store,
+        &[
+            (FILE, b"a", &one),
+            (FILE, b"b", &two),
+            (LINK, b"l", &target_a),
+            (EXEC, b"x", &one),
+            (DIR, b"d", &sub),
+            (DIR, b"n", &nested),
+            (FILE, b"same", &two),
+        ],
+    );
+    // c2: `a` a directory, `b` a symlink, `l` a file, `x` not executable, `d` a file,
+    // `n` gone.
+    let t2 = write_tree(
+        &store,
+        &[
+            (DIR, b"a", &sub),
+            (LINK, b"b", &target_d),
+            (FILE, b"l", &one),
+            (FILE, b"x", &one),
+            (FILE, b"d", &two),
+            (FILE, b"same", &two),
+        ],
+    );
+    let c1 = commit_tree(&store, &t1, "one");
+    let c2 = commit_tree(&store, &t2, "two");
+    (store, c1, c2)
+}
+
+fn kind_and_mode_changes_switch_both_ways(rt: Runtime) {
+    let tmp = TempDir::new("switch-kinds");
+    let (store, c1, c2) = kinds_store(&tmp);
+    let dest = tmp.join("dest");
+    checkout(rt, &store, &c1, &dest, &[]);
+    assert_is(&store, &c1, &dest, "fresh c1");
+    for (a, b) in [(&c1, &c2), (&c2, &c1), (&c1, &c2)] {
+        let what = format!("switch {a} -> {b} ({})", rt.name());
+        let report = checkout(rt, &store, b, &dest, &[]);
+        assert_is(&store, b, &dest, &what);
+        assert_eq!(
+            count(&report, "written") + count(&report, "removed"),
+            changed_paths(&store, a, b),
+            "{what}: {report}"
+        );
+        assert_eq!(
+            count(&report, "unchanged"),
+            1,
+            "{what}: only `same` is untouched: {report}"
+        );
+    }
+}
+
+fn local_changes_are_refused_and_listed_and_force_overwrites_them(rt: Runtime) {
+    let store = &corpus().store;
+    let tmp = TempDir::new("switch-local");
+    let dest = tmp.join("dest");
+    checkout(rt, store, "v1", &dest, &[]);
+    // A modified byte in a file both revisions have, and a mode change.
+    let files = git(store, &["ls-tree", "-r", "--name-only", "v1"]);
+    let modified = files
+        .lines()
+        .find(|p| !fs::symlink_metadata(dest.join(p)).unwrap().is_symlink())
+        .unwrap()
+        .to_owned();
+    let mut data = fs::read(dest.join(&modified)).unwrap();
+    data.push(b'!');
+    fs::write(dest.join(&modified), &data).unwrap();
+    let chmodded = files
+        .lines()
+        .rev()
+        .find(|p| !fs::symlink_metadata(dest.join(p)).unwrap().is_symlink() && *p != modified)
+        .unwrap()
+        .to_owned();
+    let mut perms = fs::metadata(dest.join(&chmodded)).unwrap().permissions();
+    perms.set_mode(perms.mode() ^ 0o100);
+    fs::set_permissions(dest.join(&chmodded), perms).unwrap();
+    // A file the checkout does not know, where v4 adds one.
+    let added = git(
+        store,
+        &["diff", "--name-only", "--diff-filter=A", "v1", "v4"],
+    );
+    let in_the_way = added.lines().next().expect("v4 adds a file").to_owned();
+    fs::create_dir_all(dest.join(&in_the_way).parent().unwrap()).unwrap();
+    fs::write(dest.join(&in_the_way), b"mine\n").unwrap();
+    // An untracked file elsewhere is no one's business.
+    fs::write(dest.join("untracked-elsewhere"), b"keep\n").unwrap();
+
+    let before = snapshot(&dest);
+    let run = unfurl(&checkout_args(rt, &["--json"], store, "v4", &dest));
+    assert_eq!(
+        run.code,
+        Some(1),
+        "expected the switch refused, got {run:?}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["error"]["kind"], "local-changes", "{report}");
+    let changed: Vec<&str> = report["error"]["changed"]
+        .as_array()
+        .unwrap_or_else(|| panic!("expected error.changed listed, got {report}"))
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut want = vec![modified.as_str(), chmodded.as_str(), in_the_way.as_str()];
+    want.sort();
+    assert_eq!(changed, want, "{report}");
+    assert!(
+        run.stderr.lines().count() == 1 && run.stderr.contains("--force"),
+        "expected one line naming --force, got {:?}",
+        run.stderr
+    );
+    assert_same_tree(
+        &before,
+        &snapshot(&dest),
+        "a refused switch changes nothing",
+    );
+    assert_eq!(
+        git(&dest, &["rev-parse", "HEAD"]),
+        git(store, &["rev-parse", "v1^{commit}"])
+    );
+
+    checkout(rt, store, "v4", &dest, &["--force"]);
+    fs::remove_file(dest.join("untracked-elsewhere")).expect("the untracked file stays");
+    assert_is(store, "v4", &dest, "forced switch");
+}
+
+fn the_same_revision_is_a_no_op(rt: Runtime) {
+    let store = &corpus().store;
+    let tmp = TempDir::new("switch-same");
+    let dest = tmp.join("dest");
+    checkout(rt, store, "v2", &dest, &[]);
+    let before = snapshot(&dest);
+    let index = fs::metadata(dest.join(".git/index"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let report = checkout(rt, store, "v2", &dest, &[]);
+    assert_eq!(report["unchanged"], true, "{report}");
+    assert_eq!(count(&report, "written"), 0, "{report}");
+    assert_eq!(count(&report, "removed"), 0, "{report}");
+    assert_eq!(report["files"], 0, "{report}");
+    assert_same_tree(&before, &snapshot(&dest), "a no-op");
+    assert_eq!(
+        fs::metadata(dest.join(".git/index"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        index,
+        "a no-op rewrites nothing, not even the index"
+    );
+    // A branch naming the same commit is the same commit.
+    let tags = git(store, &["tag", "--points-at", "main"]);
+    if let Some(tag) = tags.lines().next() {
+        checkout(rt, store, "main", &tmp.join("main"), &[]);
+        let report = checkout(rt, store, tag, &tmp.join("main"), &[]);
+        assert_eq!(report["unchanged"], true, "{report}");
+    }
+}
+
+fn concurrent_switches_of_one_checkout_never_mix_trees(rt: Runtime) {
+    let store = &corpus().store;
+    let tmp = TempDir::new("switch-concurrent");
+    let dest = tmp.join("dest");
+    checkout(rt, store, "v1", &dest, &[]);
+    for round in 0..3 {
+        let revs = ["v4", "side", "v2", "v3"];
+        let children: Vec<_> = revs
+            .iter()
+            .map(|rev| {
+                unfurl_cmd()
+                    .args(checkout_args(rt, &["-q"], store, rev, &dest))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: expected every switch to wait its turn, got {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let head = git(&dest, &["rev-parse", "HEAD"]);
+        let rev = revs
+            .iter()
+            .find(|r| git(store, &["rev-parse", &format!("{r}^{{commit}}")]) == head)
+            .unwrap_or_else(|| panic!("round {round}: HEAD {head} is none of {revs:?}"));
+        assert_is(
+            store,
+            rev,
+            &dest,
+            &format!("round {round}: the last switch wins whole"),
+        );
+    }
+}
+
+fn a_switch_killed_at_random_points_is_repaired_by_the_next_run(rt: Runtime) {
+    let tmp = TempDir::new("switch-kill");
+    let store = tmp.join("store.git");
+    let out = run(Command::new("python3").arg(MAKE_STORE).arg(&store).args([
+        "--files",
+        "3000",
+        "--commits",
+        "4",
+        "--seed",
+        "11",
+    ]));
+    assert!(out.status.success(), "make-store: {out:?}");
+    let (a, b) = ("v1", "v4");
+    let dest = tmp.join("dest");
+    checkout(rt, &store, a, &dest, &[]);
+    // How long one switch takes, to spread the kills over it.
+    let start = Instant::now();
+    checkout(rt, &store, b, &dest, &[]);
+    let took = start.elapsed();
+    checkout(rt, &store, a, &dest, &[]);
+    let trials = if rt == Runtime::Native { 20 } else { 10 };
+    let (ref_a, ref_b) = (reference(&store, a), reference(&store, b));
+    let (want_a, want_b) = (snapshot(ref_a.path()), snapshot(ref_b.path()));
+    let is = |want: &Snapshot, rev: &str, what: &str| {
+        assert_same_tree(want, &snapshot(&dest), what);
+        let commit = git(&store, &["rev-parse", &format!("{rev}^{{commit}}")]);
+        assert_eq!(git(&dest, &["rev-parse", "HEAD"]), commit, "{what}: HEAD");
+        assert_eq!(
+            git(&dest, &["status", "--porcelain"]),
+            "",
+            "{what}: git status"
+        );
+    };
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ u64::from(std::process::id());
+    let (mut killed, mut as_before, mut as_after) = (0, 0, 0);
+    for trial in 0..trials {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = took.mul_f64((seed % 1000) as f64 / 1000.0 * 1.2);
+        let mut child = unfurl_cmd()
+            .args(checkout_args(rt, &["-q"], &store, b, &dest))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        killed += usize::from(!status.success());
+        // Whatever the moment: the checkout is REV1 or REV2 as `verify` sees it, or the
+        // next checkout repairs it to REV2.
+        let verify = |rev: &str| {
+            unfurl(&[
+                "verify".as_ref(),
+                store.as_os_str(),
+                rev.as_ref(),
+                dest.as_os_str(),
+            ])
+            .code
+                == Some(0)
+        };
+        if verify(a) {
+            as_before += 1;
+        } else if verify(b) {
+            as_after += 1;
+        }
+        checkout(rt, &store, b, &dest, &[]);
+        is(
+            &want_b,
+            b,
+            &format!("trial {trial} ({delay:?}): repaired to {b}"),
+        );
+        checkout(rt, &store, a, &dest, &[]);
+        is(&want_a, a, &format!("trial {trial}: back to {a}"));
+        let staging: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".unfurl-"))
+            .collect();
+        assert!(
+            staging.is_empty(),
+            "trial {trial}: staging left: {staging:?}"
+        );
+    }
+    eprintln!(
+        "{trials} trials ({}): {killed} killed, {as_before} left at {a}, {as_after} at {b}, {} mid-switch and repaired",
+        rt.name(),
+        trials - as_before - as_after
+    );
+}
