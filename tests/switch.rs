@@ -23,6 +23,8 @@ runtime_tests!(
     the_same_revision_is_a_no_op,
     concurrent_switches_of_one_checkout_never_mix_trees,
     a_switch_killed_at_random_points_is_repaired_by_the_next_run,
+    eight_checkouts_of_one_commit_into_one_dest_publish_once,
+    a_20k_file_store_switches_between_adjacent_tags,
 );
 
 fn json(run: &Run, what: &str) -> serde_json::Value {
@@ -406,4 +408,77 @@ fn a_switch_killed_at_random_points_is_repaired_by_the_next_run(rt: Runtime) {
         rt.name(),
         trials - as_before - as_after
     );
+}
+
+fn eight_checkouts_of_one_commit_into_one_dest_publish_once(rt: Runtime) {
+    let store = &corpus().store;
+    let tmp = TempDir::new("same-dest");
+    for round in 0..2 {
+        let dest = tmp.join(format!("dest-{round}"));
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                unfurl_cmd()
+                    .args(checkout_args(rt, &["--json", "-q"], store, "v3", &dest))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let (mut published, mut unchanged) = (0, 0);
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            let run = output_to_run(out);
+            let report = json(&run, &format!("round {round}: a concurrent checkout"));
+            if report["unchanged"] == true {
+                unchanged += 1;
+            } else {
+                published += 1;
+            }
+        }
+        assert_eq!(
+            (published, unchanged),
+            (1, 7),
+            "round {round}: expected exactly one checkout to publish and seven to find the commit there"
+        );
+        assert_is(store, "v3", &dest, &format!("round {round}"));
+        let left: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".unfurl-"))
+            .collect();
+        assert!(left.is_empty(), "round {round}: staging left: {left:?}");
+    }
+}
+
+/// The switch on a store of real size: 20,000 files, adjacent tags, both ways.
+fn a_20k_file_store_switches_between_adjacent_tags(rt: Runtime) {
+    static STORE: std::sync::OnceLock<(TempDir, std::path::PathBuf)> = std::sync::OnceLock::new();
+    let (_, store) = STORE.get_or_init(|| {
+        let tmp = TempDir::new("store-20k");
+        let store = tmp.join("store.git");
+        let out = run(Command::new("python3").arg(MAKE_STORE).arg(&store).args([
+            "--files",
+            "20000",
+            "--commits",
+            "4",
+            "--seed",
+            "5",
+        ]));
+        assert!(out.status.success(), "make-store: {out:?}");
+        (tmp, store)
+    });
+    let tmp = TempDir::new("switch-20k");
+    let dest = tmp.join("dest");
+    checkout(rt, store, "v1", &dest, &[]);
+    for (a, b) in [("v1", "v2"), ("v2", "side"), ("side", "v1")] {
+        let what = format!("20k: switch {a} -> {b} ({})", rt.name());
+        let report = checkout(rt, store, b, &dest, &[]);
+        assert_is(store, b, &dest, &what);
+        assert_eq!(
+            count(&report, "written") + count(&report, "removed"),
+            changed_paths(store, a, b),
+            "{what}: {report}"
+        );
+    }
 }
