@@ -99,6 +99,15 @@ pub(crate) fn read(root: &Dir) -> Result<Recorded, Error> {
             stat: e.stat,
         })
         .collect();
+    // Paths from the index decide what a switch removes. unfurl wrote them from a validated
+    // tree, but the index is a file anyone with access to the checkout can change: a path
+    // that leaves the tree (`..`), or reaches into `.git`, is refused rather than acted on.
+    if let Some(bad) = entries.iter().find(|e| !inside_tree(&e.path)) {
+        return Err(Error::Unreadable {
+            path: ".git/index".into(),
+            what: format!("it names {:?}, which is not a path in a tree", bad.path),
+        });
+    }
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     let journal = match root.read(Path::new(JOURNAL)) {
         Ok(data) => Some(parse_journal(&data)),
@@ -112,13 +121,20 @@ pub(crate) fn read(root: &Dir) -> Result<Recorded, Error> {
     })
 }
 
+/// Whether `path` is a relative path of plain names, none of them `.git` in any case.
+fn inside_tree(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/').all(|name| {
+        !name.is_empty() && name != b"." && name != b".." && !name.eq_ignore_ascii_case(b".git")
+    }) && !path.contains(&0)
+}
+
 /// The paths a journal lists. A journal cut short by a crash while it was written is never
 /// seen (it is renamed into place whole); anything unexpected in it only adds paths to
 /// check, which costs time, never correctness.
 fn parse_journal(data: &[u8]) -> Vec<BString> {
     let body = data.strip_prefix(JOURNAL_HEADER).unwrap_or(data);
     body.split(|&b| b == 0)
-        .filter(|p| !p.is_empty())
+        .filter(|p| inside_tree(p))
         .map(|p| p.as_bstr().to_owned())
         .collect()
 }
@@ -152,5 +168,46 @@ pub(crate) fn remove_journal(root: &Dir) -> Result<(), Error> {
             source: e,
         }),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_paths_below_the_tree_are_acted_on() {
+        for good in [
+            &b"a"[..],
+            b"a/b",
+            b".gitignore",
+            b"x/.gitmodules",
+            b"dir/.github/f",
+        ] {
+            assert!(inside_tree(good), "expected {:?} accepted", good.as_bstr());
+        }
+        for bad in [
+            &b""[..],
+            b"..",
+            b"../x",
+            b"a/../../b",
+            b"./a",
+            b"/etc/passwd",
+            b".git/config",
+            b"a/.GIT/hooks/x",
+            b"a//b",
+            b"a/b\0c",
+        ] {
+            assert!(!inside_tree(bad), "expected {:?} refused", bad.as_bstr());
+        }
+    }
+
+    #[test]
+    fn a_journal_lists_only_paths_below_the_tree() {
+        let data = b"unfurl switch 1\na\0../up\0b/c\0.git/HEAD\0\0";
+        assert_eq!(
+            parse_journal(data),
+            vec![BString::from("a"), BString::from("b/c")]
+        );
     }
 }
