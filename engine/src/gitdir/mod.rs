@@ -265,7 +265,11 @@ pub(crate) fn update(
     match options.mode {
         Mode::None => {}
         Mode::Alternates => files.alternates(options)?,
-        Mode::Copy => objects::copy(&options.object_dirs, root, Some(scratch))?,
+        Mode::Copy => {
+            objects::copy(&options.object_dirs, root, Some(scratch))?;
+            // Self-contained now, whatever the checkout was written with.
+            files.remove("objects/info/alternates")?;
+        }
     }
     let new = "index.unfurl-new";
     let _ = root.remove_file(Path::new(".git").join(new).as_os_str());
