@@ -1,16 +1,21 @@
 //! Wall time and peak memory of `unfurl checkout` against gitoxide, git and tar, all
-//! checking out `main` of the same generated store into fresh directories.
+//! checking out the same revision of the same store into fresh directories.
 //!
 //! Run it (release profile; cargo also builds `target/release/unfurl`, the binary measured):
 //!
 //! ```text
-//! cargo bench -p unfurl --bench compare -- [--files N] [--big-mib M] [--rounds R]
-//!     [--skip-wasm] [--only NAME,...] [--inode-wait SECS] [--no-sync] [--keep-caches] [--scaling]
+//! cargo bench -p unfurl --bench compare -- [--files N] [--big-mib M] [--skew X]
+//!     [--store PATH] [--rev REV] [--rounds R] [--skip-wasm] [--only NAME,...]
+//!     [--inode-wait SECS] [--no-sync] [--keep-caches] [--scaling]
 //! ```
 //!
-//! * `--files N` (default 20000), `--big-mib M` (default 0): the store, made once by
-//!   `shared/corpus/make-store` and cached in `target/bench-stores/files-N-big-M/` together
-//!   with `main.tar` (`git archive --format=tar main`, the input of `tar-floor`).
+//! * `--files N` (default 20000), `--big-mib M` (default 0), `--skew X` (none): the store,
+//!   made once by `shared/corpus/make-store` with those arguments and cached in
+//!   `target/bench-stores/files-N-big-M[-skew-X]/` together with `rev.tar` (`git archive
+//!   --format=tar REV`, the input of `tar-floor`).
+//! * `--store PATH`: an existing store instead (a real repository fetched locally); its tar
+//!   is cached under `target/bench-stores/NAME-DIGEST/`. `--rev REV` (default `main`): the
+//!   revision every contender checks out.
 //! * `--rounds R` (default 5): every round runs each contender once, round-robin, starting one
 //!   contender later each round, so drift and the after-effects of a neighbour's writes hit all
 //!   contenders alike. Each run writes into a new directory under `target/bench-out/`. Before
@@ -59,7 +64,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// The revision every contender checks out.
-const REV: &str = "main";
 /// The hidden first argument that turns this binary into the gitoxide contender.
 const GIX_CHECKOUT: &str = "__gix-checkout";
 const MAKE_STORE: &str = concat!(
@@ -92,8 +96,8 @@ fn bench(raw_args: &[String]) -> Result<()> {
     let _lock = lock_bench(&paths.target)?;
     let machine = Machine::describe(&paths);
     let (stores, jobs) = if args.scaling {
-        let small = Rc::new(Store::ensure(&paths, 20_000, 0)?);
-        let large = Rc::new(Store::ensure(&paths, 200_000, 0)?);
+        let small = Rc::new(Store::ensure(&paths, &Shape::generated(20_000, 0, None))?);
+        let large = Rc::new(Store::ensure(&paths, &Shape::generated(200_000, 0, None))?);
         let jobs = vec![
             Job::new(
                 Contender::UnfurlNative,
@@ -108,7 +112,7 @@ fn bench(raw_args: &[String]) -> Result<()> {
         ];
         (vec![small, large], jobs)
     } else {
-        let store = Rc::new(Store::ensure(&paths, args.files, args.big_mib)?);
+        let store = Rc::new(Store::ensure(&paths, &args.shape())?);
         let jobs = args
             .contenders()
             .into_iter()
@@ -171,6 +175,12 @@ struct Args {
     sync: bool,
     drop_caches: bool,
     scaling: bool,
+    /// make-store's `--skew`: directory sizes with Zipf weights, as real repositories have.
+    skew: Option<String>,
+    /// An existing store to benchmark instead of a generated one.
+    store: Option<PathBuf>,
+    /// The revision checked out.
+    rev: String,
 }
 
 impl Args {
@@ -185,6 +195,9 @@ impl Args {
             sync: true,
             drop_caches: true,
             scaling: false,
+            skew: None,
+            store: None,
+            rev: "main".into(),
         };
         let mut it = raw.iter();
         while let Some(arg) = it.next() {
@@ -206,6 +219,14 @@ impl Args {
                 "--no-sync" => args.sync = false,
                 "--keep-caches" => args.drop_caches = false,
                 "--scaling" => args.scaling = true,
+                "--skew" => {
+                    let skew = value("--skew")?;
+                    skew.parse::<f64>()
+                        .map_err(|e| format!("--skew {skew:?}: {e}"))?;
+                    args.skew = Some(skew);
+                }
+                "--store" => args.store = Some(PathBuf::from(value("--store")?)),
+                "--rev" => args.rev = value("--rev")?,
                 "--only" => {
                     let list = value("--only")?;
                     let names = list.split(',').map(str::trim).filter(|s| !s.is_empty());
@@ -214,7 +235,7 @@ impl Args {
                 "-h" | "--help" => {
                     println!(
                         "cargo bench -p unfurl --bench compare -- [--files N] [--big-mib M] \
-                         [--rounds R] [--skip-wasm] [--only NAME,...] [--inode-wait SECS] [--no-sync] [--keep-caches] [--scaling]\n\
+                         [--skew X] [--store PATH --rev REV] [--rounds R] [--skip-wasm] [--only NAME,...] [--inode-wait SECS] [--no-sync] [--keep-caches] [--scaling]\n\
                          contenders: {}",
                         Contender::ALL.map(Contender::name).join(", ")
                     );
@@ -226,7 +247,31 @@ impl Args {
         if args.rounds == 0 {
             return Err("--rounds must be at least 1".into());
         }
+        if args.store.is_some() && (args.skew.is_some() || args.big_mib > 0 || args.scaling) {
+            return Err(
+                "--store benchmarks an existing store: --skew, --big-mib and --scaling \
+                        shape a generated one"
+                    .into(),
+            );
+        }
         Ok(args)
+    }
+
+    /// The store this run measures.
+    fn shape(&self) -> Shape {
+        match &self.store {
+            Some(path) => Shape::Existing {
+                path: path.clone(),
+                rev: self.rev.clone(),
+            },
+            None => {
+                let mut shape = Shape::generated(self.files, self.big_mib, self.skew.clone());
+                if let Shape::Generated { rev, .. } = &mut shape {
+                    rev.clone_from(&self.rev);
+                }
+                shape
+            }
+        }
     }
 
     /// The contenders of a normal (not `--scaling`) run, in table order.
@@ -376,25 +421,89 @@ fn cores() -> usize {
 // ---------------------------------------------------------------------------------------------
 // Step 1: the store, generated once and cached
 
+/// What store to measure: one make-store generates (cached by its arguments), or an
+/// existing one.
+#[derive(Clone)]
+enum Shape {
+    Generated {
+        files: u64,
+        big_mib: u64,
+        skew: Option<String>,
+        rev: String,
+    },
+    Existing {
+        path: PathBuf,
+        rev: String,
+    },
+}
+
+impl Shape {
+    fn generated(files: u64, big_mib: u64, skew: Option<String>) -> Shape {
+        Shape::Generated {
+            files,
+            big_mib,
+            skew,
+            rev: "main".into(),
+        }
+    }
+}
+
 struct Store {
-    files: u64,
-    big_mib: u64,
+    /// A short name for tables and directories.
+    label: String,
+    /// What the report says the store is.
+    description: String,
     repo: PathBuf,
-    /// `git archive --format=tar main`, made once: the input of `tar-floor`.
+    /// The revision every contender checks out.
+    rev: String,
+    /// `git archive --format=tar REV`, made once: the input of `tar-floor`.
     tar: PathBuf,
 }
 
 impl Store {
-    fn ensure(paths: &Paths, files: u64, big_mib: u64) -> Result<Store> {
-        let dir = paths
-            .target
-            .join("bench-stores")
-            .join(format!("files-{files}-big-{big_mib}"));
+    fn ensure(paths: &Paths, shape: &Shape) -> Result<Store> {
+        let (label, description, repo_in, rev) = match shape {
+            Shape::Generated {
+                files,
+                big_mib,
+                skew,
+                rev,
+            } => {
+                let mut label = format!("files-{files}-big-{big_mib}");
+                let mut args = format!("--files {files} --big-mib {big_mib}");
+                if let Some(skew) = skew {
+                    label.push_str(&format!("-skew-{skew}"));
+                    args.push_str(&format!(" --skew {skew}"));
+                }
+                (
+                    label,
+                    format!("make-store {args} (default --commits/--seed)"),
+                    None,
+                    rev,
+                )
+            }
+            Shape::Existing { path, rev } => {
+                let path = fs::canonicalize(path)
+                    .map_err(|e| format!("--store {}: {e}", path.display()))?;
+                let name = path
+                    .components()
+                    .rev()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .find(|c| c != "repo" && c != ".git")
+                    .unwrap_or_else(|| "store".into());
+                let digest = fnv1a(format!("{}\0{rev}", path.display()).as_bytes());
+                let label = format!("{name}-{digest:08x}");
+                (label, format!("existing store"), Some(path), rev)
+            }
+        };
+        let dir = paths.target.join("bench-stores").join(&label);
+        let repo = repo_in.clone().unwrap_or_else(|| dir.join("store.git"));
         let store = Store {
-            files,
-            big_mib,
-            repo: dir.join("store.git"),
-            tar: dir.join("main.tar"),
+            label,
+            description,
+            repo,
+            rev: rev.clone(),
+            tar: dir.join("rev.tar"),
         };
         let complete = dir.join("complete");
         if complete.exists() {
@@ -403,48 +512,64 @@ impl Store {
         }
         remove_tree(&dir)?;
         fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-        eprintln!(
-            "store: generating {} (--files {files} --big-mib {big_mib}; once, then cached)",
-            dir.display()
-        );
         let started = Instant::now();
-        let listing = command_stdout(
-            Command::new("python3")
-                .arg(MAKE_STORE)
-                .arg(&store.repo)
-                .args([
-                    "--files",
-                    &files.to_string(),
-                    "--big-mib",
-                    &big_mib.to_string(),
-                ]),
-        )?;
-        write_file(&dir.join("make-store.out"), listing.as_bytes())?;
+        if let Shape::Generated {
+            files,
+            big_mib,
+            skew,
+            ..
+        } = shape
+        {
+            eprintln!(
+                "store: generating {} ({}; once, then cached)",
+                dir.display(),
+                store.description
+            );
+            let mut make = Command::new("python3");
+            make.arg(MAKE_STORE).arg(&store.repo).args([
+                "--files",
+                &files.to_string(),
+                "--big-mib",
+                &big_mib.to_string(),
+            ]);
+            if let Some(skew) = skew {
+                make.args(["--skew", skew]);
+            }
+            let listing = command_stdout(&mut make)?;
+            write_file(&dir.join("make-store.out"), listing.as_bytes())?;
+        }
         let tar = fs::File::create(&store.tar)
             .map_err(|e| format!("create {}: {e}", store.tar.display()))?;
         let status = Command::new("git")
             .arg("-C")
             .arg(&store.repo)
-            .args(["archive", "--format=tar", REV])
+            .args(["archive", "--format=tar", &store.rev])
             .stdout(tar)
             .status()
             .map_err(|e| format!("git archive: {e}"))?;
         if !status.success() {
-            return Err(format!("git archive --format=tar {REV} failed: {status}"));
+            return Err(format!(
+                "git archive --format=tar {} failed: {status}",
+                store.rev
+            ));
         }
         write_file(&complete, b"")?;
         // make-store's git commands deleted files too (loose objects, lock files).
         Deletions::record(&paths.target)?;
-        eprintln!(
-            "store: generated in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
+        eprintln!("store: ready in {:.1} s", started.elapsed().as_secs_f64());
         Ok(store)
     }
 
     fn label(&self) -> String {
-        format!("files-{}-big-{}", self.files, self.big_mib)
+        self.label.clone()
     }
+}
+
+/// FNV-1a, 32 bits: a short, stable name for an existing store's cache directory.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |hash, b| {
+        (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// Untimed, before every run: drop the page cache (which also frees the pages the last run
@@ -574,25 +699,35 @@ impl Contender {
                 if self == Contender::UnfurlWasm {
                     cmd.args(["--runtime", "wasm"]);
                 }
-                cmd.arg(&store.repo).arg(REV).arg(dest);
+                cmd.arg(&store.repo).arg(&store.rev).arg(dest);
             }
             Contender::Gitoxide => {
                 cmd = Command::new(&paths.self_exe);
-                cmd.arg(GIX_CHECKOUT).arg(&store.repo).arg(REV).arg(dest);
+                cmd.arg(GIX_CHECKOUT)
+                    .arg(&store.repo)
+                    .arg(&store.rev)
+                    .arg(dest);
             }
             Contender::GitCloneNoHardlinks => {
-                cmd = Command::new("git");
-                cmd.args(["clone", "--local", "--no-hardlinks", "-q"])
+                // The revision the others check out, detached.
+                cmd = Command::new("sh");
+                cmd.arg("-c")
+                    .arg(
+                        r#"git clone --local --no-hardlinks -q --no-checkout "$1" "$2" && git -C "$2" checkout -q --detach "$3""#,
+                    )
+                    .arg("sh")
                     .arg(&store.repo)
-                    .arg(dest);
+                    .arg(dest)
+                    .arg(&store.rev);
             }
             Contender::GitArchiveTar => {
                 cmd = Command::new("sh");
                 cmd.arg("-c")
-                    .arg(format!(r#"git -C "$1" archive {REV} | tar -x -C "$2""#))
+                    .arg(r#"git -C "$1" archive "$3" | tar -x -C "$2""#)
                     .arg("sh")
                     .arg(&store.repo)
-                    .arg(dest);
+                    .arg(dest)
+                    .arg(&store.rev);
             }
             Contender::TarFloor => {
                 cmd = Command::new("tar");
@@ -1208,9 +1343,9 @@ fn print_report(context: &Context<'_>, stores: &[Rc<Store>], jobs: &[Job], notes
     for store in stores {
         let _ = writeln!(
             r,
-            "- store: make-store --files {} --big-mib {} (default --commits/--seed), rev `{REV}`, {}",
-            store.files,
-            store.big_mib,
+            "- store: {}, rev `{}`, {}",
+            store.description,
+            store.rev,
             store.repo.display()
         );
     }

@@ -7,13 +7,25 @@ use bstr::BString;
 use super::{Error, Plan};
 use crate::write::{Deferred, Group, GroupFile};
 
+/// The most files a group holds. A wider directory is dealt out as several groups, in
+/// order, so that writers share it: real repositories put a fifth of their files or more in
+/// one directory (git/git's `t/`), and as one group it kept one writer busy while the others
+/// had nothing left to take. Smaller groups cost a claim each and, when two writers fill
+/// one directory at once, contention on its lock; 256 files keeps both small (see the
+/// README's benchmark of wide directories).
+pub const GROUP_FILES: usize = 256;
+
 impl Plan {
-    /// The plan's groups: runs of files in one directory, as writers claim them.
+    /// The plan's groups, as writers claim them: runs of files in one directory, in the
+    /// plan's order, a wide directory's split into runs of at most [`GROUP_FILES`].
     pub fn groups(&self) -> Vec<Range<usize>> {
         let mut groups = Vec::new();
         let mut start = 0;
         for i in 1..=self.files.len() {
-            if i == self.files.len() || self.files[i].dir != self.files[start].dir {
+            if i == self.files.len()
+                || self.files[i].dir != self.files[start].dir
+                || i - start == GROUP_FILES
+            {
                 groups.push(start..i);
                 start = i;
             }
@@ -149,6 +161,29 @@ mod tests {
         assert_eq!(group.files.len(), 1);
         assert_eq!(group.files[0].name, "z");
         assert!(Plan::default().groups().is_empty());
+    }
+
+    #[test]
+    fn a_wide_directory_is_dealt_out_in_runs_of_at_most_group_files() {
+        let mut plan = sample();
+        let wide = plan.files[0].clone();
+        let n = 2 * GROUP_FILES + 10;
+        plan.files = (0..n)
+            .map(|i| File {
+                name: format!("f{i}").into(),
+                ..wide.clone()
+            })
+            .chain(std::iter::once(plan.files[3].clone()))
+            .collect();
+        assert_eq!(
+            plan.groups(),
+            vec![
+                0..GROUP_FILES,
+                GROUP_FILES..2 * GROUP_FILES,
+                2 * GROUP_FILES..n,
+                n..n + 1
+            ]
+        );
     }
 
     #[test]
