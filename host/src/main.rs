@@ -343,15 +343,42 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
                 collision.lost, collision.kept, collision.kept, collision.lost
             );
         }
+        let short = report
+            .commit
+            .as_deref()
+            .map_or(&report.tree[..12], |c| &c[..12]);
+        // A destination named with a newline or an escape sequence must not break the line
+        // or drive the terminal.
+        let dest = printable(&args.dest.display().to_string());
+        if report.unchanged {
+            eprintln!("unfurl: {dest} already holds {short}: nothing to do");
+            return Ok(());
+        }
+        if let Some(switch) = &report.switch {
+            let from = switch
+                .from
+                .as_deref()
+                .map_or("an unborn HEAD", |c| &c[..12]);
+            eprintln!(
+                "unfurl: switched {dest} from {from} to {short}: {} paths written ({}), {} removed, {} unchanged{} in {:.2} s [{}]",
+                switch.written,
+                human_bytes(report.bytes),
+                switch.removed,
+                switch.unchanged,
+                if switch.repaired {
+                    ", after repairing an interrupted switch"
+                } else {
+                    ""
+                },
+                report.elapsed_ms as f64 / 1000.0,
+                report.runtime,
+            );
+            return Ok(());
+        }
         eprintln!(
             "unfurl: checked out {} into {}: {} files ({}), {} dirs, {} symlinks in {:.2} s [{}]",
-            report
-                .commit
-                .as_deref()
-                .map_or(&report.tree[..12], |c| &c[..12]),
-            // A destination named with a newline or an escape sequence must not break the
-            // line or drive the terminal.
-            printable(&args.dest.display().to_string()),
+            short,
+            dest,
             report.files,
             human_bytes(report.bytes),
             report.dirs,
