@@ -150,7 +150,7 @@ pub trait Backend {
 }
 
 /// The backend that runs everything in this process: a pool of threads writes the files,
-/// claiming one directory's files at a time.
+/// claiming a group (up to 256 files of one directory) at a time.
 #[derive(Debug, Clone, Copy)]
 pub struct Native<'a> {
     store: &'a Store,
