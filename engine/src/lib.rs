@@ -10,8 +10,9 @@
 //!
 //! 1. [`resolve`]: a revision (`main`, `v1`, `HEAD~2`, `abc123`, `main:dir`) → commit → tree;
 //! 2. [`plan`]: walk the tree and validate every entry before anything is written;
-//! 3. [`write`](mod@write): writers claim a group (up to 256 files of one directory) at a time and stream them
-//!    into place; then directories without files, symlinks and renames, in that order;
+//! 3. [`write`](mod@write): writers claim a group (up to 256 files of one directory) at a
+//!    time and stream them into place; then directories without files, symlinks and
+//!    renames, in that order;
 //! 4. [`publish`]: build in a staging directory beside the destination, then rename.
 //!
 //! Where stages 1 to 3 run is a [`Backend`]: [`Native`] (threads in this process), or the
