@@ -193,7 +193,7 @@ impl Backend for Native<'_> {
         progress: &dyn Progress,
         interrupt: &AtomicBool,
     ) -> Result<Stats, Error> {
-        let work = Claims::new(plan.clone());
+        let work = Claims::new(plan.clone(), options.write.group_files);
         let claim = || Ok(work.next());
         let mut write = options.write.clone();
         write.jobs = write.writers().min(work.len()).max(1);
@@ -220,10 +220,11 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// Every group of `plan`, none claimed yet.
-    pub fn new(plan: Arc<Plan>) -> Claims {
+    /// Every group of `plan` (runs of at most `group_files` files of one directory), none
+    /// claimed yet.
+    pub fn new(plan: Arc<Plan>, group_files: usize) -> Claims {
         Claims {
-            groups: plan.groups(),
+            groups: plan.groups_of(group_files),
             plan,
             next: AtomicUsize::new(0),
             files: AtomicUsize::new(0),

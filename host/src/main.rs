@@ -75,6 +75,9 @@ struct CheckoutArgs {
     /// When DEST's filesystem ignores case and two entries would be one file there (README and readme): fail naming both, or keep the later one as git does, with a warning.
     #[arg(long, value_enum, value_name = "WHAT", default_value_t = CaseCollisionsArg::Error)]
     case_collisions: CaseCollisionsArg,
+    /// The most files a writer claims at once (wide directories are shared out in runs of this many); for measuring.
+    #[arg(long, hide = true, value_name = "N", default_value_t = unfurl_engine::plan::GROUP_FILES)]
+    group_files: usize,
     /// With --runtime wasm: stop the sandboxed engine after this long (e.g. 90s, 500ms, 5m; default: no limit).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     wasm_timeout: Option<std::time::Duration>,
@@ -299,6 +302,7 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
         CaseCollisionsArg::LastWins => unfurl_engine::CaseCollisions::LastWins,
     };
     request.options.force = args.force;
+    request.options.write.group_files = args.group_files;
     if let Some(max) = args.wasm_max_memory {
         request.wasm.max_memory = max;
     }

@@ -26,6 +26,7 @@ mod work;
 
 pub use function::plan;
 pub(crate) use function::plan_with_cache;
+pub use work::GROUP_FILES;
 
 use bstr::BString;
 use gix_hash::ObjectId;

@@ -19,12 +19,18 @@ impl Plan {
     /// The plan's groups, as writers claim them: runs of files in one directory, in the
     /// plan's order, a wide directory's split into runs of at most [`GROUP_FILES`].
     pub fn groups(&self) -> Vec<Range<usize>> {
+        self.groups_of(GROUP_FILES)
+    }
+
+    /// [`Plan::groups()`] with runs of at most `max` files (at least 1).
+    pub fn groups_of(&self, max: usize) -> Vec<Range<usize>> {
+        let max = max.max(1);
         let mut groups = Vec::new();
         let mut start = 0;
         for i in 1..=self.files.len() {
             if i == self.files.len()
                 || self.files[i].dir != self.files[start].dir
-                || i - start == GROUP_FILES
+                || i - start == max
             {
                 groups.push(start..i);
                 start = i;

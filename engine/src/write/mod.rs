@@ -48,6 +48,10 @@ pub struct Options {
     /// index is "racily clean" to git, which then reads the file again. Default: `None`
     /// (the time of writing).
     pub mtime: Option<std::time::SystemTime>,
+    /// The most files a writer claims at once (a wide directory is shared out in runs of
+    /// this many). Default: [`GROUP_FILES`](crate::plan::GROUP_FILES); a knob for
+    /// measuring, not for tuning per checkout.
+    pub group_files: usize,
 }
 
 /// The most writers a checkout uses, whatever is asked: more only adds contention for the
@@ -60,6 +64,7 @@ impl Default for Options {
             jobs: 0,
             delta_cache_bytes: 8 << 20,
             mtime: None,
+            group_files: crate::plan::GROUP_FILES,
         }
     }
 }
