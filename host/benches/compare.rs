@@ -493,7 +493,7 @@ impl Store {
                     .unwrap_or_else(|| "store".into());
                 let digest = fnv1a(format!("{}\0{rev}", path.display()).as_bytes());
                 let label = format!("{name}-{digest:08x}");
-                (label, format!("existing store"), Some(path), rev)
+                (label, "existing store".to_string(), Some(path), rev)
             }
         };
         let dir = paths.target.join("bench-stores").join(&label);
