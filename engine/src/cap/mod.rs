@@ -42,7 +42,7 @@ impl std::fmt::Debug for Dir {
 }
 
 /// What a name below a [`Dir`] refers to, without following symlinks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Kind {
     /// A directory.
     Dir,
@@ -51,6 +51,7 @@ pub(crate) enum Kind {
     /// A symbolic link (not followed).
     Symlink,
     /// Anything else: a socket, a device, a fifo.
+    #[default]
     Other,
 }
 
@@ -75,6 +76,77 @@ pub(crate) struct Stat {
     pub(crate) ctime: (i64, u32),
     /// The permission bits (`0o7777`); `0` where there are none (Windows).
     pub(crate) mode: u32,
+    /// What it is.
+    pub(crate) kind: Kind,
+}
+
+/// `lstat` of many paths below one root, in an order that keeps a directory's entries
+/// together (an index's order): each directory is opened once, and each entry is then one
+/// `fstatat` relative to it, where a lookup by path from the root would open every parent
+/// again. Natively only, where the orchestrator runs.
+#[cfg_attr(target_os = "wasi", allow(dead_code))]
+pub(crate) struct Lstat<'a> {
+    root: &'a Dir,
+    /// Recently used directories, by path, most recent first.
+    open: Vec<(Vec<u8>, Dir)>,
+}
+
+#[cfg_attr(target_os = "wasi", allow(dead_code))]
+impl<'a> Lstat<'a> {
+    /// How many directory handles it keeps open.
+    const OPEN: usize = 8;
+
+    pub(crate) fn new(root: &'a Dir) -> Lstat<'a> {
+        Lstat {
+            root,
+            open: Vec::with_capacity(Self::OPEN),
+        }
+    }
+
+    /// What is at `path` (`/`-separated, relative to the root), without following a final
+    /// symlink; `None` if nothing is there. The directories on the way are resolved as
+    /// [`Dir::open_dir`] resolves them: callers check first that none is a link where that
+    /// matters.
+    pub(crate) fn stat(&mut self, path: &[u8]) -> io::Result<Option<Stat>> {
+        let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
+            Some(at) => (&path[..at], &path[at + 1..]),
+            None => (&path[..0], path),
+        };
+        let name = Path::new(os_str(name)?);
+        let result = if parent.is_empty() {
+            self.root.stat(name)
+        } else {
+            match self.open.iter().position(|(p, _)| p == parent) {
+                Some(at) => {
+                    let entry = self.open.remove(at);
+                    self.open.insert(0, entry);
+                }
+                None => match self.root.open_dir(Path::new(os_str(parent)?)) {
+                    Ok(dir) => {
+                        self.open.truncate(Self::OPEN - 1);
+                        self.open.insert(0, (parent.to_vec(), dir));
+                    }
+                    Err(e) if absent(&e) => return Ok(None),
+                    Err(e) => return Err(e),
+                },
+            }
+            self.open[0].1.stat(name)
+        };
+        match result {
+            Ok(stat) => Ok(Some(stat)),
+            Err(e) if absent(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Whether `err` says there is nothing at a path (or a file stands where a directory on
+/// the way should be).
+fn absent(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
 }
 
 /// What the filesystem below a directory can hold, as a checkout ([`run()`](crate::run))

@@ -61,7 +61,20 @@ impl Dir {
     }
 
     pub(super) fn stat(&self, path: &Path) -> io::Result<Stat> {
-        stat(&self.0.symlink_metadata(path)?)
+        let meta = self.0.symlink_metadata(path)?;
+        let file_type = meta.file_type();
+        Ok(Stat {
+            kind: if file_type.is_symlink() {
+                Kind::Symlink
+            } else if file_type.is_dir() {
+                Kind::Dir
+            } else if file_type.is_file() {
+                Kind::File
+            } else {
+                Kind::Other
+            },
+            ..stat(&meta)?
+        })
     }
 
     pub(super) fn create_dir(&self, path: &Path) -> io::Result<()> {
@@ -265,6 +278,7 @@ fn stat(meta: &cap_std::fs::Metadata) -> io::Result<Stat> {
         mtime: (meta.mtime(), meta.mtime_nsec() as u32),
         ctime: (meta.ctime(), meta.ctime_nsec() as u32),
         mode: meta.mode() & 0o7777,
+        kind: Kind::Other,
     })
 }
 

@@ -96,6 +96,7 @@ mod native {
         name: &str,
     ) -> Result<(), Error> {
         let entries = entries(plan);
+        let mut lstat = crate::cap::Lstat::new(root);
         let mut state = gix_index::State::new(gix_hash::Kind::Sha1);
         let mut newest = (0i64, 0u32);
         for entry in &entries {
@@ -112,10 +113,15 @@ mod native {
                                 source,
                             })?;
                     }
-                    let stat = root.stat(path).map_err(|source| Error::Io {
-                        path: path.to_owned(),
-                        source,
-                    })?;
+                    let stat = lstat
+                        .stat(entry.path.as_ref())
+                        .and_then(|stat| {
+                            stat.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+                        })
+                        .map_err(|source| Error::Io {
+                            path: path.to_owned(),
+                            source,
+                        })?;
                     newest = newest.max(stat.mtime);
                     let mode = match kind {
                         EntryKind::Executable => gix_index::entry::Mode::FILE_EXECUTABLE,

@@ -11,7 +11,7 @@ use gix_hash::ObjectId;
 
 use super::Error;
 use super::state::{Entry, Recorded};
-use crate::cap::{self, Dir, Filesystem, Kind, Stat};
+use crate::cap::{self, Dir, Filesystem, Kind, Lstat, Stat};
 use crate::gitdir::{IndexEntry, IndexEntryKind};
 
 /// What a switch has to do.
@@ -44,6 +44,7 @@ enum Disk {
 /// Looks entries up below a root, checking each ancestor once.
 struct Lookup<'a> {
     root: &'a Dir,
+    stats: Lstat<'a>,
     /// Ancestors seen: `Some(true)` a real directory, `Some(false)` something else,
     /// `None` nothing.
     ancestors: HashMap<BString, Option<bool>>,
@@ -70,13 +71,14 @@ impl Lookup<'_> {
                 None => return Ok(Disk::Absent),
             }
         }
-        let path = rel(path)?;
-        Ok(match self.root.kind(path)? {
+        Ok(match self.stats.stat(path)? {
             None => Disk::Absent,
-            Some(Kind::Dir) => Disk::Dir,
-            Some(Kind::File) => Disk::File(self.root.stat(path)?),
-            Some(Kind::Symlink) => Disk::Symlink(self.root.stat(path)?),
-            Some(Kind::Other) => Disk::Other,
+            Some(stat) => match stat.kind {
+                Kind::Dir => Disk::Dir,
+                Kind::File => Disk::File(stat),
+                Kind::Symlink => Disk::Symlink(stat),
+                Kind::Other => Disk::Other,
+            },
         })
     }
 }
@@ -135,6 +137,7 @@ pub(crate) fn compare(
     let wanted: BTreeMap<&BStr, &IndexEntry> = new.iter().map(|e| (e.path.as_bstr(), e)).collect();
     let mut lookup = Lookup {
         root,
+        stats: Lstat::new(root),
         ancestors: HashMap::new(),
     };
     let mut changes = Changes::default();

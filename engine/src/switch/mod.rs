@@ -136,42 +136,83 @@ fn list(paths: &[BString]) -> String {
 }
 
 /// The part of `plan` a switch writes: the files and symlinks at the real paths in
-/// `write`, every directory (so that indices stay valid; empty ones cost a `mkdir` in
-/// staging), and the renames those need.
+/// `write`, the directories on their way (renumbered, parents first, so a staging
+/// directory gets only those), and the renames those need.
 #[cfg_attr(target_os = "wasi", allow(dead_code))]
 pub(crate) fn subset(plan: &Plan, write: &BTreeSet<BString>) -> Plan {
     let names = RealNames::new(plan);
+    let mut keep = vec![false; plan.dirs.len()];
     let mut kept: HashSet<(usize, BString)> = HashSet::new();
-    let mut out = Plan {
-        dirs: plan.dirs.clone(),
-        ..Plan::default()
+    let mark = |mut dir: usize, keep: &mut Vec<bool>| {
+        while !keep[dir] {
+            keep[dir] = true;
+            dir = plan.dirs[dir].parent;
+        }
     };
-    for file in &plan.files {
-        if write.contains(&names.path(plan, file.dir, file.name.as_ref())) {
-            kept.insert((file.dir, file.name.clone()));
-            out.files.push(file.clone());
-        }
-    }
-    for link in &plan.symlinks {
-        if write.contains(&names.path(plan, link.dir, link.name.as_ref())) {
-            kept.insert((link.dir, link.name.clone()));
-            out.symlinks.push(link.clone());
-        }
-    }
-    let dirs: HashSet<(usize, &BStr)> = plan
-        .dirs
+    let files: Vec<_> = plan
+        .files
         .iter()
-        .skip(1)
-        .map(|d| (d.parent, d.name.as_bstr()))
-        .collect();
-    out.renames = plan
-        .renames
-        .iter()
-        .filter(|r| {
-            dirs.contains(&(r.dir, r.placeholder.as_bstr()))
-                || kept.contains(&(r.dir, r.placeholder.clone()))
-        })
+        .filter(|f| write.contains(&names.path(plan, f.dir, f.name.as_ref())))
         .cloned()
         .collect();
-    out
+    let symlinks: Vec<_> = plan
+        .symlinks
+        .iter()
+        .filter(|l| write.contains(&names.path(plan, l.dir, l.name.as_ref())))
+        .cloned()
+        .collect();
+    if !plan.dirs.is_empty() {
+        keep[0] = true;
+    }
+    for (dir, name) in files
+        .iter()
+        .map(|f| (f.dir, &f.name))
+        .chain(symlinks.iter().map(|l| (l.dir, &l.name)))
+    {
+        mark(dir, &mut keep);
+        kept.insert((dir, name.clone()));
+    }
+    // Directories kept, renumbered in their order (parents before children).
+    let mut index = vec![0; plan.dirs.len()];
+    let mut dirs = Vec::new();
+    for (i, dir) in plan.dirs.iter().enumerate() {
+        if keep[i] {
+            index[i] = dirs.len();
+            let mut dir = dir.clone();
+            dir.parent = index[dir.parent];
+            dirs.push(dir);
+            if i > 0 {
+                kept.insert((plan.dirs[i].parent, plan.dirs[i].name.clone()));
+            }
+        }
+    }
+    let renames = plan
+        .renames
+        .iter()
+        .filter(|r| kept.contains(&(r.dir, r.placeholder.clone())))
+        .map(|r| {
+            let mut r = r.clone();
+            r.dir = index[r.dir];
+            r
+        })
+        .collect();
+    Plan {
+        files: files
+            .into_iter()
+            .map(|mut f| {
+                f.dir = index[f.dir];
+                f
+            })
+            .collect(),
+        symlinks: symlinks
+            .into_iter()
+            .map(|mut l| {
+                l.dir = index[l.dir];
+                l
+            })
+            .collect(),
+        dirs,
+        renames,
+        ..Plan::default()
+    }
 }
