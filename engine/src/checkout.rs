@@ -42,6 +42,13 @@ pub struct Options {
     /// How the staging directory is named, swept and finished (see [`publish::Options`]).
     /// Default: no owner in its name, no sweep of orphans.
     pub publish: publish::Options,
+    /// Check out only these paths of the tree (`/`-separated, relative to the tree checked
+    /// out), each at its place, as `git archive REV PATH…` does: subtrees outside them are
+    /// not walked deeper than needed and their blobs are never read. A path that names
+    /// nothing fails with [`plan::Error::PathNotFound`]. With a `.git`, the index lists the
+    /// other entries as skip-worktree and sparse checkout is configured (see [`gitdir`]).
+    /// Default: empty, the whole tree.
+    pub paths: Vec<bstr::BString>,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -157,7 +164,10 @@ impl Backend for Native<'_> {
         let resolve = start.elapsed();
         // The walk gets the whole delta-base budget; the writers share it out after.
         let cache = options.write.delta_cache_bytes;
-        let plan = plan::plan_with_cache(self.store, resolved.tree, cache, interrupt)?;
+        // With a `.git`, the index lists the entries outside the selected paths too.
+        let selection = plan::Selection::new(&options.paths)?
+            .keeping_outside(options.git.mode != gitdir::Mode::None);
+        let plan = plan::plan_selected(self.store, resolved.tree, cache, &selection, interrupt)?;
         let refs = match options.git.mode {
             gitdir::Mode::None => None,
             _ => Some(gitdir::store_refs(self.store)?),
@@ -271,6 +281,12 @@ pub fn run(
         // Files a whole second older than the index are never racily clean to git, so
         // `git status` trusts their stat data without reading them (see `gitdir`).
         options.write.mtime = Some(gitdir::settled_mtime());
+    }
+    if !options.paths.is_empty() {
+        // A malformed path fails before any work; the `.git` configures sparse checkout
+        // with the paths as the plan normalized them.
+        let selection = plan::Selection::new(&options.paths)?;
+        options.git.sparse_paths = selection.prefixes().to_vec();
     }
     let options = &options;
     // Fail on an unusable destination before any work.

@@ -51,6 +51,9 @@ pub enum ErrorKind {
     /// whose filesystem ignores case (`README` and `readme`); the message names both,
     /// `path` the earlier.
     CaseCollision,
+    /// `path-not-found`: a selected path (`--path`) names nothing in the tree; the message
+    /// names every such path, `path` the first.
+    PathNotFound,
 }
 
 impl ErrorKind {
@@ -72,6 +75,7 @@ impl ErrorKind {
             ErrorKind::Sandbox => "sandbox",
             ErrorKind::InvalidOptions => "invalid-options",
             ErrorKind::CaseCollision => "case-collision",
+            ErrorKind::PathNotFound => "path-not-found",
         }
     }
 }

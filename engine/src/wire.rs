@@ -48,6 +48,10 @@ pub enum Request {
         /// Also read the store's references, for the checkout's `.git`.
         #[serde(default)]
         refs: bool,
+        /// Plan only these paths ([`crate::Options::paths`]); empty for the whole tree.
+        /// With `refs`, the entries outside them are listed too, for the index.
+        #[serde(default)]
+        paths: Vec<String>,
     },
     /// Write the groups the host hands out into [`DEST`].
     Write {

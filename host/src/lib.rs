@@ -124,6 +124,11 @@ pub struct Report {
     /// Under wasm, every directory a guest could reach: the store, each alternate object
     /// directory (read-only) and, for writers, the staging directory. Empty natively.
     pub preopens: Vec<Preopen>,
+    /// The paths selected (`--path`), as given (lossily UTF-8); empty for the whole tree.
+    pub paths: Vec<String>,
+    /// Bytes the writers inflated from the store: blob contents and the delta bases they
+    /// needed (see [`unfurl_engine::write::Stats::inflated`]).
+    pub inflated_bytes: u64,
 }
 
 /// An entry of the tree left out on a case-insensitive filesystem, as `--json` reports it.
@@ -325,6 +330,13 @@ pub fn checkout(
             })
             .collect(),
         preopens,
+        paths: request
+            .options
+            .paths
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
+        inflated_bytes: stats.inflated,
     })
 }
 

@@ -75,6 +75,9 @@ struct CheckoutArgs {
     /// With --runtime wasm: stop the sandboxed engine after this long (e.g. 90s, 500ms, 5m; default: no limit).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     wasm_timeout: Option<std::time::Duration>,
+    /// Check out only this path of the tree (a directory or a file, relative to the tree), at its place, as `git archive REV PATH` does; repeatable. With a .git, the rest is marked skip-worktree (sparse checkout).
+    #[arg(long = "path", value_name = "PATH")]
+    paths: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -301,6 +304,11 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
     if let Some(jobs) = args.jobs {
         request.options.write.jobs = usize::from(jobs);
     }
+    request.options.paths = args
+        .paths
+        .iter()
+        .map(|p| p.as_encoded_bytes().to_vec().into())
+        .collect();
     let show_progress = !args.quiet && (args.progress || std::io::stderr().is_terminal());
     let bar = Bar::new(show_progress);
     let result = unfurl::checkout(&request, &bar, interrupt);

@@ -23,7 +23,8 @@ fn main() -> ExitCode {
             store,
             delta_cache_bytes,
             refs,
-        }) => plan(&rev, &store, delta_cache_bytes, refs),
+            paths,
+        }) => plan(&rev, &store, delta_cache_bytes, refs, paths),
         Ok(Request::Write {
             store,
             delta_cache_bytes,
@@ -88,9 +89,16 @@ fn options(delta_cache_bytes: u64) -> Options {
 }
 
 /// The planner: resolve and plan, write nothing (nothing writable is preopened).
-fn plan(rev: &str, layout: &StoreLayout, delta_cache_bytes: u64, refs: bool) -> Reply {
+fn plan(
+    rev: &str,
+    layout: &StoreLayout,
+    delta_cache_bytes: u64,
+    refs: bool,
+    paths: Vec<String>,
+) -> Reply {
     let interrupt = AtomicBool::new(false);
     let mut options = options(delta_cache_bytes);
+    options.paths = paths.into_iter().map(Into::into).collect();
     if refs {
         // Any mode but `None` makes the planner read the references; the host writes the
         // `.git` in the mode it was asked for.

@@ -88,6 +88,8 @@ impl Error {
                 plan::Error::MissingObjects { .. } => ErrorKind::ObjectsMissing,
                 plan::Error::Interrupted => ErrorKind::Interrupted,
                 plan::Error::Malformed { .. } => ErrorKind::Sandbox,
+                plan::Error::PathNotFound { .. } => ErrorKind::PathNotFound,
+                plan::Error::BadPath { .. } => ErrorKind::InvalidOptions,
                 _ => ErrorKind::TreeRejected,
             },
             Error::Write(e) => match e {

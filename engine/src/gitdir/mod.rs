@@ -21,6 +21,7 @@
 
 mod index;
 mod objects;
+mod sparse;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -64,6 +65,10 @@ pub struct Options {
     pub object_dirs: Arc<Vec<Dir>>,
     /// The store's location, recorded as `remote.origin.url`; `None` to leave it out.
     pub origin: Option<String>,
+    /// The paths checked out, when only some were ([`crate::Options::paths`], as the
+    /// selection normalized them): sparse checkout is configured for them, non-cone (see
+    /// `sparse.rs`). The orchestrator sets it. Default: empty, not sparse.
+    pub sparse_paths: Vec<BString>,
 }
 
 /// The references of the store a `.git` repeats, read where the store is read.
@@ -247,7 +252,15 @@ pub fn write(
         None => "ref: refs/heads/main\n".to_owned(),
     };
     write("HEAD", head.as_bytes())?;
-    write("config", config(options, capabilities).as_bytes())?;
+    let mut config = config(options, capabilities);
+    if !options.sparse_paths.is_empty() {
+        config.push_str(sparse::CONFIG);
+        write(
+            "info/sparse-checkout",
+            &sparse::patterns(&options.sparse_paths),
+        )?;
+    }
+    write("config", config.as_bytes())?;
     write("packed-refs", &packed_refs(refs))?;
     if !refs.shallow.is_empty() {
         let mut shallow = String::new();

@@ -3,7 +3,7 @@ use std::sync::atomic::AtomicBool;
 use gix_hash::ObjectId;
 
 use super::walk::{self, Objects, Walked};
-use super::{Error, Plan, placeholders};
+use super::{Error, Plan, Selection, placeholders};
 use crate::store::Store;
 
 /// Walk `tree` in `store` and validate every entry, producing the plan of the checkout.
@@ -27,13 +27,30 @@ pub(crate) fn plan_with_cache(
     cache_bytes: usize,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
-    plan_objects(&mut store.odb().reader(cache_bytes), tree, interrupt)
+    plan_selected(store, tree, cache_bytes, &Selection::all(), interrupt)
+}
+
+/// [`plan_with_cache()`] of only the paths `selection` selects (see [`Selection`]).
+pub(crate) fn plan_selected(
+    store: &Store,
+    tree: ObjectId,
+    cache_bytes: usize,
+    selection: &Selection,
+    interrupt: &AtomicBool,
+) -> Result<Plan, Error> {
+    plan_objects(
+        &mut store.odb().reader(cache_bytes),
+        tree,
+        selection,
+        interrupt,
+    )
 }
 
 /// The passes, in order, reading from `objects`.
 fn plan_objects(
     objects: &mut impl Objects,
     tree: ObjectId,
+    selection: &Selection,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
     let Walked {
@@ -41,7 +58,8 @@ fn plan_objects(
         mut files,
         mut symlinks,
         mut submodules,
-    } = walk::walk(objects, tree, interrupt)?;
+        outside,
+    } = walk::walk_selected(objects, tree, selection, interrupt)?;
     let dirs = arena.prune(&mut files, &mut symlinks, &mut submodules);
     let mut plan = Plan {
         dirs,
@@ -49,6 +67,7 @@ fn plan_objects(
         symlinks,
         submodules,
         renames: Vec::new(),
+        outside,
     };
     placeholders::assign(&mut plan);
     Ok(plan)
@@ -60,7 +79,8 @@ mod tests {
     use crate::plan::walk::tests::{DIR, FILE, GITLINK, LINK, MemoryObjects};
 
     fn plan_of(objects: &mut MemoryObjects, tree: ObjectId) -> Plan {
-        plan_objects(objects, tree, &AtomicBool::new(false)).expect("a valid tree")
+        plan_objects(objects, tree, &Selection::all(), &AtomicBool::new(false))
+            .expect("a valid tree")
     }
 
     /// `root` holds `a/` (two files and an empty tree), `b/` (one file, a link), an empty

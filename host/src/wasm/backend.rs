@@ -87,11 +87,25 @@ impl unfurl_engine::Backend for Backend<'_> {
         options: &Options,
         interrupt: &AtomicBool,
     ) -> Result<Planned, unfurl_engine::Error> {
+        // The selected paths cross the wire as UTF-8, as every name does.
+        let paths = options
+            .paths
+            .iter()
+            .map(|path| {
+                std::str::from_utf8(path).map(str::to_owned).map_err(|_| {
+                    unfurl_engine::plan::Error::BadPath {
+                        path: path.clone(),
+                        reason: "it is not UTF-8, which the sandboxed planner cannot be given (use --runtime native)",
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let request = wire::Request::Plan {
             rev: rev.to_owned(),
             store: self.layout(),
             delta_cache_bytes: options.write.delta_cache_bytes as u64,
             refs: options.git.mode != unfurl_engine::gitdir::Mode::None,
+            paths,
         };
         let reply = self.sandbox.guarded(self.deadline, interrupt, || {
             self.sandbox
