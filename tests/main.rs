@@ -25,3 +25,5 @@ mod filesystems;
 mod wasm;
 // `unfurl verify`: a clean checkout passes; each kind of difference is named.
 mod verify;
+// `--path`: selected subtrees equal `git archive REV PATH…`; sparse .git; bytes read scale.
+mod paths;

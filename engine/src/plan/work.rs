@@ -156,6 +156,7 @@ mod tests {
             }],
             submodules: Vec::new(),
             renames: Vec::new(),
+            outside: Vec::new(),
         }
     }
 
