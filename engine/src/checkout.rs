@@ -7,6 +7,7 @@
 
 mod case;
 mod error;
+mod stage;
 pub use case::{CaseCollision, CaseCollisions};
 pub use error::{BackendError, Error};
 
@@ -23,8 +24,8 @@ use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::publish::Staging;
 use crate::store::Store;
-use crate::write::{Deferred, Stats};
-use crate::{gitdir, plan, publish, resolve, write};
+use crate::write::Stats;
+use crate::{gitdir, plan, publish, resolve, submodule, write};
 
 /// How to check out.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +50,9 @@ pub struct Options {
     /// other entries as skip-worktree and sparse checkout is configured (see [`gitdir`]).
     /// Default: empty, the whole tree.
     pub paths: Vec<bstr::BString>,
+    /// Whether and from where submodules are checked out (see [`submodule`]). Default:
+    /// not at all, gitlinks stay empty directories.
+    pub submodules: submodule::Options,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -72,6 +76,10 @@ pub struct Outcome {
     pub filesystem: Filesystem,
     /// Where the checkout differs from the tree because the filesystem could not hold it.
     pub fallbacks: Fallbacks,
+    /// The submodules found, parents before children, each checked out unless
+    /// [`skipped`](submodule::Module::skipped); empty without
+    /// [`submodule::Options::stores`].
+    pub submodules: Vec<submodule::Module>,
 }
 
 /// Where a checkout differs from its tree because the destination's filesystem could not
@@ -121,6 +129,9 @@ pub struct Planned {
     pub planning: Duration,
     /// The store's references, when a `.git` is to be written.
     pub refs: Option<gitdir::StoreRefs>,
+    /// The commit's `.gitmodules`, when [`submodule::Options::gitmodules`] asked for it and
+    /// the tree has one.
+    pub gitmodules: Option<Vec<u8>>,
 }
 
 /// Where stages 1 to 3 run. The orchestrator ([`run()`]) calls [`Backend::plan()`] before
@@ -172,6 +183,11 @@ impl Backend for Native<'_> {
             gitdir::Mode::None => None,
             _ => Some(gitdir::store_refs(self.store)?),
         };
+        let gitmodules = if options.submodules.gitmodules || options.submodules.stores.is_some() {
+            submodule::read_gitmodules(self.store, resolved.tree)?
+        } else {
+            None
+        };
         Ok(Planned {
             commit: resolved.commit,
             tree: resolved.tree,
@@ -179,6 +195,7 @@ impl Backend for Native<'_> {
             resolve,
             planning: start.elapsed() - resolve,
             refs,
+            gitmodules,
         })
     }
 
@@ -293,7 +310,37 @@ pub fn run(
     publish::check_dest(parent, dest)?;
     // The whole tree is validated before the staging directory exists.
     let planned = backend.plan(rev, options, interrupt)?;
-    progress.planned(planned.plan.files() as u64);
+    // Every submodule's store and commit is found, and every one planned, before anything
+    // is written: what is missing is reported at once.
+    let found = match &options.submodules.stores {
+        Some(stores) => {
+            let found = submodule::discover(stores.as_ref(), &planned, options, true, interrupt)?;
+            let missing: Vec<submodule::MissingModule> = found
+                .iter()
+                .filter_map(|f| {
+                    f.missing.map(|lack| submodule::MissingModule {
+                        module: f.module.clone(),
+                        lack,
+                    })
+                })
+                .collect();
+            if !missing.is_empty() {
+                return Err(submodule::Error::Missing { modules: missing }.into());
+            }
+            found
+        }
+        None => Vec::new(),
+    };
+    let planned_modules: Vec<_> = found
+        .iter()
+        .filter_map(|f| f.planned.as_ref().map(|(b, p)| (&f.module, b.as_ref(), p)))
+        .collect();
+    let files: usize = planned.plan.files()
+        + planned_modules
+            .iter()
+            .map(|(_, _, p)| p.plan.files())
+            .sum::<usize>();
+    progress.planned(files as u64);
     let write_start = Instant::now();
     let staging = Staging::create_with(parent, dest, &options.publish)?;
     // Once, in the staging directory (DEST's filesystem), before anything is written: what
@@ -303,33 +350,49 @@ pub fn run(
         source,
     })?;
     let mut fallbacks = Fallbacks::default();
-    let mut plan = planned.plan.clone();
-    if filesystem.case_insensitive {
-        let folded = case::fold_plan(&plan, options.case_collisions)
-            .map_err(|(first, second)| Error::CaseCollision { first, second })?;
-        if let Some(folded) = folded.plan {
-            plan = Arc::new(folded);
-        }
-        fallbacks.case_collisions = folded.collisions;
+    let w = |backend: &dyn Backend, plan, fallbacks: &mut Fallbacks| {
+        stage::write_plan(
+            backend,
+            plan,
+            &staging,
+            &filesystem,
+            options,
+            progress,
+            interrupt,
+            fallbacks,
+        )
+    };
+    let mut top = w(backend, planned.plan.clone(), &mut fallbacks)?;
+    // Each submodule below its gitlink, from its own store, parents before children.
+    let mut modules = Vec::with_capacity(planned_modules.len());
+    for (module, backend, sub) in &planned_modules {
+        let grafted = Arc::new(sub.plan.grafted(module.path.as_ref()));
+        modules.push(w(*backend, grafted, &mut fallbacks)?);
     }
-    let mut stats = backend.write(&plan, &staging, options, progress, interrupt)?;
-    if interrupt.load(Ordering::Relaxed) {
-        return Err(write::Error::Interrupted.into());
+    stage::finish(&mut top, &staging, &filesystem, &mut fallbacks)?;
+    for written in &mut modules {
+        stage::finish(written, &staging, &filesystem, &mut fallbacks)?;
     }
-    if !filesystem.exec_bits {
-        // Executables are written as plain files: nothing is left for the host to set.
-        fallbacks.exec_bits_not_set = stats.executables;
-        stats
-            .deferred
-            .retain(|op| !matches!(op, Deferred::Executable { .. }));
-    }
-    // What the plan leaves to the end, and what the runtime could not do, through the
-    // orchestrator's own handle (see `write::apply_deferred` for the order and checks),
-    // as the filesystem allows.
-    let mut finishing = plan.finishing();
-    finishing.extend(stats.deferred.iter().cloned());
-    fallbacks.symlinks_as_files = write::apply_deferred_on(staging.dir(), &finishing, &filesystem)?;
+    let plan = top.plan.clone();
+    let mut stats = top.stats;
+    let capabilities = gitdir::Capabilities {
+        symlinks: filesystem.symlinks,
+        filemode: filesystem.exec_bits,
+        ignorecase: filesystem.case_insensitive,
+    };
     if options.git.mode != gitdir::Mode::None {
+        if let Some(stores) = &options.submodules.stores {
+            for (module, _, sub) in &planned_modules {
+                submodule::write_gitdir(
+                    staging.dir(),
+                    module,
+                    sub,
+                    stores.as_ref(),
+                    options.git.mode,
+                    capabilities,
+                )?;
+            }
+        }
         let refs = planned.refs.clone().unwrap_or_default();
         gitdir::write(
             staging.dir(),
@@ -337,20 +400,15 @@ pub fn run(
             &plan,
             &refs,
             &options.git,
-            gitdir::Capabilities {
-                symlinks: filesystem.symlinks,
-                filemode: filesystem.exec_bits,
-                ignorecase: filesystem.case_insensitive,
-            },
+            capabilities,
         )?;
     }
-    stats.dirs = plan.dirs() as u64;
-    stats.symlinks = plan.symlinks() as u64;
-    stats.deferred.extend(
-        finishing
-            .into_iter()
-            .filter(|op| matches!(op, Deferred::Rename { .. })),
-    );
+    for (written, (module, _, _)) in modules.into_iter().zip(&planned_modules) {
+        let mut sub = written.stats;
+        // The directories on the way to the submodule are its parent's.
+        sub.dirs -= module.path.split(|&b| b == b'/').count() as u64;
+        stats.add(sub);
+    }
     let write = write_start.elapsed();
     let publish_start = Instant::now();
     staging.publish()?;
@@ -367,6 +425,7 @@ pub fn run(
         },
         filesystem,
         fallbacks,
+        submodules: found.into_iter().map(|f| f.module).collect(),
     })
 }
 

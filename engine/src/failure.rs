@@ -54,6 +54,9 @@ pub enum ErrorKind {
     /// `path-not-found`: a selected path (`--path`) names nothing in the tree; the message
     /// names every such path, `path` the first.
     PathNotFound,
+    /// `submodules-missing`: stores or commits of submodules are missing; `missing` lists
+    /// every such submodule with its path, URL, commit and what is missing.
+    SubmodulesMissing,
 }
 
 impl ErrorKind {
@@ -76,6 +79,7 @@ impl ErrorKind {
             ErrorKind::InvalidOptions => "invalid-options",
             ErrorKind::CaseCollision => "case-collision",
             ErrorKind::PathNotFound => "path-not-found",
+            ErrorKind::SubmodulesMissing => "submodules-missing",
         }
     }
 }
@@ -118,6 +122,18 @@ pub struct MissingObject {
     pub path: String,
     /// Its id, hex.
     pub object: String,
+    /// For a submodule: its resolved URL.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub url: Option<String>,
+    /// For a submodule: what is missing, `store` or `commit`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub lack: Option<String>,
 }
 
 /// `err` and its causes on one line: `a: b: c`, skipping a cause whose text the message

@@ -52,6 +52,7 @@ pub mod plan;
 pub mod publish;
 pub mod resolve;
 pub mod store;
+pub mod submodule;
 #[cfg(not(target_os = "wasi"))]
 pub mod verify;
 #[cfg(feature = "serde")]
@@ -69,3 +70,4 @@ pub use odb::Error as ObjectError;
 pub use odb::ObjectLocation;
 pub use progress::Progress;
 pub use store::{Alternate, Store};
+pub use submodule::store_key;

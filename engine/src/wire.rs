@@ -52,6 +52,9 @@ pub enum Request {
         /// With `refs`, the entries outside them are listed too, for the index.
         #[serde(default)]
         paths: Vec<String>,
+        /// Also read the commit's `.gitmodules`, for its submodules.
+        #[serde(default)]
+        gitmodules: bool,
     },
     /// Write the groups the host hands out into [`DEST`].
     Write {
@@ -103,6 +106,9 @@ pub enum Reply {
         /// The store's references, when asked for.
         #[serde(default)]
         refs: Option<crate::gitdir::StoreRefs>,
+        /// The commit's `.gitmodules`, when asked for and there is one.
+        #[serde(default)]
+        gitmodules: Option<Vec<u8>>,
     },
     /// A writer's answer: what it wrote, and what it left for the host.
     Wrote {

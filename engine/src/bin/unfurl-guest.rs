@@ -24,7 +24,8 @@ fn main() -> ExitCode {
             delta_cache_bytes,
             refs,
             paths,
-        }) => plan(&rev, &store, delta_cache_bytes, refs, paths),
+            gitmodules,
+        }) => plan(&rev, &store, delta_cache_bytes, refs, paths, gitmodules),
         Ok(Request::Write {
             store,
             delta_cache_bytes,
@@ -95,10 +96,12 @@ fn plan(
     delta_cache_bytes: u64,
     refs: bool,
     paths: Vec<String>,
+    gitmodules: bool,
 ) -> Reply {
     let interrupt = AtomicBool::new(false);
     let mut options = options(delta_cache_bytes);
     options.paths = paths.into_iter().map(Into::into).collect();
+    options.submodules.gitmodules = gitmodules;
     if refs {
         // Any mode but `None` makes the planner read the references; the host writes the
         // `.git` in the mode it was asked for.
@@ -117,6 +120,7 @@ fn plan(
                 write_us: 0,
             },
             refs: planned.refs,
+            gitmodules: planned.gitmodules,
         },
         Err(err) => Reply::Failed(err.failure()),
     }

@@ -2,7 +2,7 @@
 //! ([`Failure`]) to cross a process boundary or print as JSON.
 
 use crate::failure::{ErrorKind, Failure};
-use crate::{gitdir, odb, plan, publish, resolve, store, write};
+use crate::{gitdir, odb, plan, publish, resolve, store, submodule, write};
 
 /// An error of a [`Backend`](super::Backend) itself, rather than of the engine it runs: for the sandbox, a
 /// guest that ran out of memory or time, or a runtime that broke down.
@@ -67,6 +67,9 @@ pub enum Error {
         /// The later entry.
         second: bstr::BString,
     },
+    /// Submodules could not be checked out.
+    #[error(transparent)]
+    Submodule(#[from] submodule::Error),
 }
 
 impl Error {
@@ -111,6 +114,14 @@ impl Error {
             Error::Backend(e) => e.kind(),
             Error::Probe { .. } => ErrorKind::Io,
             Error::CaseCollision { .. } => ErrorKind::CaseCollision,
+            Error::Submodule(e) => match e {
+                submodule::Error::Missing { .. } => ErrorKind::SubmodulesMissing,
+                submodule::Error::RelativeUrl { .. } | submodule::Error::NoCommit => {
+                    ErrorKind::InvalidOptions
+                }
+                submodule::Error::NotACommit { .. } => ErrorKind::StoreCorrupt,
+                _ => ErrorKind::TreeRejected,
+            },
         }
     }
 
@@ -145,6 +156,7 @@ impl Error {
             Error::Read { path, .. } => (Some(path.to_string()), None),
             Error::Probe { staging, .. } => (Some(staging.display().to_string()), None),
             Error::CaseCollision { first, .. } => (Some(first.to_string()), None),
+            Error::Submodule(e) => (e.path().map(|p| p.to_string()), None),
             _ => (None, None),
         };
         let missing = match self {
@@ -153,6 +165,23 @@ impl Error {
                 .map(|(path, id)| crate::failure::MissingObject {
                     path: path.to_string(),
                     object: id.to_string(),
+                    url: None,
+                    lack: None,
+                })
+                .collect(),
+            Error::Submodule(submodule::Error::Missing { modules }) => modules
+                .iter()
+                .map(|m| crate::failure::MissingObject {
+                    path: m.module.path.to_string(),
+                    object: m.module.commit.to_string(),
+                    url: Some(m.module.url.clone()),
+                    lack: Some(
+                        match m.lack {
+                            submodule::Lack::Store => "store",
+                            submodule::Lack::Commit => "commit",
+                        }
+                        .to_owned(),
+                    ),
                 })
                 .collect(),
             _ => Vec::new(),

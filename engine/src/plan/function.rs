@@ -73,6 +73,17 @@ fn plan_objects(
     Ok(plan)
 }
 
+/// [`plan_objects`] for tests of other passes.
+#[cfg(test)]
+pub(super) fn plan_for_test(
+    objects: &mut impl Objects,
+    tree: ObjectId,
+    selection: &Selection,
+    interrupt: &AtomicBool,
+) -> Plan {
+    plan_objects(objects, tree, selection, interrupt).expect("a valid tree")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@
 
 mod arena;
 mod function;
+mod graft;
 mod placeholders;
 mod select;
 mod walk;

@@ -106,6 +106,7 @@ impl unfurl_engine::Backend for Backend<'_> {
             delta_cache_bytes: options.write.delta_cache_bytes as u64,
             refs: options.git.mode != unfurl_engine::gitdir::Mode::None,
             paths,
+            gitmodules: options.submodules.gitmodules || options.submodules.stores.is_some(),
         };
         let reply = self.sandbox.guarded(self.deadline, interrupt, || {
             self.sandbox
@@ -118,6 +119,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                 plan,
                 phases,
                 refs,
+                gitmodules,
             } => {
                 // The plan is untrusted data: it must hold together before the host uses
                 // it; its names and paths are checked where they are used.
@@ -129,6 +131,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                     resolve: Duration::from_micros(phases.resolve_us),
                     planning: Duration::from_micros(phases.plan_us),
                     refs,
+                    gitmodules,
                 })
             }
             Reply::Failed(failure) => Err(unfurl_engine::Error::Remote(failure)),
