@@ -27,3 +27,5 @@ mod wasm;
 mod verify;
 // `--path`: selected subtrees equal `git archive REV PATH…`; sparse .git; bytes read scale.
 mod paths;
+// Submodules: nested checkouts equal `git clone --recurse-submodules`; hostile and missing ones.
+mod submodules;

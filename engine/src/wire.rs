@@ -106,9 +106,10 @@ pub enum Reply {
         /// The store's references, when asked for.
         #[serde(default)]
         refs: Option<crate::gitdir::StoreRefs>,
-        /// The commit's `.gitmodules`, when asked for and there is one.
+        /// The commit's `.gitmodules`, when asked for and there is one (boxed: the reply
+        /// stays small).
         #[serde(default)]
-        gitmodules: Option<Vec<u8>>,
+        gitmodules: Option<Box<[u8]>>,
     },
     /// A writer's answer: what it wrote, and what it left for the host.
     Wrote {

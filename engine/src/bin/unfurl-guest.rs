@@ -120,7 +120,7 @@ fn plan(
                 write_us: 0,
             },
             refs: planned.refs,
-            gitmodules: planned.gitmodules,
+            gitmodules: planned.gitmodules.map(Vec::into_boxed_slice),
         },
         Err(err) => Reply::Failed(err.failure()),
     }

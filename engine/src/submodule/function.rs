@@ -153,6 +153,44 @@ fn modules_of(
             });
         }
     }
+    // A path that could not be a gitlink's is hostile, not stale: one that names `.git`
+    // (in any spelling) or climbs, or one through a symlink of the tree (CVE-2024-32002:
+    // git wrote a submodule through such a link). Nothing would be written there anyway
+    // (a submodule goes only where the walk found a gitlink); refusing says so.
+    let links: Vec<BString> = index_entries(&planned.plan)
+        .into_iter()
+        .filter(|e| e.kind == IndexEntryKind::Symlink)
+        .map(|e| e.path)
+        .collect();
+    for d in &declared {
+        let Some(path) = &d.path else { continue };
+        let bad = |reason| Error::BadPath {
+            name: d.name.clone(),
+            path: join(path),
+            reason,
+        };
+        let options = gix_validate::path::component::Options {
+            protect_windows: cfg!(windows),
+            protect_hfs: true,
+            protect_ntfs: true,
+        };
+        if path
+            .split_str("/")
+            .any(|c| gix_validate::path::component(c.as_bstr(), None, options).is_err())
+        {
+            return Err(bad(
+                "it is not a plain path inside the checkout (`..`, `.git`, an empty or absolute name)",
+            ));
+        }
+        let mut at = 0;
+        while let Some(slash) = path[at..].find_byte(b'/') {
+            let prefix = &path[..at + slash];
+            if links.iter().any(|l| l == prefix) {
+                return Err(bad("it leads through a symlink of the tree"));
+            }
+            at += slash + 1;
+        }
+    }
     let mut modules = Vec::with_capacity(gitlinks.len());
     for gitlink in gitlinks {
         let path = join(&gitlink.path);

@@ -161,6 +161,16 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// A submodule path that could not be a gitlink's: hostile.
+    #[error("refusing submodule {name:?}: its path {path:?} {reason} (the .gitmodules is hostile)")]
+    BadPath {
+        /// The name.
+        name: BString,
+        /// The path, from the checkout's root.
+        path: BString,
+        /// Why.
+        reason: &'static str,
+    },
     /// A gitlink that no name of `.gitmodules` maps.
     #[error(
         "no submodule of .gitmodules has the path {path:?}, where the tree records commit {commit}"
@@ -234,6 +244,7 @@ impl Error {
             | Error::GitmodulesFile { path, .. }
             | Error::BadName { path, .. }
             | Error::Unmapped { path, .. }
+            | Error::BadPath { path, .. }
             | Error::DuplicatePath { path, .. }
             | Error::NoUrl { path, .. }
             | Error::RelativeUrl { path, .. }

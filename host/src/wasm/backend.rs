@@ -131,7 +131,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                     resolve: Duration::from_micros(phases.resolve_us),
                     planning: Duration::from_micros(phases.plan_us),
                     refs,
-                    gitmodules,
+                    gitmodules: gitmodules.map(Vec::from),
                 })
             }
             Reply::Failed(failure) => Err(unfurl_engine::Error::Remote(failure)),
