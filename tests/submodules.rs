@@ -15,6 +15,7 @@ runtime_tests!(
     update_none_leaves_the_submodule_an_empty_directory,
     hostile_gitmodules_are_refused_and_nothing_is_published,
     missing_stores_and_commits_are_listed_in_one_error,
+    a_selected_path_checks_out_only_the_submodules_within_it,
 );
 
 /// The stores, as an installer would keep them: `S/{top,top2,mid,leaf,tool}.git`, bare,
@@ -264,6 +265,33 @@ fn nested_submodules_equal_git_clone_recurse_submodules(rt: Runtime) {
         listed, want,
         "{what}: the submodules reported, as git lists them"
     );
+    if rt == Runtime::Wasm {
+        // The guests were given each store, read-only, and the destination: nothing else.
+        let preopens: Vec<(String, String)> = json["preopens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let host = p["host"].as_str().unwrap();
+                let name = Path::new(host).file_name().unwrap().to_string_lossy();
+                (name.into_owned(), p["access"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        let want: Vec<(String, String)> = [
+            ("top.git", "read-only"),
+            ("named", "read-write"),
+            ("mid.git", "read-only"),
+            ("leaf.git", "read-only"),
+            ("tool.git", "read-only"),
+        ]
+        .iter()
+        .map(|(h, a)| (h.to_string(), a.to_string()))
+        .collect();
+        assert_eq!(
+            preopens, want,
+            "{what}: what the guests could reach: {json}"
+        );
+    }
     // git sees a clean superproject and clean submodules, each at its commit.
     assert_eq!(
         git(&dest, &["status", "--porcelain"]),
@@ -283,6 +311,13 @@ fn nested_submodules_equal_git_clone_recurse_submodules(rt: Runtime) {
             "{what}: status of {path}"
         );
     }
+    // git sees every submodule initialized, at its commit, as in the clone.
+    let ours = g(&dest, &["submodule", "status", "--recursive"]);
+    assert_eq!(
+        status_lines(&ours),
+        status_lines(&reference_status),
+        "{what}: `git submodule status --recursive` in the checkout"
+    );
     // Found in a directory of stores keyed by the SHA-1 of their URL, without a `.git`.
     let keyed = tmp.join("keyed-stores");
     fs::create_dir(&keyed).unwrap();
@@ -309,6 +344,13 @@ fn nested_submodules_equal_git_clone_recurse_submodules(rt: Runtime) {
         &tree_of(&dest),
         &format!("{what} from keyed stores"),
     );
+}
+
+/// `git submodule status` lines without the description in parentheses.
+fn status_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split(" (").next().unwrap().to_owned())
+        .collect()
 }
 
 /// SHA-1 of `bytes`, hex, from coreutils.
@@ -643,4 +685,35 @@ fn unfurl_submodules_matches_git_submodule_status_recursive() {
         ['!', '!'],
         "two top-level submodules without stores: {run:?}"
     );
+}
+
+fn a_selected_path_checks_out_only_the_submodules_within_it(rt: Runtime) {
+    let f = fixture();
+    let tmp = TempDir::new("sub-path");
+    let dest = tmp.join("dest");
+    let mut args = vec![
+        "--recurse-submodules".to_owned(),
+        "--json".to_owned(),
+        "--path".to_owned(),
+        "libs".to_owned(),
+    ];
+    args.extend(f.store_args());
+    let run = checkout(rt, &args, &f.store("top"), &dest);
+    assert_eq!(run.code, Some(0), "expected exit 0, got {run:?}");
+    let mut expected = tree_of(&f.reference);
+    expected.retain(|path, _| path.starts_with("libs"));
+    assert_same_tree(&expected, &tree_of(&dest), "--path libs with submodules");
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let paths: Vec<&str> = json["submodules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["libs/mid", "libs/mid/deps/leaf"],
+        "only those within libs/"
+    );
+    assert_eq!(git(&dest, &["status", "--porcelain"]), "", "git status");
 }

@@ -381,12 +381,15 @@ pub fn run(
         ignorecase: filesystem.case_insensitive,
     };
     if options.git.mode != gitdir::Mode::None {
+        let modules: Vec<&submodule::Module> = planned_modules.iter().map(|m| m.0).collect();
         if let Some(stores) = &options.submodules.stores {
             for (module, _, sub) in &planned_modules {
+                let within = submodule::within(&modules, Some(module));
                 submodule::write_gitdir(
                     staging.dir(),
                     module,
                     sub,
+                    within,
                     stores.as_ref(),
                     options.git.mode,
                     capabilities,
@@ -394,12 +397,14 @@ pub fn run(
             }
         }
         let refs = planned.refs.clone().unwrap_or_default();
+        let mut git = options.git.clone();
+        git.submodules = submodule::within(&modules, None);
         gitdir::write(
             staging.dir(),
             planned.commit,
             &plan,
             &refs,
-            &options.git,
+            &git,
             capabilities,
         )?;
     }

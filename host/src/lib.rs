@@ -348,6 +348,23 @@ pub fn checkout(
         interrupt,
     )?;
     dest.keep();
+    if request.runtime == Runtime::Wasm
+        && let Some(stores) = &request.submodules
+    {
+        // Each submodule's guests were given its store (and its alternates) read-only,
+        // and the staging directory: listed once each.
+        for module in outcome.submodules.iter().filter(|m| !m.skipped) {
+            if let Some(path) = stores.find(&module.url)
+                && let Ok(located) = store::locate(&path)
+            {
+                for preopen in report_preopens(&located, &request.dest) {
+                    if !preopens.contains(&preopen) {
+                        preopens.push(preopen);
+                    }
+                }
+            }
+        }
+    }
     let p = outcome.phases;
     for (name, took) in [
         ("resolve", p.resolve),

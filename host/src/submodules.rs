@@ -38,7 +38,9 @@ impl SubmoduleStores {
     /// The store for `url`, if one is named and exists.
     pub fn find(&self, url: &str) -> Option<PathBuf> {
         if let Some((_, dir)) = self.by_url.iter().find(|(u, _)| u == url) {
-            return Some(dir.clone());
+            // A store named but not there is missing, like one never named: it is listed
+            // with the others.
+            return dir.exists().then(|| dir.clone());
         }
         let dir = self.dir.as_ref()?.join(unfurl_engine::store_key(url));
         dir.exists().then_some(dir)

@@ -69,6 +69,11 @@ pub struct Options {
     /// selection normalized them): sparse checkout is configured for them, non-cone (see
     /// `sparse.rs`). The orchestrator sets it. Default: empty, not sparse.
     pub sparse_paths: Vec<BString>,
+    /// The submodules checked out directly within this checkout, by name with their URL:
+    /// recorded as `submodule.<name>.url` and `.active`, as `git clone
+    /// --recurse-submodules` records them, so that git sees them initialized. The
+    /// orchestrator sets it. Default: empty.
+    pub submodules: Vec<(BString, String)>,
 }
 
 /// The references of the store a `.git` repeats, read where the store is read.
@@ -253,6 +258,13 @@ pub fn write(
     };
     write("HEAD", head.as_bytes())?;
     let mut config = config(options, capabilities);
+    for (name, url) in &options.submodules {
+        config.push_str(&format!(
+            "[submodule \"{}\"]\n\tactive = true\n\turl = \"{}\"\n",
+            quoted(&name.to_str_lossy()),
+            quoted(url)
+        ));
+    }
     if !options.sparse_paths.is_empty() {
         config.push_str(sparse::CONFIG);
         write(
@@ -302,6 +314,12 @@ fn config(options: &Options, capabilities: Capabilities) -> String {
         ));
     }
     config
+}
+
+/// `text` for the inside of a quoted config value or subsection: `\\` and `\"` escaped (a
+/// submodule's name and URL hold no control character: they were validated).
+fn quoted(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// `packed-refs` as `git clone` writes it: branches as remote-tracking refs, tags with

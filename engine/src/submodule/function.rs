@@ -237,6 +237,23 @@ fn module_url(d: &Declared, path: &BString, base: Option<&str>) -> Result<String
     })
 }
 
+/// The submodules among `modules` directly within `parent` (the top checkout if `None`),
+/// by name with their URL, for its `.git`'s config.
+pub(crate) fn within(modules: &[&Module], parent: Option<&Module>) -> Vec<(BString, String)> {
+    modules
+        .iter()
+        .filter(|m| match parent {
+            None => m.depth == 0,
+            Some(p) => {
+                m.depth == p.depth + 1
+                    && m.path.starts_with(&p.path)
+                    && m.path.get(p.path.len()) == Some(&b'/')
+            }
+        })
+        .map(|m| (m.name.clone(), m.url.clone()))
+        .collect()
+}
+
 /// Write the `.git` of `module`, checked out as `planned` below `root`, in `mode`: its own
 /// repository, as a clone's submodule is, so that `git status` in it and in its parent is
 /// clean.
@@ -244,6 +261,7 @@ pub(crate) fn write_gitdir(
     root: &crate::Dir,
     module: &Module,
     planned: &Planned,
+    within: Vec<(BString, String)>,
     stores: &dyn Stores,
     mode: crate::gitdir::Mode,
     capabilities: crate::gitdir::Capabilities,
@@ -254,7 +272,8 @@ pub(crate) fn write_gitdir(
     };
     let path = crate::cap::os_str(module.path.as_ref()).map_err(io)?;
     let dir = root.open_dir(std::path::Path::new(path)).map_err(io)?;
-    let options = stores.git(&module.url, mode)?;
+    let mut options = stores.git(&module.url, mode)?;
+    options.submodules = within;
     let refs = planned.refs.clone().unwrap_or_default();
     crate::gitdir::write(
         &dir,

@@ -24,8 +24,8 @@ mod gitmodules;
 mod url;
 
 pub use config::origin_url;
-pub(crate) use function::write_gitdir;
 pub use function::{Found, discover};
+pub(crate) use function::{within, write_gitdir};
 pub use url::{is_relative, resolve as resolve_url, store_key};
 
 pub(crate) use gitmodules::read as read_gitmodules;
