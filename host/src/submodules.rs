@@ -52,7 +52,14 @@ impl SubmoduleStores {
 /// alternates and the staging directory, and nothing else.
 pub(crate) struct HostStores {
     stores: SubmoduleStores,
-    sandbox: Option<(wasm::Sandbox, wasm::Limits, PathBuf)>,
+    /// Under wasm: the loaded guest, the limits, the destination's parent, and the
+    /// checkout's deadline (set when the stores are made, as the checkout starts).
+    sandbox: Option<(
+        wasm::Sandbox,
+        wasm::Limits,
+        PathBuf,
+        Option<std::time::Instant>,
+    )>,
 }
 
 impl std::fmt::Debug for HostStores {
@@ -78,6 +85,7 @@ impl HostStores {
                 wasm::Sandbox::load(limits)?,
                 limits.clone(),
                 dest_parent.to_owned(),
+                limits.timeout.map(|t| std::time::Instant::now() + t),
             )),
         };
         Ok(HostStores { stores, sandbox })
@@ -102,12 +110,15 @@ impl unfurl_engine::submodule::Stores for HostStores {
                 let store = store::open_located(&path, &located).map_err(Self::engine_error)?;
                 Box::new(OwnedNative { store })
             }
-            Some((sandbox, limits, dest_parent)) => Box::new(wasm::Backend::new(
-                sandbox,
-                &located,
-                dest_parent.clone(),
-                limits,
-            )),
+            Some((sandbox, limits, dest_parent, deadline)) => {
+                Box::new(wasm::Backend::with_deadline(
+                    sandbox,
+                    &located,
+                    dest_parent.clone(),
+                    limits,
+                    *deadline,
+                ))
+            }
         }))
     }
 

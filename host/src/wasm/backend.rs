@@ -68,6 +68,21 @@ impl<'a> Backend<'a> {
         }
     }
 
+    /// [`Backend::new`], with the deadline of a checkout already under way (a submodule's
+    /// guests share their superproject's `--wasm-timeout`).
+    pub(crate) fn with_deadline(
+        sandbox: &'a Sandbox,
+        located: &Located,
+        dest_parent: PathBuf,
+        limits: &'a Limits,
+        deadline: Option<Instant>,
+    ) -> Backend<'a> {
+        Backend {
+            deadline,
+            ..Backend::new(sandbox, located, dest_parent, limits)
+        }
+    }
+
     fn layout(&self) -> StoreLayout {
         StoreLayout {
             alternates: self
