@@ -28,3 +28,7 @@ mod verify;
 // Switching a checkout in place: every pair of revisions, kinds and modes, local changes,
 // concurrency, SIGKILL at random points.
 mod switch;
+// `--path`: selected subtrees equal `git archive REV PATH…`; sparse .git; bytes read scale.
+mod paths;
+// Submodules: nested checkouts equal `git clone --recurse-submodules`; hostile and missing ones.
+mod submodules;

@@ -25,6 +25,7 @@ runtime_tests!(
     a_switch_killed_at_random_points_is_repaired_by_the_next_run,
     eight_checkouts_of_one_commit_into_one_dest_publish_once,
     a_20k_file_store_switches_between_adjacent_tags,
+    a_sparse_checkout_switches_with_its_selection,
 );
 
 fn json(run: &Run, what: &str) -> serde_json::Value {
@@ -480,5 +481,40 @@ fn a_20k_file_store_switches_between_adjacent_tags(rt: Runtime) {
             changed_paths(store, a, b),
             "{what}: {report}"
         );
+    }
+}
+
+fn a_sparse_checkout_switches_with_its_selection(rt: Runtime) {
+    let store = &corpus().store;
+    let tmp = TempDir::new("switch-sparse");
+    let dest = tmp.join("dest");
+    // A directory both revisions have, and one file.
+    let dirs = git(store, &["ls-tree", "-d", "--name-only", "v1"]);
+    let dir = dirs.lines().next().expect("v1 has a directory").to_owned();
+    let files = git(store, &["ls-tree", "--name-only", "v1"]);
+    let file = files
+        .lines()
+        .find(|f| !dirs.lines().any(|d| d == *f))
+        .expect("v1 has a file at its root")
+        .to_owned();
+    let selected = [dir.as_str(), file.as_str()];
+    checkout(rt, store, "v1", &dest, &["--path", &dir, "--path", &file]);
+    for rev in ["v4", "side", "v1"] {
+        let what = format!("sparse switch to {rev} ({})", rt.name());
+        // No --path: the checkout keeps the selection it was made with.
+        let report = checkout(rt, store, rev, &dest, &[]);
+        let reference = crate::paths::archive_of(store, rev, &selected);
+        assert_same_tree(&snapshot(reference.path()), &snapshot(&dest), &what);
+        assert_eq!(
+            git(&dest, &["status", "--porcelain"]),
+            "",
+            "{what}: git status"
+        );
+        assert_eq!(
+            git(&dest, &["rev-parse", "HEAD"]),
+            git(store, &["rev-parse", &format!("{rev}^{{commit}}")]),
+            "{what}: HEAD"
+        );
+        assert!(report["switch"].is_object(), "{what}: {report}");
     }
 }

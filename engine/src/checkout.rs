@@ -7,6 +7,7 @@
 
 mod case;
 mod error;
+mod stage;
 #[cfg(not(target_os = "wasi"))]
 mod switch;
 pub use case::{CaseCollision, CaseCollisions};
@@ -25,8 +26,8 @@ use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::publish::Staging;
 use crate::store::Store;
-use crate::write::{Deferred, Stats};
-use crate::{gitdir, plan, publish, resolve, write};
+use crate::write::Stats;
+use crate::{gitdir, plan, publish, resolve, submodule, write};
 
 /// How to check out.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +49,16 @@ pub struct Options {
     /// the checkout was written, and files it does not record that stand in the new tree's
     /// way) instead of refusing. Default: `false`, refuse and list them.
     pub force: bool,
+    /// Check out only these paths of the tree (`/`-separated, relative to the tree checked
+    /// out), each at its place, as `git archive REV PATH…` does: subtrees outside them are
+    /// not walked deeper than needed and their blobs are never read. A path that names
+    /// nothing fails with [`plan::Error::PathNotFound`]. With a `.git`, the index lists the
+    /// other entries as skip-worktree and sparse checkout is configured (see [`gitdir`]).
+    /// Default: empty, the whole tree.
+    pub paths: Vec<bstr::BString>,
+    /// Whether and from where submodules are checked out (see [`submodule`]). Default:
+    /// not at all, gitlinks stay empty directories.
+    pub submodules: submodule::Options,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -78,6 +89,10 @@ pub struct Outcome {
     /// For a destination that held a checkout and was switched in place: what changed, in
     /// paths. Its [`stats`](Outcome::stats) then count only what was written.
     pub switch: Option<crate::switch::Switched>,
+    /// The submodules found, parents before children, each checked out unless
+    /// [`skipped`](submodule::Module::skipped); empty without
+    /// [`submodule::Options::stores`].
+    pub submodules: Vec<submodule::Module>,
 }
 
 /// Where a checkout differs from its tree because the destination's filesystem could not
@@ -127,6 +142,9 @@ pub struct Planned {
     pub planning: Duration,
     /// The store's references, when a `.git` is to be written.
     pub refs: Option<gitdir::StoreRefs>,
+    /// The commit's `.gitmodules`, when [`submodule::Options::gitmodules`] asked for it and
+    /// the tree has one.
+    pub gitmodules: Option<Vec<u8>>,
 }
 
 /// Where stages 1 to 3 run. The orchestrator ([`run()`]) calls [`Backend::plan()`] before
@@ -170,10 +188,18 @@ impl Backend for Native<'_> {
         let resolve = start.elapsed();
         // The walk gets the whole delta-base budget; the writers share it out after.
         let cache = options.write.delta_cache_bytes;
-        let plan = plan::plan_with_cache(self.store, resolved.tree, cache, interrupt)?;
+        // With a `.git`, the index lists the entries outside the selected paths too.
+        let selection = plan::Selection::new(&options.paths)?
+            .keeping_outside(options.git.mode != gitdir::Mode::None);
+        let plan = plan::plan_selected(self.store, resolved.tree, cache, &selection, interrupt)?;
         let refs = match options.git.mode {
             gitdir::Mode::None => None,
             _ => Some(gitdir::store_refs(self.store)?),
+        };
+        let gitmodules = if options.submodules.gitmodules || options.submodules.stores.is_some() {
+            submodule::read_gitmodules(self.store, resolved.tree)?
+        } else {
+            None
         };
         Ok(Planned {
             commit: resolved.commit,
@@ -182,6 +208,7 @@ impl Backend for Native<'_> {
             resolve,
             planning: start.elapsed() - resolve,
             refs,
+            gitmodules,
         })
     }
 
@@ -288,6 +315,12 @@ pub fn run(
         // `git status` trusts their stat data without reading them (see `gitdir`).
         options.write.mtime = Some(gitdir::settled_mtime());
     }
+    if !options.paths.is_empty() {
+        // A malformed path fails before any work; the `.git` configures sparse checkout
+        // with the paths as the plan normalized them.
+        let selection = plan::Selection::new(&options.paths)?;
+        options.git.sparse_paths = selection.prefixes().to_vec();
+    }
     let options = &options;
     // Fail on an unusable destination before any work; one that holds an unfurl checkout
     // is switched in place instead.
@@ -302,53 +335,110 @@ pub fn run(
     };
     // The whole tree is validated before the staging directory exists.
     let planned = backend.plan(rev, options, interrupt)?;
-    progress.planned(planned.plan.files() as u64);
+    // Every submodule's store and commit is found, and every one planned, before anything
+    // is written: what is missing is reported at once.
+    let found = match &options.submodules.stores {
+        Some(stores) => {
+            let found = submodule::discover(stores.as_ref(), &planned, options, true, interrupt)?;
+            let missing: Vec<submodule::MissingModule> = found
+                .iter()
+                .filter_map(|f| {
+                    f.missing.map(|lack| submodule::MissingModule {
+                        module: f.module.clone(),
+                        lack,
+                    })
+                })
+                .collect();
+            if !missing.is_empty() {
+                return Err(submodule::Error::Missing { modules: missing }.into());
+            }
+            found
+        }
+        None => Vec::new(),
+    };
+    let planned_modules: Vec<_> = found
+        .iter()
+        .filter_map(|f| f.planned.as_ref().map(|(b, p)| (&f.module, b.as_ref(), p)))
+        .collect();
+    let files: usize = planned.plan.files()
+        + planned_modules
+            .iter()
+            .map(|(_, _, p)| p.plan.files())
+            .sum::<usize>();
+    progress.planned(files as u64);
     let write_start = Instant::now();
     let staging = Staging::create_with(parent, dest, &options.publish)?;
-    let (filesystem, plan, collisions) = prepare(&staging, &planned.plan, options)?;
-    let mut fallbacks = Fallbacks {
-        case_collisions: collisions,
-        ..Fallbacks::default()
+    // Once, in the staging directory (DEST's filesystem), before anything is written: what
+    // it can hold decides how links, modes and names that differ only in case are written.
+    let filesystem = staging.dir().probe().map_err(|source| Error::Probe {
+        staging: staging.name().into(),
+        source,
+    })?;
+    let mut fallbacks = Fallbacks::default();
+    let w = |backend: &dyn Backend, plan, fallbacks: &mut Fallbacks| {
+        stage::write_plan(
+            backend,
+            plan,
+            &staging,
+            &filesystem,
+            options,
+            progress,
+            interrupt,
+            fallbacks,
+        )
     };
-    let mut stats = backend.write(&plan, &staging, options, progress, interrupt)?;
-    if interrupt.load(Ordering::Relaxed) {
-        return Err(write::Error::Interrupted.into());
+    let mut top = w(backend, planned.plan.clone(), &mut fallbacks)?;
+    // Each submodule below its gitlink, from its own store, parents before children.
+    let mut modules = Vec::with_capacity(planned_modules.len());
+    for (module, backend, sub) in &planned_modules {
+        let grafted = Arc::new(sub.plan.grafted(module.path.as_ref()));
+        modules.push(w(*backend, grafted, &mut fallbacks)?);
     }
-    if !filesystem.exec_bits {
-        // Executables are written as plain files: nothing is left for the host to set.
-        fallbacks.exec_bits_not_set = stats.executables;
-        stats
-            .deferred
-            .retain(|op| !matches!(op, Deferred::Executable { .. }));
+    stage::finish(&mut top, &staging, &filesystem, &mut fallbacks)?;
+    for written in &mut modules {
+        stage::finish(written, &staging, &filesystem, &mut fallbacks)?;
     }
-    // What the plan leaves to the end, and what the runtime could not do, through the
-    // orchestrator's own handle (see `write::apply_deferred` for the order and checks),
-    // as the filesystem allows.
-    let mut finishing = plan.finishing();
-    finishing.extend(stats.deferred.iter().cloned());
-    fallbacks.symlinks_as_files = write::apply_deferred_on(staging.dir(), &finishing, &filesystem)?;
+    let plan = top.plan.clone();
+    let mut stats = top.stats;
+    let capabilities = gitdir::Capabilities {
+        symlinks: filesystem.symlinks,
+        filemode: filesystem.exec_bits,
+        ignorecase: filesystem.case_insensitive,
+    };
     if options.git.mode != gitdir::Mode::None {
+        let modules: Vec<&submodule::Module> = planned_modules.iter().map(|m| m.0).collect();
+        if let Some(stores) = &options.submodules.stores {
+            for (module, _, sub) in &planned_modules {
+                let within = submodule::within(&modules, Some(module));
+                submodule::write_gitdir(
+                    staging.dir(),
+                    module,
+                    sub,
+                    within,
+                    stores.as_ref(),
+                    options.git.mode,
+                    capabilities,
+                )?;
+            }
+        }
         let refs = planned.refs.clone().unwrap_or_default();
+        let mut git = options.git.clone();
+        git.submodules = submodule::within(&modules, None);
         gitdir::write(
             staging.dir(),
             planned.commit,
             &plan,
             &refs,
-            &options.git,
-            gitdir::Capabilities {
-                symlinks: filesystem.symlinks,
-                filemode: filesystem.exec_bits,
-                ignorecase: filesystem.case_insensitive,
-            },
+            &git,
+            capabilities,
         )?;
     }
-    stats.dirs = plan.dirs() as u64;
-    stats.symlinks = plan.symlinks() as u64;
-    stats.deferred.extend(
-        finishing
-            .into_iter()
-            .filter(|op| matches!(op, Deferred::Rename { .. })),
-    );
+    for (written, (module, _, _)) in modules.into_iter().zip(&planned_modules) {
+        let mut sub = written.stats;
+        // The directories on the way to the submodule are its parent's.
+        sub.dirs -= module.path.split(|&b| b == b'/').count() as u64;
+        stats.add(sub);
+    }
     let write = write_start.elapsed();
     let publish_start = Instant::now();
     let mut unchanged = false;
@@ -378,6 +468,7 @@ pub fn run(
         fallbacks,
         unchanged,
         switch: None,
+        submodules: found.into_iter().map(|f| f.module).collect(),
     })
 }
 

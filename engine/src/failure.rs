@@ -54,6 +54,12 @@ pub enum ErrorKind {
     /// `local-changes`: the destination holds a checkout with local changes that switching
     /// it would lose (see the `force` option); the message lists them, `path` the first.
     LocalChanges,
+    /// `path-not-found`: a selected path (`--path`) names nothing in the tree; the message
+    /// names every such path, `path` the first.
+    PathNotFound,
+    /// `submodules-missing`: stores or commits of submodules are missing; `missing` lists
+    /// every such submodule with its path, URL, commit and what is missing.
+    SubmodulesMissing,
 }
 
 impl ErrorKind {
@@ -76,6 +82,8 @@ impl ErrorKind {
             ErrorKind::InvalidOptions => "invalid-options",
             ErrorKind::CaseCollision => "case-collision",
             ErrorKind::LocalChanges => "local-changes",
+            ErrorKind::PathNotFound => "path-not-found",
+            ErrorKind::SubmodulesMissing => "submodules-missing",
         }
     }
 }
@@ -124,6 +132,18 @@ pub struct MissingObject {
     pub path: String,
     /// Its id, hex.
     pub object: String,
+    /// For a submodule: its resolved URL.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub url: Option<String>,
+    /// For a submodule: what is missing, `store` or `commit`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub lack: Option<String>,
 }
 
 /// `err` and its causes on one line: `a: b: c`, skipping a cause whose text the message

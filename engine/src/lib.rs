@@ -53,6 +53,7 @@ pub mod plan;
 pub mod publish;
 pub mod resolve;
 pub mod store;
+pub mod submodule;
 pub mod switch;
 #[cfg(not(target_os = "wasi"))]
 pub mod verify;
@@ -71,3 +72,4 @@ pub use odb::Error as ObjectError;
 pub use odb::ObjectLocation;
 pub use progress::Progress;
 pub use store::{Alternate, Store};
+pub use submodule::store_key;

@@ -48,6 +48,13 @@ pub enum Request {
         /// Also read the store's references, for the checkout's `.git`.
         #[serde(default)]
         refs: bool,
+        /// Plan only these paths ([`crate::Options::paths`]); empty for the whole tree.
+        /// With `refs`, the entries outside them are listed too, for the index.
+        #[serde(default)]
+        paths: Vec<String>,
+        /// Also read the commit's `.gitmodules`, for its submodules.
+        #[serde(default)]
+        gitmodules: bool,
     },
     /// Write the groups the host hands out into [`DEST`].
     Write {
@@ -99,6 +106,10 @@ pub enum Reply {
         /// The store's references, when asked for.
         #[serde(default)]
         refs: Option<crate::gitdir::StoreRefs>,
+        /// The commit's `.gitmodules`, when asked for and there is one (boxed: the reply
+        /// stays small).
+        #[serde(default)]
+        gitmodules: Option<Box<[u8]>>,
     },
     /// A writer's answer: what it wrote, and what it left for the host.
     Wrote {

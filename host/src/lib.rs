@@ -17,6 +17,7 @@
 
 mod dest;
 mod store;
+mod submodules;
 pub mod wasm;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use unfurl_engine::write::Deferred;
 use unfurl_engine::{ErrorKind, Failure};
 
 pub use store::open_store;
+pub use submodules::{ListedModule, SubmoduleStores, list as list_submodules};
 
 /// Where the engine runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,6 +67,12 @@ pub struct Request {
     pub options: unfurl_engine::Options,
     /// Limits for [`Runtime::Wasm`]: memory cap, deadline, compiled-module cache.
     pub wasm: wasm::Limits,
+    /// Check out submodules, recursively, from these stores (`--recurse-submodules`).
+    /// Default: `None`, gitlinks stay empty directories.
+    pub submodules: Option<SubmoduleStores>,
+    /// The URL the store was fetched from (`--url`): relative submodule URLs resolve
+    /// against it when the store has no `remote.origin.url`. Default: `None`.
+    pub url: Option<String>,
 }
 
 impl Request {
@@ -81,6 +89,8 @@ impl Request {
             runtime: Runtime::Native,
             options: unfurl_engine::Options::default(),
             wasm: wasm::Limits::default(),
+            submodules: None,
+            url: None,
         }
     }
 }
@@ -125,6 +135,14 @@ pub struct Report {
     /// Under wasm, every directory a guest could reach: the store, each alternate object
     /// directory (read-only) and, for writers, the staging directory. Empty natively.
     pub preopens: Vec<Preopen>,
+    /// The paths selected (`--path`), as given (lossily UTF-8); empty for the whole tree.
+    pub paths: Vec<String>,
+    /// With `--recurse-submodules`, every submodule found, parents before children:
+    /// checked out unless `skipped` (`update = none`).
+    pub submodules: Vec<ReportModule>,
+    /// Bytes the writers inflated from the store: blob contents and the delta bases they
+    /// needed (see [`unfurl_engine::write::Stats::inflated`]).
+    pub inflated_bytes: u64,
     /// Whether DEST already held this commit, as it should be, and nothing was written (a
     /// switch to the commit it holds, or a concurrent checkout that published it first).
     pub unchanged: bool,
@@ -147,6 +165,33 @@ pub struct Switch {
     pub unchanged: u64,
     /// Whether an interrupted switch was found and its paths reconciled first.
     pub repaired: bool,
+}
+
+/// A submodule, as `--json` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReportModule {
+    /// Its path from the checkout's root (lossily UTF-8).
+    pub path: String,
+    /// Its name in its parent's `.gitmodules` (lossily UTF-8).
+    pub name: String,
+    /// Its URL, resolved.
+    pub url: String,
+    /// The commit its parent records (hex).
+    pub commit: String,
+    /// `update = none`: left an empty directory.
+    pub skipped: bool,
+}
+
+impl From<&unfurl_engine::submodule::Module> for ReportModule {
+    fn from(m: &unfurl_engine::submodule::Module) -> Self {
+        ReportModule {
+            path: m.path.to_string(),
+            name: m.name.to_string(),
+            url: m.url.clone(),
+            commit: m.commit.to_string(),
+            skipped: m.skipped,
+        }
+    }
 }
 
 /// An entry of the tree left out on a case-insensitive filesystem, as `--json` reports it.
@@ -281,7 +326,18 @@ pub fn checkout(
     // preopen them for the sandbox, and to name them in the checkout's `.git`.
     let located = store::locate(&request.store)?;
     let mut options = options;
-    git_options(&mut options.git, request, &located)?;
+    git_options(&mut options.git, &request.store, &located)?;
+    if let Some(stores) = &request.submodules {
+        let stores = submodules::HostStores::new(
+            stores.clone(),
+            request.runtime,
+            &request.wasm,
+            dest.parent_path(),
+        )?;
+        options.submodules.stores = Some(std::sync::Arc::new(stores));
+        options.submodules.url =
+            submodules::superproject_url(&located.git_dir, request.url.as_deref());
+    }
     let mut preopens = Vec::new();
     // The one orchestrator runs in both runtimes; only the backend differs.
     let (native_store, native, sandbox, sandboxed);
@@ -316,6 +372,23 @@ pub fn checkout(
         interrupt,
     )?;
     dest.keep();
+    if request.runtime == Runtime::Wasm
+        && let Some(stores) = &request.submodules
+    {
+        // Each submodule's guests were given its store (and its alternates) read-only,
+        // and the staging directory: listed once each.
+        for module in outcome.submodules.iter().filter(|m| !m.skipped) {
+            if let Some(path) = stores.find(&module.url)
+                && let Ok(located) = store::locate(&path)
+            {
+                for preopen in report_preopens(&located, &request.dest) {
+                    if !preopens.contains(&preopen) {
+                        preopens.push(preopen);
+                    }
+                }
+            }
+        }
+    }
     let p = outcome.phases;
     for (name, took) in [
         ("resolve", p.resolve),
@@ -357,14 +430,22 @@ pub fn checkout(
             unchanged: s.unchanged,
             repaired: s.repaired,
         }),
+        paths: request
+            .options
+            .paths
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
+        inflated_bytes: stats.inflated,
+        submodules: outcome.submodules.iter().map(ReportModule::from).collect(),
     })
 }
 
 /// What the checkout's `.git` needs from the host: the object directories' paths (for
 /// alternates), opened (for a copy), and the store's location (as `origin`).
-fn git_options(
+pub(crate) fn git_options(
     git: &mut unfurl_engine::gitdir::Options,
-    request: &Request,
+    store: &Path,
     located: &store::Located,
 ) -> Result<(), Error> {
     use unfurl_engine::gitdir::Mode;
@@ -382,7 +463,7 @@ fn git_options(
                 cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
                     .map(unfurl_engine::Dir::from)
                     .map_err(|e| Error::Store {
-                        path: request.store.clone(),
+                        path: store.to_owned(),
                         message: format!("cannot open object directory {}: {e}", dir.display()),
                     })
             })
@@ -390,10 +471,10 @@ fn git_options(
         git.object_dirs = std::sync::Arc::new(opened);
     }
     git.object_paths = dirs;
-    let origin = request.store.canonicalize();
+    let origin = store.canonicalize();
     git.origin = Some(
         origin
-            .unwrap_or_else(|_| request.store.clone())
+            .unwrap_or_else(|_| store.to_owned())
             .display()
             .to_string(),
     );

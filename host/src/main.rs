@@ -22,6 +22,47 @@ enum Command {
     Checkout(CheckoutArgs),
     /// Compare the checkout DEST with REV of STORE: exit 0 if identical, 1 if not (the differences are listed).
     Verify(VerifyArgs),
+    /// List the submodules of REV of STORE: what `checkout --recurse-submodules` needs (status, commit, path, name, URL).
+    Submodules(SubmodulesArgs),
+}
+
+/// Where submodule stores are (shared by `checkout` and `submodules`).
+#[derive(Debug, clap::Args)]
+struct SubmoduleStoreArgs {
+    /// The store for the submodule whose resolved URL is URL (repeatable).
+    #[arg(long = "submodule-store", value_name = "URL=DIR", value_parser = parse_url_dir)]
+    submodule_store: Vec<(String, PathBuf)>,
+    /// A directory of submodule stores, each named by the SHA-1 (hex) of its resolved URL (`unfurl submodules --json` prints it as `store_key`).
+    #[arg(long = "submodule-stores", value_name = "DIR")]
+    submodule_stores: Option<PathBuf>,
+    /// The URL STORE was fetched from: relative submodule URLs resolve against it when STORE has no remote.origin.url.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+}
+
+impl SubmoduleStoreArgs {
+    fn stores(&self) -> unfurl::SubmoduleStores {
+        unfurl::SubmoduleStores {
+            by_url: self.submodule_store.clone(),
+            dir: self.submodule_stores.clone(),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct SubmodulesArgs {
+    /// The superproject's store.
+    store: PathBuf,
+    /// The revision (a commit).
+    rev: String,
+    /// Also list the submodules of each submodule whose store holds its commit, to any depth.
+    #[arg(long)]
+    recursive: bool,
+    /// Print one JSON array: `path`, `name`, `url`, `commit`, `store_key`, `store`, `status` (ok, skipped, missing-store, missing-commit).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    stores: SubmoduleStoreArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,6 +122,14 @@ struct CheckoutArgs {
     /// With --runtime wasm: stop the sandboxed engine after this long (e.g. 90s, 500ms, 5m; default: no limit).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     wasm_timeout: Option<std::time::Duration>,
+    /// Check out only this path of the tree (a directory or a file, relative to the tree), at its place, as `git archive REV PATH` does; repeatable. With a .git, the rest is marked skip-worktree (sparse checkout).
+    #[arg(long = "path", value_name = "PATH")]
+    paths: Vec<std::ffi::OsString>,
+    /// Check out each submodule at the commit its parent records, recursively, from its store (see --submodule-store, --submodule-stores); with a .git, each gets its own.
+    #[arg(long)]
+    recurse_submodules: bool,
+    #[command(flatten)]
+    stores: SubmoduleStoreArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -121,6 +170,7 @@ fn main() -> ExitCode {
     let json = match &cli.command {
         Command::Checkout(args) => args.json,
         Command::Verify(args) => args.json,
+        Command::Submodules(args) => args.json,
     };
     let signals = Signals::install();
     match run(cli, &signals) {
@@ -270,6 +320,7 @@ fn run(cli: Cli, signals: &Signals) -> anyhow::Result<bool> {
     match cli.command {
         Command::Checkout(args) => checkout(args, signals).map(|()| true),
         Command::Verify(args) => verify(args),
+        Command::Submodules(args) => submodules(args).map(|()| true),
     }
 }
 
@@ -282,6 +333,19 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
             .error(
                 clap::error::ErrorKind::ArgumentConflict,
                 "--wasm-timeout and --wasm-max-memory apply only with --runtime wasm",
+            )
+            .exit();
+    }
+    if !args.recurse_submodules
+        && (!args.stores.submodule_store.is_empty()
+            || args.stores.submodule_stores.is_some()
+            || args.stores.url.is_some())
+    {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--submodule-store, --submodule-stores and --url apply only with --recurse-submodules",
             )
             .exit();
     }
@@ -309,6 +373,15 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
     request.wasm.timeout = args.wasm_timeout;
     if let Some(jobs) = args.jobs {
         request.options.write.jobs = usize::from(jobs);
+    }
+    request.options.paths = args
+        .paths
+        .iter()
+        .map(|p| p.as_encoded_bytes().to_vec().into())
+        .collect();
+    if args.recurse_submodules {
+        request.submodules = Some(args.stores.stores());
+        request.url = args.stores.url.clone();
     }
     let show_progress = !args.quiet && (args.progress || std::io::stderr().is_terminal());
     let bar = Bar::new(show_progress);
@@ -507,6 +580,55 @@ fn human_bytes(bytes: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+fn parse_url_dir(text: &str) -> Result<(String, PathBuf), String> {
+    match text.rsplit_once('=') {
+        Some((url, dir)) if !url.is_empty() && !dir.is_empty() => {
+            Ok((url.to_owned(), PathBuf::from(dir)))
+        }
+        _ => Err(format!("expected URL=DIR, got '{text}'")),
+    }
+}
+
+/// `unfurl submodules`: one line per submodule (or the JSON array).
+fn submodules(args: SubmodulesArgs) -> anyhow::Result<()> {
+    let listed = unfurl::list_submodules(
+        &args.store,
+        &args.rev,
+        &args.stores.stores(),
+        args.stores.url.as_deref(),
+        args.recursive,
+    )
+    .map_err(|err| {
+        anyhow::Error::new(err).context(format!(
+            "could not list the submodules of '{}' in {}",
+            args.rev,
+            args.store.display()
+        ))
+    })?;
+    if args.json {
+        return print_json(&listed);
+    }
+    let mut stdout = std::io::stdout().lock();
+    for m in &listed {
+        // As `git submodule status`: `-` for one left out (update = none), `!` for one
+        // whose store or commit is missing.
+        let mark = match m.status {
+            "ok" => ' ',
+            "skipped" => '-',
+            _ => '!',
+        };
+        writeln!(
+            stdout,
+            "{mark}{} {} {} {}",
+            m.commit,
+            printable(&m.path),
+            printable(&m.name),
+            printable(&m.url)
+        )?;
+    }
+    Ok(())
 }
 
 fn parse_cache_size(text: &str) -> Result<usize, String> {

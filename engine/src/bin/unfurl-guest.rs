@@ -23,7 +23,9 @@ fn main() -> ExitCode {
             store,
             delta_cache_bytes,
             refs,
-        }) => plan(&rev, &store, delta_cache_bytes, refs),
+            paths,
+            gitmodules,
+        }) => plan(&rev, &store, delta_cache_bytes, refs, paths, gitmodules),
         Ok(Request::Write {
             store,
             delta_cache_bytes,
@@ -89,9 +91,18 @@ fn options(delta_cache_bytes: u64) -> Options {
 }
 
 /// The planner: resolve and plan, write nothing (nothing writable is preopened).
-fn plan(rev: &str, layout: &StoreLayout, delta_cache_bytes: u64, refs: bool) -> Reply {
+fn plan(
+    rev: &str,
+    layout: &StoreLayout,
+    delta_cache_bytes: u64,
+    refs: bool,
+    paths: Vec<String>,
+    gitmodules: bool,
+) -> Reply {
     let interrupt = AtomicBool::new(false);
     let mut options = options(delta_cache_bytes);
+    options.paths = paths.into_iter().map(Into::into).collect();
+    options.submodules.gitmodules = gitmodules;
     if refs {
         // Any mode but `None` makes the planner read the references; the host writes the
         // `.git` in the mode it was asked for.
@@ -110,6 +121,7 @@ fn plan(rev: &str, layout: &StoreLayout, delta_cache_bytes: u64, refs: bool) -> 
                 write_us: 0,
             },
             refs: planned.refs,
+            gitmodules: planned.gitmodules.map(Vec::into_boxed_slice),
         },
         Err(err) => Reply::Failed(err.failure()),
     }

@@ -351,6 +351,7 @@ pub(super) fn fold_plan(plan: &Plan, mode: CaseCollisions) -> Result<Folded, (BS
             symlinks,
             submodules,
             renames,
+            outside: plan.outside.clone(),
         }),
         collisions: collisions.into_iter().map(report).collect(),
     })

@@ -2,7 +2,7 @@
 //! ([`Failure`]) to cross a process boundary or print as JSON.
 
 use crate::failure::{ErrorKind, Failure};
-use crate::{gitdir, odb, plan, publish, resolve, store, write};
+use crate::{gitdir, odb, plan, publish, resolve, store, submodule, write};
 
 /// An error of a [`Backend`](super::Backend) itself, rather than of the engine it runs: for the sandbox, a
 /// guest that ran out of memory or time, or a runtime that broke down.
@@ -70,6 +70,9 @@ pub enum Error {
     /// Switching a checkout in place failed.
     #[error(transparent)]
     Switch(#[from] crate::switch::Error),
+    /// Submodules could not be checked out.
+    #[error(transparent)]
+    Submodule(#[from] submodule::Error),
 }
 
 impl Error {
@@ -91,6 +94,8 @@ impl Error {
                 plan::Error::MissingObjects { .. } => ErrorKind::ObjectsMissing,
                 plan::Error::Interrupted => ErrorKind::Interrupted,
                 plan::Error::Malformed { .. } => ErrorKind::Sandbox,
+                plan::Error::PathNotFound { .. } => ErrorKind::PathNotFound,
+                plan::Error::BadPath { .. } => ErrorKind::InvalidOptions,
                 _ => ErrorKind::TreeRejected,
             },
             Error::Write(e) => match e {
@@ -115,7 +120,16 @@ impl Error {
             Error::Switch(e) => match e {
                 crate::switch::Error::LocalChanges { .. } => ErrorKind::LocalChanges,
                 crate::switch::Error::Unreadable { .. } => ErrorKind::DestinationUnusable,
+                crate::switch::Error::Unsupported { .. } => ErrorKind::InvalidOptions,
                 _ => ErrorKind::Io,
+            },
+            Error::Submodule(e) => match e {
+                submodule::Error::Missing { .. } => ErrorKind::SubmodulesMissing,
+                submodule::Error::RelativeUrl { .. } | submodule::Error::NoCommit => {
+                    ErrorKind::InvalidOptions
+                }
+                submodule::Error::NotACommit { .. } => ErrorKind::StoreCorrupt,
+                _ => ErrorKind::TreeRejected,
             },
         }
     }
@@ -152,6 +166,7 @@ impl Error {
             Error::Probe { staging, .. } => (Some(staging.display().to_string()), None),
             Error::CaseCollision { first, .. } => (Some(first.to_string()), None),
             Error::Switch(e) => (e.path().map(|p| p.to_string()), None),
+            Error::Submodule(e) => (e.path().map(|p| p.to_string()), None),
             _ => (None, None),
         };
         let missing = match self {
@@ -160,6 +175,23 @@ impl Error {
                 .map(|(path, id)| crate::failure::MissingObject {
                     path: path.to_string(),
                     object: id.to_string(),
+                    url: None,
+                    lack: None,
+                })
+                .collect(),
+            Error::Submodule(submodule::Error::Missing { modules }) => modules
+                .iter()
+                .map(|m| crate::failure::MissingObject {
+                    path: m.module.path.to_string(),
+                    object: m.module.commit.to_string(),
+                    url: Some(m.module.url.clone()),
+                    lack: Some(
+                        match m.lack {
+                            submodule::Lack::Store => "store",
+                            submodule::Lack::Commit => "commit",
+                        }
+                        .to_owned(),
+                    ),
                 })
                 .collect(),
             _ => Vec::new(),

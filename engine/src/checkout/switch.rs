@@ -30,13 +30,38 @@ pub(super) fn run(
     let mut options = options.clone();
     // Files written a second before the index are never racily clean (see `gitdir`).
     options.write.mtime = Some(gitdir::settled_mtime());
-    let options = &options;
+    if options.submodules.stores.is_some() {
+        return Err(switch::Error::Unsupported {
+            what: "checking out submodules",
+        }
+        .into());
+    }
     let root = parent
         .open_dir(Path::new(dest))
         .map_err(|source| switch::Error::Read {
             path: dest.into(),
             source,
         })?;
+    if options.paths.is_empty() {
+        // A sparse checkout stays as sparse as it was made, unless paths are given anew.
+        match root.read(Path::new(".git/info/sparse-checkout")) {
+            Ok(patterns) => {
+                options.paths = gitdir::sparse_paths_of(&patterns);
+                options.git.sparse_paths = crate::plan::Selection::new(&options.paths)?
+                    .prefixes()
+                    .to_vec();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(switch::Error::Read {
+                    path: ".git/info/sparse-checkout".into(),
+                    source,
+                }
+                .into());
+            }
+        }
+    }
+    let options = &options;
     // Held until this function returns: a second switch of this checkout waits here.
     let _lock = root
         .lock(Path::new(switch::LOCK))
@@ -86,6 +111,7 @@ pub(super) fn run(
         fallbacks,
         unchanged: false,
         switch: Some(switched),
+        submodules: Vec::new(),
     };
     if changes.write.is_empty()
         && changes.remove.is_empty()

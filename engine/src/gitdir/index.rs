@@ -142,6 +142,24 @@ mod native {
                 entry.path.as_ref(),
             );
         }
+        // Entries outside the selected paths (`--path`): not in the work tree, so no stat
+        // data; skip-worktree tells git not to look for them (an extended flag: the index
+        // is then written as version 3).
+        for outside in &plan.outside {
+            let mode = match outside.mode {
+                0o100755 => gix_index::entry::Mode::FILE_EXECUTABLE,
+                0o120000 => gix_index::entry::Mode::SYMLINK,
+                0o160000 => gix_index::entry::Mode::COMMIT,
+                _ => gix_index::entry::Mode::FILE,
+            };
+            state.dangerously_push_entry(
+                gix_index::entry::Stat::default(),
+                outside.id,
+                gix_index::entry::Flags::EXTENDED | gix_index::entry::Flags::SKIP_WORKTREE,
+                mode,
+                outside.path.as_ref(),
+            );
+        }
         state.sort_entries();
         let file = gix_index::File::from_state(state, PathBuf::from(".git/index"));
         let mut data = Vec::new();

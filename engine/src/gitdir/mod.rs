@@ -21,6 +21,9 @@
 
 mod index;
 mod objects;
+mod sparse;
+#[cfg(not(target_os = "wasi"))]
+pub(crate) use sparse::paths as sparse_paths_of;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -65,6 +68,15 @@ pub struct Options {
     pub object_dirs: Arc<Vec<Dir>>,
     /// The store's location, recorded as `remote.origin.url`; `None` to leave it out.
     pub origin: Option<String>,
+    /// The paths checked out, when only some were ([`crate::Options::paths`], as the
+    /// selection normalized them): sparse checkout is configured for them, non-cone (see
+    /// `sparse.rs`). The orchestrator sets it. Default: empty, not sparse.
+    pub sparse_paths: Vec<BString>,
+    /// The submodules checked out directly within this checkout, by name with their URL:
+    /// recorded as `submodule.<name>.url` and `.active`, as `git clone
+    /// --recurse-submodules` records them, so that git sees them initialized. The
+    /// orchestrator sets it. Default: empty.
+    pub submodules: Vec<(BString, String)>,
 }
 
 /// The references of the store a `.git` repeats, read where the store is read.
@@ -355,7 +367,24 @@ impl Files<'_> {
         options: &Options,
         capabilities: Capabilities,
     ) -> Result<(), Error> {
-        self.put("config", config(options, capabilities).as_bytes())?;
+        let mut config = config(options, capabilities);
+        for (name, url) in &options.submodules {
+            config.push_str(&format!(
+                "[submodule \"{}\"]\n\tactive = true\n\turl = \"{}\"\n",
+                quoted(&name.to_str_lossy()),
+                quoted(url)
+            ));
+        }
+        if options.sparse_paths.is_empty() {
+            self.remove("info/sparse-checkout")?;
+        } else {
+            config.push_str(sparse::CONFIG);
+            self.put(
+                "info/sparse-checkout",
+                &sparse::patterns(&options.sparse_paths),
+            )?;
+        }
+        self.put("config", config.as_bytes())?;
         self.put("packed-refs", &packed_refs(refs))?;
         if refs.shallow.is_empty() {
             self.remove("shallow")?;
@@ -407,6 +436,12 @@ fn config(options: &Options, capabilities: Capabilities) -> String {
         ));
     }
     config
+}
+
+/// `text` for the inside of a quoted config value or subsection: `\\` and `\"` escaped (a
+/// submodule's name and URL hold no control character: they were validated).
+fn quoted(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// `packed-refs` as `git clone` writes it: branches as remote-tracking refs, tags with

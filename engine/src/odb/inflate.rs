@@ -44,6 +44,9 @@ pub(super) struct Inflater {
     input: Vec<u8>,
     /// Inflated output on its way to a sink; grown by [`Filled::whole_reusing`].
     output: Vec<u8>,
+    /// Bytes inflated so far, by every way of decoding: what a checkout read from the
+    /// store, for [`Stats::inflated`](crate::write::Stats::inflated).
+    inflated: u64,
 }
 
 /// Bytes [`Inflater::fill`] read into the inflater's input buffer: `input[start..end]`, the
@@ -68,7 +71,13 @@ impl Inflater {
             whole: Whole::new(),
             input: vec![0; CHUNK],
             output: vec![0; CHUNK],
+            inflated: 0,
         }
+    }
+
+    /// Bytes inflated so far.
+    pub(super) fn inflated(&self) -> u64 {
+        self.inflated
     }
 
     /// Read up to `len` bytes (at most [`CHUNK`]) with `read` into the input buffer; the
@@ -141,20 +150,28 @@ impl<'i> Filled<'i> {
     /// streaming decoder is the better choice here. The bytes stay held either way.
     pub(super) fn whole(&mut self, size: usize) -> Option<Vec<u8>> {
         let inflater = &mut *self.inflater;
-        inflater
+        let out = inflater
             .whole
-            .inflate(&inflater.input[self.start..self.end], size)
+            .inflate(&inflater.input[self.start..self.end], size);
+        if out.is_some() {
+            inflater.inflated += size as u64;
+        }
+        out
     }
 
     /// [`whole`](Self::whole), decoding into the inflater's output buffer where the decoder
     /// allows.
     pub(super) fn whole_reusing(&mut self, size: usize) -> Option<Cow<'_, [u8]>> {
         let inflater = &mut *self.inflater;
-        inflater.whole.inflate_reusing(
+        let out = inflater.whole.inflate_reusing(
             &inflater.input[self.start..self.end],
             size,
             &mut inflater.output,
-        )
+        );
+        if out.is_some() {
+            inflater.inflated += size as u64;
+        }
+        out
     }
 
     /// Inflate the stream that starts with the bytes held and goes on in `input`, handing
@@ -171,6 +188,7 @@ impl<'i> Filled<'i> {
             z,
             input: buf,
             output,
+            inflated,
             ..
         } = self.inflater;
         let mut pending = Pending {
@@ -187,6 +205,7 @@ impl<'i> Filled<'i> {
         loop {
             let (status, consumed, written) = step(z, buf, &mut pending, input, output)?;
             total += written as u64;
+            *inflated += written as u64;
             if total > limit {
                 return Err(InflateError::Corrupt(format!(
                     "stream holds more data than the {limit} bytes announced"
@@ -232,7 +251,12 @@ impl<'i> Filled<'i> {
             .ok_or_else(too_large)?;
         let initial = usize::try_from(capacity.min(size)).map_err(|_| too_large())? + FAST_ROOM;
         let mut out = vec![0; initial];
-        let Inflater { z, input: buf, .. } = self.inflater;
+        let Inflater {
+            z,
+            input: buf,
+            inflated,
+            ..
+        } = self.inflater;
         let mut pending = Pending {
             start: self.start,
             end: self.end,
@@ -244,6 +268,7 @@ impl<'i> Filled<'i> {
             let (status, consumed, written) =
                 step(z, buf, &mut pending, input, &mut out[filled..])?;
             filled += written;
+            *inflated += written as u64;
             if status == Status::StreamEnd {
                 if filled as u64 != size {
                     return Err(InflateError::Corrupt(format!(

@@ -37,6 +37,11 @@ impl Odb {
 }
 
 impl Reader<'_> {
+    /// Bytes this reader has inflated from the store so far (objects and delta bases).
+    pub(crate) fn inflated(&self) -> u64 {
+        self.inflater.inflated()
+    }
+
     /// The kind and size of `id`, without decoding its content where that can be avoided.
     pub(crate) fn header(&mut self, id: &oid) -> Result<(Kind, u64), Error> {
         match self.odb.find(id)? {

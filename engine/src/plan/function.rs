@@ -3,7 +3,7 @@ use std::sync::atomic::AtomicBool;
 use gix_hash::ObjectId;
 
 use super::walk::{self, Objects, Walked};
-use super::{Error, Plan, placeholders};
+use super::{Error, Plan, Selection, placeholders};
 use crate::store::Store;
 
 /// Walk `tree` in `store` and validate every entry, producing the plan of the checkout.
@@ -27,13 +27,30 @@ pub(crate) fn plan_with_cache(
     cache_bytes: usize,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
-    plan_objects(&mut store.odb().reader(cache_bytes), tree, interrupt)
+    plan_selected(store, tree, cache_bytes, &Selection::all(), interrupt)
+}
+
+/// [`plan_with_cache()`] of only the paths `selection` selects (see [`Selection`]).
+pub(crate) fn plan_selected(
+    store: &Store,
+    tree: ObjectId,
+    cache_bytes: usize,
+    selection: &Selection,
+    interrupt: &AtomicBool,
+) -> Result<Plan, Error> {
+    plan_objects(
+        &mut store.odb().reader(cache_bytes),
+        tree,
+        selection,
+        interrupt,
+    )
 }
 
 /// The passes, in order, reading from `objects`.
 fn plan_objects(
     objects: &mut impl Objects,
     tree: ObjectId,
+    selection: &Selection,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
     let Walked {
@@ -41,7 +58,8 @@ fn plan_objects(
         mut files,
         mut symlinks,
         mut submodules,
-    } = walk::walk(objects, tree, interrupt)?;
+        outside,
+    } = walk::walk_selected(objects, tree, selection, interrupt)?;
     let dirs = arena.prune(&mut files, &mut symlinks, &mut submodules);
     let mut plan = Plan {
         dirs,
@@ -49,9 +67,21 @@ fn plan_objects(
         symlinks,
         submodules,
         renames: Vec::new(),
+        outside,
     };
     placeholders::assign(&mut plan);
     Ok(plan)
+}
+
+/// [`plan_objects`] for tests of other passes.
+#[cfg(test)]
+pub(super) fn plan_for_test(
+    objects: &mut impl Objects,
+    tree: ObjectId,
+    selection: &Selection,
+    interrupt: &AtomicBool,
+) -> Plan {
+    plan_objects(objects, tree, selection, interrupt).expect("a valid tree")
 }
 
 #[cfg(test)]
@@ -60,7 +90,8 @@ mod tests {
     use crate::plan::walk::tests::{DIR, FILE, GITLINK, LINK, MemoryObjects};
 
     fn plan_of(objects: &mut MemoryObjects, tree: ObjectId) -> Plan {
-        plan_objects(objects, tree, &AtomicBool::new(false)).expect("a valid tree")
+        plan_objects(objects, tree, &Selection::all(), &AtomicBool::new(false))
+            .expect("a valid tree")
     }
 
     /// `root` holds `a/` (two files and an empty tree), `b/` (one file, a link), an empty
@@ -121,5 +152,104 @@ mod tests {
             "counts"
         );
         assert!(plan.renames.is_empty(), "no renames on Unix");
+    }
+
+    /// Objects that count how often each is read, to show what a selection leaves alone.
+    fn selected(
+        o: &mut MemoryObjects,
+        root: ObjectId,
+        paths: &[&str],
+        keep_outside: bool,
+    ) -> Result<Plan, Error> {
+        let selection = Selection::new(paths)
+            .expect("valid paths")
+            .keeping_outside(keep_outside);
+        plan_objects(o, root, &selection, &AtomicBool::new(false))
+    }
+
+    fn entries(plan: &Plan) -> Vec<String> {
+        let mut out: Vec<String> = plan
+            .files
+            .iter()
+            .map(|f| format!("{}:{}", plan.dir_path(f.dir), f.name))
+            .chain(
+                plan.symlinks
+                    .iter()
+                    .map(|l| format!("{}:{}@", plan.dir_path(l.dir), l.name)),
+            )
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_selection_plans_only_its_paths_and_reads_nothing_else() {
+        let mut o = MemoryObjects::default();
+        let root = sample(&mut o);
+        let plan = selected(&mut o, root, &["b/l", "a"], false).expect("both exist");
+        assert_eq!(
+            entries(&plan),
+            ["a:f", "a:g", "b:l@"],
+            "only `a/` and `b/l`"
+        );
+        assert_eq!(dir_paths(&plan), ["", "a", "b"], "their directories only");
+        assert!(plan.outside.is_empty(), "outside entries not kept");
+        let plan = selected(&mut o, root, &["m"], false).expect("a submodule path");
+        assert_eq!(
+            dir_paths(&plan),
+            ["", "m"],
+            "the submodule's empty directory"
+        );
+        assert_eq!(plan.submodules.len(), 1, "the submodule");
+        // A tree outside the selection that does not even exist is never read.
+        let missing = ObjectId::from_hex(b"3333333333333333333333333333333333333333").unwrap();
+        let blob = o.blob(b"y\n");
+        let keep = o.tree(&[(FILE, b"k", blob)]);
+        let root = o.tree(&[(DIR, b"gone", missing), (DIR, b"keep", keep)]);
+        let plan = selected(&mut o, root, &["keep"], false).expect("`gone` is not read");
+        assert_eq!(entries(&plan), ["keep:k"], "only `keep/`");
+        let err = selected(&mut o, root, &["keep"], true).unwrap_err();
+        assert!(
+            matches!(err, Error::Object(_)),
+            "keeping the outside reads `gone`, which is missing: got {err:?}"
+        );
+    }
+
+    #[test]
+    fn kept_outside_entries_are_every_other_entry_with_its_mode() {
+        let mut o = MemoryObjects::default();
+        let root = sample(&mut o);
+        let plan = selected(&mut o, root, &["a/f"], true).expect("a file path");
+        assert_eq!(entries(&plan), ["a:f"], "only the file");
+        let outside: Vec<String> = plan
+            .outside
+            .iter()
+            .map(|e| format!("{}:{:o}", e.path, e.mode))
+            .collect();
+        assert_eq!(
+            outside,
+            [
+                "file:100644",
+                "m:160000",
+                "a/g:100644",
+                "b/f:100644",
+                "b/l:120000"
+            ],
+            "every other entry, with git's modes"
+        );
+    }
+
+    #[test]
+    fn paths_that_name_nothing_are_all_reported() {
+        let mut o = MemoryObjects::default();
+        let root = sample(&mut o);
+        for paths in [&["a", "nope", "file/x"][..], &["a/y"], &["m/x"]] {
+            let err = selected(&mut o, root, paths, false).unwrap_err();
+            let expected: Vec<&str> = paths.iter().copied().filter(|p| *p != "a").collect();
+            assert!(
+                matches!(&err, Error::PathNotFound { paths } if *paths == expected),
+                "expected {expected:?} reported as naming nothing, got {err:?}"
+            );
+        }
     }
 }

@@ -20,12 +20,15 @@
 
 mod arena;
 mod function;
+mod graft;
 mod placeholders;
+mod select;
 mod walk;
 mod work;
 
 pub use function::plan;
-pub(crate) use function::plan_with_cache;
+pub(crate) use function::plan_selected;
+pub use select::Selection;
 pub use work::GROUP_FILES;
 
 use bstr::BString;
@@ -65,6 +68,10 @@ pub struct Plan {
     pub(crate) submodules: Vec<Submodule>,
     /// Entries written under a placeholder name, to be renamed by the caller.
     pub(crate) renames: Vec<Rename>,
+    /// With a [`Selection`] that keeps them: the entries outside it, not checked out, for
+    /// an index that marks them skip-worktree. Empty otherwise.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub(crate) outside: Vec<Outside>,
 }
 
 impl Plan {
@@ -119,6 +126,21 @@ pub(crate) struct Rename {
     pub(crate) placeholder: BString,
     /// Its name in the tree.
     pub(crate) name: BString,
+}
+
+/// An entry of the tree outside the selected paths: not checked out, listed in the index
+/// as skip-worktree. Its blob is never read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(crate) struct Outside {
+    /// Its path from the checkout root, `/`-separated.
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::utf8"))]
+    pub(crate) path: BString,
+    /// Its object: a blob, or a submodule's commit.
+    #[cfg_attr(feature = "serde", serde(with = "crate::wire::hex"))]
+    pub(crate) id: ObjectId,
+    /// Its mode as git records it: `0o100644`, `0o100755`, `0o120000` or `0o160000`.
+    pub(crate) mode: u32,
 }
 
 /// A regular file to write.
@@ -259,6 +281,20 @@ pub enum Error {
     /// The caller asked to stop.
     #[error("interrupted")]
     Interrupted,
+    /// Selected paths (`--path`) that name nothing in the tree.
+    #[error("{} in the tree: {} (paths are relative to the tree checked out, as `git archive REV PATH…` takes them)", if paths.len() == 1 { "this path is not" } else { "these paths are not" }, paths.iter().map(|p| format!("{:?}", p)).collect::<Vec<_>>().join(", "))]
+    PathNotFound {
+        /// Every selected path that named nothing, as given (without a trailing `/`).
+        paths: Vec<BString>,
+    },
+    /// A selected path (`--path`) that cannot name anything in a tree.
+    #[error("cannot select {path:?}: {reason}")]
+    BadPath {
+        /// The path as given.
+        path: BString,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -271,7 +307,9 @@ impl Error {
             | Error::BadSymlink { path, .. }
             | Error::BadTree { path, .. }
             | Error::KindMismatch { path, .. }
-            | Error::TooDeep { path, .. } => Some(path.as_ref()),
+            | Error::TooDeep { path, .. }
+            | Error::BadPath { path, .. } => Some(path.as_ref()),
+            Error::PathNotFound { paths } => paths.first().map(|p| p.as_ref()),
             Error::MissingObjects { objects, .. } => objects.first().map(|(p, _)| p.as_ref()),
             Error::Object(_) | Error::Malformed { .. } | Error::Interrupted => None,
         }

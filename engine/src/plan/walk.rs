@@ -22,7 +22,8 @@ use gix_object::Kind;
 use gix_object::tree::EntryKind;
 
 use super::arena::Arena;
-use super::{Error, File, MAX_TREE_DEPTH, Submodule, Symlink};
+use super::select::{Place, Selection, Verdict};
+use super::{Error, File, MAX_TREE_DEPTH, Outside, Submodule, Symlink};
 use crate::odb;
 
 /// The longest symlink target accepted: Linux's `PATH_MAX`.
@@ -72,6 +73,8 @@ pub(super) struct Walked {
     pub(super) symlinks: Vec<Symlink>,
     /// Submodules, each with the directory standing for it.
     pub(super) submodules: Vec<Submodule>,
+    /// Entries outside the selection, when it keeps them.
+    pub(super) outside: Vec<Outside>,
 }
 
 /// A tree still to walk.
@@ -83,20 +86,37 @@ struct Pending {
     name: BString,
     /// The root is at depth 1.
     depth: usize,
+    /// Where it stands in the selection.
+    place: Place,
 }
 
 /// Walk the tree `root`, validating every entry, in depth-first order: each directory is
 /// added to the arena when its tree is read, so its files come after those of every
 /// directory before it.
+#[cfg(test)]
 pub(super) fn walk(
     objects: &mut impl Objects,
     root: ObjectId,
+    interrupt: &AtomicBool,
+) -> Result<Walked, Error> {
+    walk_selected(objects, root, &Selection::all(), interrupt)
+}
+
+/// [`walk()`] the parts of `root` that `selection` selects: a tree outside it is read only
+/// when the selection keeps the entries outside (for an index), and a blob outside it never.
+/// Entries of every tree read are validated, inside the selection or not.
+pub(super) fn walk_selected(
+    objects: &mut impl Objects,
+    root: ObjectId,
+    selection: &Selection,
     interrupt: &AtomicBool,
 ) -> Result<Walked, Error> {
     let mut arena = Arena::new();
     let mut files = Vec::new();
     let mut symlinks = Vec::new();
     let mut submodules = Vec::new();
+    let mut outside = Vec::new();
+    let mut matched = vec![false; selection.slots()];
     let mut missing = Vec::new();
     let mut missing_count = 0usize;
     let mut stack = vec![Pending {
@@ -104,6 +124,7 @@ pub(super) fn walk(
         parent: 0,
         name: BString::default(),
         depth: 1,
+        place: selection.root(),
     }];
     while let Some(tree) = stack.pop() {
         if interrupt.load(Ordering::Relaxed) {
@@ -142,6 +163,24 @@ pub(super) fn walk(
                 matches!(kind, EntryKind::Tree | EntryKind::Commit),
             ));
             let id = entry.oid.to_owned();
+            let is_tree = kind == EntryKind::Tree;
+            let place = match selection.judge(tree.place, entry.filename, is_tree, &mut matched) {
+                Verdict::Take(place) | Verdict::Through(place) => place,
+                // Outside the selection: a tree is walked only to list its entries for the
+                // index, and no blob is read (a symlink's target neither).
+                Verdict::Outside if !selection.keep_outside() => continue,
+                Verdict::Outside if is_tree => Selection::outside(),
+                Verdict::Outside => {
+                    outside.push(Outside {
+                        path: path(),
+                        id,
+                        mode: u32::from(gix_object::tree::EntryMode::from(kind).value()),
+                    });
+                    continue;
+                }
+            };
+            // Within a tree that is only walked through or outside, only trees (and what
+            // the selection completes, which is taken) are checked out.
             match kind {
                 EntryKind::Tree => {
                     // Refused before it is read: however deep the store nests its trees,
@@ -158,6 +197,7 @@ pub(super) fn walk(
                         parent: dir,
                         name: entry.filename.to_owned(),
                         depth: tree.depth + 1,
+                        place,
                     });
                 }
                 EntryKind::Commit => {
@@ -225,6 +265,7 @@ pub(super) fn walk(
         // So that the stack pops the subtrees in tree order.
         stack[subtrees_start..].reverse();
     }
+    selection.unmatched(&matched)?;
     if missing_count > 0 {
         return Err(Error::MissingObjects {
             objects: missing,
@@ -236,6 +277,7 @@ pub(super) fn walk(
         files,
         symlinks,
         submodules,
+        outside,
     })
 }
 

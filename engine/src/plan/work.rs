@@ -119,6 +119,25 @@ impl Plan {
         for sub in &self.submodules {
             in_range(sub.dir, "submodule")?;
         }
+        // Entries outside the selection go straight into the index, where a later git
+        // command could write them: each must be a plain relative path, as a tree holds.
+        let options = gix_validate::path::component::Options {
+            protect_windows: cfg!(windows),
+            protect_hfs: true,
+            protect_ntfs: true,
+        };
+        for entry in &self.outside {
+            let plain = entry
+                .path
+                .split(|&b| b == b'/')
+                .all(|c| gix_validate::path::component(c.into(), None, options).is_ok());
+            if !plain || !matches!(entry.mode, 0o100644 | 0o100755 | 0o120000 | 0o160000) {
+                return Err(bad(format!(
+                    "an entry outside the selection, {:?}, is not a plain path and mode",
+                    entry.path
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -155,6 +174,7 @@ mod tests {
             }],
             submodules: Vec::new(),
             renames: Vec::new(),
+            outside: Vec::new(),
         }
     }
 

@@ -98,6 +98,14 @@ pub enum Error {
         /// What is wrong with it.
         what: String,
     },
+    /// What was asked cannot be done by a switch in place.
+    #[error(
+        "switching a checkout in place does not support {what} yet; check out into a new directory"
+    )]
+    Unsupported {
+        /// What is not supported.
+        what: &'static str,
+    },
     /// An entry of the checkout could not be changed.
     #[error("could not update {path:?} in the checkout")]
     Write {
@@ -116,6 +124,7 @@ impl Error {
             Error::Read { path, .. }
             | Error::Unreadable { path, .. }
             | Error::Write { path, .. } => path.to_str().map(|p| p.as_bytes().as_bstr()),
+            Error::Unsupported { .. } => None,
         }
     }
 }

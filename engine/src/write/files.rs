@@ -86,7 +86,9 @@ pub fn write_files(
                 .expect("no panics while held")
                 .get_or_insert(err);
         }
-        writer.stats
+        let mut stats = writer.stats;
+        stats.inflated = writer.reader.inflated();
+        stats
     };
     let per_worker: Vec<Stats> = fan_out(jobs, worker);
     if let Some(err) = first_error.into_inner().expect("no panics while held") {

@@ -110,6 +110,11 @@ pub struct Stats {
     /// before publishing: exec bits under WASI, and renames of names it cannot spell.
     /// Always empty natively on Unix.
     pub deferred: Vec<Deferred>,
+    /// Bytes the writers inflated from the store: the blobs' contents and the delta bases
+    /// they needed. What a checkout costs in reading, whatever the bytes written; with a
+    /// selection of paths it tracks the selection, as blobs outside it are never read.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub inflated: u64,
 }
 
 impl Stats {
@@ -121,6 +126,7 @@ impl Stats {
         self.executables += other.executables;
         self.bytes += other.bytes;
         self.deferred.extend(other.deferred);
+        self.inflated += other.inflated;
     }
 }
 

@@ -68,6 +68,21 @@ impl<'a> Backend<'a> {
         }
     }
 
+    /// [`Backend::new`], with the deadline of a checkout already under way (a submodule's
+    /// guests share their superproject's `--wasm-timeout`).
+    pub(crate) fn with_deadline(
+        sandbox: &'a Sandbox,
+        located: &Located,
+        dest_parent: PathBuf,
+        limits: &'a Limits,
+        deadline: Option<Instant>,
+    ) -> Backend<'a> {
+        Backend {
+            deadline,
+            ..Backend::new(sandbox, located, dest_parent, limits)
+        }
+    }
+
     fn layout(&self) -> StoreLayout {
         StoreLayout {
             alternates: self
@@ -87,11 +102,26 @@ impl unfurl_engine::Backend for Backend<'_> {
         options: &Options,
         interrupt: &AtomicBool,
     ) -> Result<Planned, unfurl_engine::Error> {
+        // The selected paths cross the wire as UTF-8, as every name does.
+        let paths = options
+            .paths
+            .iter()
+            .map(|path| {
+                std::str::from_utf8(path).map(str::to_owned).map_err(|_| {
+                    unfurl_engine::plan::Error::BadPath {
+                        path: path.clone(),
+                        reason: "it is not UTF-8, which the sandboxed planner cannot be given (use --runtime native)",
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let request = wire::Request::Plan {
             rev: rev.to_owned(),
             store: self.layout(),
             delta_cache_bytes: options.write.delta_cache_bytes as u64,
             refs: options.git.mode != unfurl_engine::gitdir::Mode::None,
+            paths,
+            gitmodules: options.submodules.gitmodules || options.submodules.stores.is_some(),
         };
         let reply = self.sandbox.guarded(self.deadline, interrupt, || {
             self.sandbox
@@ -104,6 +134,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                 plan,
                 phases,
                 refs,
+                gitmodules,
             } => {
                 // The plan is untrusted data: it must hold together before the host uses
                 // it; its names and paths are checked where they are used.
@@ -115,6 +146,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                     resolve: Duration::from_micros(phases.resolve_us),
                     planning: Duration::from_micros(phases.plan_us),
                     refs,
+                    gitmodules: gitmodules.map(Vec::from),
                 })
             }
             Reply::Failed(failure) => Err(unfurl_engine::Error::Remote(Box::new(failure))),
