@@ -25,3 +25,5 @@ mod filesystems;
 mod wasm;
 // `unfurl verify`: a clean checkout passes; each kind of difference is named.
 mod verify;
+// Attributes (line endings, ident, encodings) as `git clone` applies them, and `-c`.
+mod attributes;

@@ -42,6 +42,9 @@ pub struct Options {
     /// How the staging directory is named, swept and finished (see [`publish::Options`]).
     /// Default: no owner in its name, no sweep of orphans.
     pub publish: publish::Options,
+    /// How `.gitattributes` and git's line-ending settings apply (see [`crate::attr`]).
+    /// Default: the repository's attributes, none of the user's git configuration.
+    pub attributes: crate::attr::Options,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -157,7 +160,13 @@ impl Backend for Native<'_> {
         let resolve = start.elapsed();
         // The walk gets the whole delta-base budget; the writers share it out after.
         let cache = options.write.delta_cache_bytes;
-        let plan = plan::plan_with_cache(self.store, resolved.tree, cache, interrupt)?;
+        let plan = plan::plan_with_attributes(
+            self.store,
+            resolved.tree,
+            cache,
+            &options.attributes,
+            interrupt,
+        )?;
         let refs = match options.git.mode {
             gitdir::Mode::None => None,
             _ => Some(gitdir::store_refs(self.store)?),

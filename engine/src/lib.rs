@@ -47,6 +47,7 @@ mod failure;
 mod odb;
 mod progress;
 
+pub mod attr;
 pub mod gitdir;
 pub mod plan;
 pub mod publish;

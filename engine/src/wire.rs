@@ -48,6 +48,9 @@ pub enum Request {
         /// Also read the store's references, for the checkout's `.git`.
         #[serde(default)]
         refs: bool,
+        /// How attributes apply (the plan carries each file's conversion).
+        #[serde(default)]
+        attributes: crate::attr::Options,
     },
     /// Write the groups the host hands out into [`DEST`].
     Write {

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod git_config;
+
 /// Portable git checkout: materialize one commit of a local store, natively or confined under WASI.
 #[derive(Debug, Parser)]
 #[command(name = "unfurl", version, about, propagate_version = true)]
@@ -75,6 +77,9 @@ struct CheckoutArgs {
     /// With --runtime wasm: stop the sandboxed engine after this long (e.g. 90s, 500ms, 5m; default: no limit).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     wasm_timeout: Option<std::time::Duration>,
+    /// A git setting to apply, as git's -c does: only core.autocrlf=true|input|false and core.eol=lf|crlf|native (by default no git configuration is read).
+    #[arg(short = 'c', value_name = "KEY=VALUE", value_parser = git_config::parse)]
+    config: Vec<git_config::Setting>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -298,6 +303,9 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
         request.wasm.max_memory = max;
     }
     request.wasm.timeout = args.wasm_timeout;
+    for setting in &args.config {
+        setting.apply(&mut request.options.attributes);
+    }
     if let Some(jobs) = args.jobs {
         request.options.write.jobs = usize::from(jobs);
     }

@@ -23,7 +23,8 @@ fn main() -> ExitCode {
             store,
             delta_cache_bytes,
             refs,
-        }) => plan(&rev, &store, delta_cache_bytes, refs),
+            attributes,
+        }) => plan(&rev, &store, delta_cache_bytes, refs, attributes),
         Ok(Request::Write {
             store,
             delta_cache_bytes,
@@ -88,9 +89,16 @@ fn options(delta_cache_bytes: u64) -> Options {
 }
 
 /// The planner: resolve and plan, write nothing (nothing writable is preopened).
-fn plan(rev: &str, layout: &StoreLayout, delta_cache_bytes: u64, refs: bool) -> Reply {
+fn plan(
+    rev: &str,
+    layout: &StoreLayout,
+    delta_cache_bytes: u64,
+    refs: bool,
+    attributes: unfurl_engine::attr::Options,
+) -> Reply {
     let interrupt = AtomicBool::new(false);
     let mut options = options(delta_cache_bytes);
+    options.attributes = attributes;
     if refs {
         // Any mode but `None` makes the planner read the references; the host writes the
         // `.git` in the mode it was asked for.

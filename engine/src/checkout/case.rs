@@ -398,6 +398,7 @@ mod tests {
             id: id(n),
             executable: false,
             at: None,
+            conversion: None,
         }
     }
 

@@ -3,7 +3,8 @@ use std::sync::atomic::AtomicBool;
 use gix_hash::ObjectId;
 
 use super::walk::{self, Objects, Walked};
-use super::{Error, Plan, placeholders};
+use super::{Error, Plan, attributes, placeholders};
+use crate::attr;
 use crate::store::Store;
 
 /// Walk `tree` in `store` and validate every entry, producing the plan of the checkout.
@@ -27,13 +28,37 @@ pub(crate) fn plan_with_cache(
     cache_bytes: usize,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
-    plan_objects(&mut store.odb().reader(cache_bytes), tree, interrupt)
+    plan_with_attributes(
+        store,
+        tree,
+        cache_bytes,
+        &attr::Options::default(),
+        interrupt,
+    )
+}
+
+/// [`plan_with_cache()`], with the attributes applied as `attributes` says.
+pub(crate) fn plan_with_attributes(
+    store: &Store,
+    tree: ObjectId,
+    cache_bytes: usize,
+    attributes: &attr::Options,
+    interrupt: &AtomicBool,
+) -> Result<Plan, Error> {
+    let info = match attributes.ignore {
+        true => None,
+        false => store.info_attributes()?,
+    };
+    let mut objects = store.odb().reader(cache_bytes);
+    plan_objects(&mut objects, tree, attributes, info, interrupt)
 }
 
 /// The passes, in order, reading from `objects`.
 fn plan_objects(
     objects: &mut impl Objects,
     tree: ObjectId,
+    attributes: &attr::Options,
+    info: Option<Vec<u8>>,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
     let Walked {
@@ -42,6 +67,7 @@ fn plan_objects(
         mut symlinks,
         mut submodules,
     } = walk::walk(objects, tree, interrupt)?;
+    attributes::assign(objects, &arena, &mut files, attributes, info)?;
     let dirs = arena.prune(&mut files, &mut symlinks, &mut submodules);
     let mut plan = Plan {
         dirs,
@@ -60,7 +86,14 @@ mod tests {
     use crate::plan::walk::tests::{DIR, FILE, GITLINK, LINK, MemoryObjects};
 
     fn plan_of(objects: &mut MemoryObjects, tree: ObjectId) -> Plan {
-        plan_objects(objects, tree, &AtomicBool::new(false)).expect("a valid tree")
+        plan_objects(
+            objects,
+            tree,
+            &attr::Options::default(),
+            None,
+            &AtomicBool::new(false),
+        )
+        .expect("a valid tree")
     }
 
     /// `root` holds `a/` (two files and an empty tree), `b/` (one file, a link), an empty

@@ -19,13 +19,14 @@
 //! left to the end.
 
 mod arena;
+mod attributes;
 mod function;
 mod placeholders;
 mod walk;
 mod work;
 
 pub use function::plan;
-pub(crate) use function::plan_with_cache;
+pub(crate) use function::plan_with_attributes;
 
 use bstr::BString;
 use gix_hash::ObjectId;
@@ -137,6 +138,13 @@ pub(crate) struct File {
     /// Where the blob is in the store, when the planner located it.
     #[cfg_attr(feature = "serde", serde(default))]
     pub(crate) at: Option<odb::ObjectLocation>,
+    /// What its attributes do to its content on the way to the file; `None` writes the
+    /// blob as stored.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub(crate) conversion: Option<crate::attr::Conversion>,
 }
 
 /// A symbolic link to create.

@@ -189,6 +189,7 @@ pub(super) fn walk(
                         id,
                         executable: kind == EntryKind::BlobExecutable,
                         at,
+                        conversion: None,
                     });
                 }
                 EntryKind::Link => {

@@ -201,6 +201,31 @@ impl Store {
         &self.odb
     }
 
+    /// The store's `info/attributes`, if it has one no larger than git reads (a larger one
+    /// is ignored, as git ignores it).
+    pub(crate) fn info_attributes(&self) -> Result<Option<Vec<u8>>, odb::Error> {
+        let path = std::path::Path::new("info/attributes");
+        let io = |source| odb::Error::Io {
+            path: path.into(),
+            source,
+        };
+        if self.git_dir.kind(path).map_err(io)? != Some(Kind::File) {
+            return Ok(None);
+        }
+        // Read at most one byte past the limit: a hostile store's huge file costs nothing.
+        let read = || {
+            use std::io::Read;
+            let mut data = Vec::new();
+            self.git_dir
+                .open_file(path)?
+                .take(crate::attr::MAX_FILE_SIZE + 1)
+                .read_to_end(&mut data)?;
+            Ok(data)
+        };
+        let data = read().map_err(io)?;
+        Ok((data.len() as u64 <= crate::attr::MAX_FILE_SIZE).then_some(data))
+    }
+
     /// The object `name` refers to, trying it as git does: as given, then under `refs/`,
     /// `refs/tags/`, `refs/heads/`, `refs/remotes/` and `refs/remotes/<name>/HEAD`.
     /// Symbolic refs are followed; tags are not peeled.

@@ -42,6 +42,13 @@ pub struct GroupFile {
     /// loading any pack index (the location is checked, never trusted).
     #[cfg_attr(feature = "serde", serde(default))]
     pub at: Option<crate::ObjectLocation>,
+    /// What its attributes do to its content (see [`crate::attr`]); `None` streams the
+    /// blob as stored.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub conversion: Option<crate::attr::Conversion>,
 }
 
 /// Write every group `claim` hands out below `root`, with `options.writers()` writers
@@ -233,9 +240,16 @@ impl<'a> Writer<'a> {
                     path: path(),
                     source,
                 })?;
-        let written = match file.at {
-            Some(at) => self.reader.write_blob_at(&file.id, at, &mut handle),
-            None => self.reader.write_blob(&file.id, &mut handle),
+        let reader = &mut self.reader;
+        let mut read = |sink: &mut dyn std::io::Write| match file.at {
+            Some(at) => reader.write_blob_at(&file.id, at, sink),
+            None => reader.write_blob(&file.id, sink),
+        };
+        let written = match &file.conversion {
+            Some(conversion) => {
+                crate::attr::write_converted(conversion, &file.id, &mut read, &mut handle)
+            }
+            None => read(&mut handle),
         };
         let bytes = written.map_err(|err| match err {
             odb::Error::Sink { source, .. } => Error::WriteFile {

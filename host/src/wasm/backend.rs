@@ -92,6 +92,7 @@ impl unfurl_engine::Backend for Backend<'_> {
             store: self.layout(),
             delta_cache_bytes: options.write.delta_cache_bytes as u64,
             refs: options.git.mode != unfurl_engine::gitdir::Mode::None,
+            attributes: options.attributes,
         };
         let reply = self.sandbox.guarded(self.deadline, interrupt, || {
             self.sandbox
