@@ -1,7 +1,8 @@
 //! Attributes: unfurl's checkout against a real `git clone` work tree (no user or system
 //! configuration, `.git` left out) on a store covering every attribute unfurl applies,
 //! with git's defaults, `-c core.autocrlf=true`, `-c core.autocrlf=input` and
-//! `-c core.eol=crlf`; then `git status` is clean with the checkout's `.git`, and `-c` keys
+//! `-c core.eol=crlf`; then `git status` is clean with the checkout's `.git` and `unfurl
+//! verify` accepts the checkout (and names a file written unconverted), and `-c` keys
 //! other than those two are usage errors.
 
 use std::fs;
@@ -276,6 +277,31 @@ fn git_status_is_clean_in_a_checkout_with_converted_files(rt: Runtime) {
     assert_eq!(
         status, "",
         "expected git status to be clean, got {status:?}"
+    );
+    let verify = |what: &str| {
+        let verified = unfurl(&[
+            "verify".as_ref(),
+            f.store.as_os_str(),
+            "main".as_ref(),
+            dest.as_os_str(),
+        ]);
+        (
+            verified.code,
+            verified.stdout.contains("plain.crlf"),
+            format!("{what}: {verified:?}"),
+        )
+    };
+    let (code, _, got) = verify("as written");
+    assert_eq!(
+        code,
+        Some(0),
+        "expected unfurl verify to accept the converted checkout, got {got}"
+    );
+    fs::write(dest.join("plain.crlf"), b"one\ntwo\n").unwrap();
+    let (code, named, got) = verify("plain.crlf as stored");
+    assert!(
+        code == Some(1) && named,
+        "expected unfurl verify to name plain.crlf, written as stored instead of converted, got {got}"
     );
 }
 
