@@ -27,3 +27,5 @@ mod wasm;
 mod verify;
 // Attributes (line endings, ident, encodings) as `git clone` applies them, and `-c`.
 mod attributes;
+// `--archive` against `git archive | tar -x`: export-ignore, export-subst, setuptools-scm.
+mod archive;

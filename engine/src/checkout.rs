@@ -45,6 +45,10 @@ pub struct Options {
     /// How `.gitattributes` and git's line-ending settings apply (see [`crate::attr`]).
     /// Default: the repository's attributes, none of the user's git configuration.
     pub attributes: crate::attr::Options,
+    /// Write the tree as `git archive REV | tar -x` would: leave out what `export-ignore`
+    /// names, expand `export-subst` files for the commit. A caller wants no `.git` with
+    /// it (the CLI's `--archive` implies `--git none`). Default: `false`.
+    pub archive: bool,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -165,6 +169,7 @@ impl Backend for Native<'_> {
             resolved.tree,
             cache,
             &options.attributes,
+            options.archive.then_some(resolved.commit),
             interrupt,
         )?;
         let refs = match options.git.mode {

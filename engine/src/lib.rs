@@ -41,6 +41,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod archive;
 mod cap;
 mod checkout;
 mod failure;

@@ -51,6 +51,9 @@ pub enum Request {
         /// How attributes apply (the plan carries each file's conversion).
         #[serde(default)]
         attributes: crate::attr::Options,
+        /// Plan as `git archive` would (see [`crate::Options::archive`]).
+        #[serde(default)]
+        archive: bool,
     },
     /// Write the groups the host hands out into [`DEST`].
     Write {

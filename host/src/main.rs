@@ -80,6 +80,9 @@ struct CheckoutArgs {
     /// A git setting to apply, as git's -c does: only core.autocrlf=true|input|false and core.eol=lf|crlf|native (by default no git configuration is read).
     #[arg(short = 'c', value_name = "KEY=VALUE", value_parser = git_config::parse)]
     config: Vec<git_config::Setting>,
+    /// Write the tree exactly as `git archive REV | tar -x` would: leave out export-ignore paths, expand export-subst files; implies --git none.
+    #[arg(long, conflicts_with = "git")]
+    archive: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -303,6 +306,10 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
         request.wasm.max_memory = max;
     }
     request.wasm.timeout = args.wasm_timeout;
+    if args.archive {
+        request.options.archive = true;
+        request.options.git.mode = unfurl_engine::gitdir::Mode::None;
+    }
     for setting in &args.config {
         setting.apply(&mut request.options.attributes);
     }

@@ -22,6 +22,13 @@ pub(crate) fn write_converted(
     read: &mut dyn FnMut(&mut dyn Write) -> Result<u64, odb::Error>,
     sink: &mut dyn Write,
 ) -> Result<u64, odb::Error> {
+    if let Some(content) = &conversion.replace {
+        sink.write_all(content).map_err(|source| odb::Error::Sink {
+            id: id.to_owned(),
+            source,
+        })?;
+        return Ok(content.len() as u64);
+    }
     if conversion.ident || conversion.encoding.is_some() {
         let mut data = Vec::new();
         read(&mut data)?;

@@ -19,14 +19,27 @@ use super::{AutoCrlf, Conversion, CoreEol, Eol, Options};
 pub(crate) const MAX_FILE_SIZE: u64 = 100 << 20;
 
 /// The attributes a checkout consults, in the order of git's `convert_attrs`.
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 8] = [
     "crlf",
     "ident",
     "eol",
     "text",
     "working-tree-encoding",
     "filter",
+    "export-ignore",
+    "export-subst",
 ];
+
+/// What the attributes say of one path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Decision {
+    /// The conversion of its content, if any.
+    pub(crate) conversion: Option<Conversion>,
+    /// `export-ignore`: an archive leaves it out.
+    pub(crate) export_ignore: bool,
+    /// `export-subst`: an archive expands its `$Format:…$` placeholders.
+    pub(crate) export_subst: bool,
+}
 
 /// The attribute rules of one checkout.
 pub(crate) struct Rules {
@@ -117,21 +130,30 @@ impl Rules {
 
     /// The conversion of the file at `path` (`/`-separated), `None` if it has none.
     pub(crate) fn conversion(&mut self, path: &BStr) -> Option<Conversion> {
+        self.decide(path, false).conversion
+    }
+
+    /// What the attributes say of `path` (`/`-separated), a directory if `is_dir`.
+    pub(crate) fn decide(&mut self, path: &BStr, is_dir: bool) -> Decision {
         self.outcome.reset();
         self.search.pattern_matching_relative_path(
             path,
             gix_glob::pattern::Case::Sensitive,
-            Some(false),
+            Some(is_dir),
             &mut self.outcome,
         );
-        let mut states: [StateRef<'_>; 6] = [StateRef::Unspecified; 6];
+        let mut states: [StateRef<'_>; 8] = [StateRef::Unspecified; 8];
         for (slot, found) in states.iter_mut().zip(self.outcome.iter_selected()) {
             *slot = found.assignment.state;
         }
         let _ = &self.collection;
-        let [crlf, ident, eol, text, encoding, _filter] = states;
+        let [crlf, ident, eol, text, encoding, _filter, ignore, subst] = states;
         let conversion = decide(&self.options, crlf, ident, eol, text, encoding);
-        (!conversion.is_none()).then_some(conversion)
+        Decision {
+            conversion: (!conversion.is_none()).then_some(conversion),
+            export_ignore: matches!(ignore, StateRef::Set),
+            export_subst: matches!(subst, StateRef::Set),
+        }
     }
 }
 
@@ -219,6 +241,7 @@ fn decide(
         ident: matches!(ident, StateRef::Set),
         eol,
         encoding,
+        replace: None,
     }
 }
 

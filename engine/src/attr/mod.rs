@@ -85,12 +85,19 @@ pub struct Conversion {
     /// spells it; never UTF-8 itself.
     #[cfg_attr(feature = "serde", serde(default))]
     pub encoding: Option<String>,
+    /// The file's whole content, already converted, instead of the blob's: what the
+    /// planner made of an `export-subst` file for an archive.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub replace: Option<Vec<u8>>,
 }
 
 impl Conversion {
     /// Whether it changes nothing.
     pub fn is_none(&self) -> bool {
-        !self.ident && self.eol == Eol::Keep && self.encoding.is_none()
+        !self.ident && self.eol == Eol::Keep && self.encoding.is_none() && self.replace.is_none()
     }
 }
 

@@ -24,7 +24,8 @@ fn main() -> ExitCode {
             delta_cache_bytes,
             refs,
             attributes,
-        }) => plan(&rev, &store, delta_cache_bytes, refs, attributes),
+            archive,
+        }) => plan(&rev, &store, delta_cache_bytes, refs, attributes, archive),
         Ok(Request::Write {
             store,
             delta_cache_bytes,
@@ -95,10 +96,12 @@ fn plan(
     delta_cache_bytes: u64,
     refs: bool,
     attributes: unfurl_engine::attr::Options,
+    archive: bool,
 ) -> Reply {
     let interrupt = AtomicBool::new(false);
     let mut options = options(delta_cache_bytes);
     options.attributes = attributes;
+    options.archive = archive;
     if refs {
         // Any mode but `None` makes the planner read the references; the host writes the
         // `.git` in the mode it was asked for.

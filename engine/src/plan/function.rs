@@ -33,16 +33,20 @@ pub(crate) fn plan_with_cache(
         tree,
         cache_bytes,
         &attr::Options::default(),
+        None,
         interrupt,
     )
 }
 
-/// [`plan_with_cache()`], with the attributes applied as `attributes` says.
+/// [`plan_with_cache()`], with the attributes applied as `attributes` says; with
+/// `archive`, as `git archive` of the commit it holds (if the revision named one) applies
+/// them.
 pub(crate) fn plan_with_attributes(
     store: &Store,
     tree: ObjectId,
     cache_bytes: usize,
     attributes: &attr::Options,
+    archive: Option<Option<ObjectId>>,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
     let info = match attributes.ignore {
@@ -50,7 +54,18 @@ pub(crate) fn plan_with_attributes(
         false => store.info_attributes()?,
     };
     let mut objects = store.odb().reader(cache_bytes);
-    plan_objects(&mut objects, tree, attributes, info, interrupt)
+    let (mut plan, subst) = plan_objects(
+        &mut objects,
+        tree,
+        attributes,
+        info,
+        archive.is_some(),
+        interrupt,
+    )?;
+    if let Some(Some(commit)) = archive {
+        crate::archive::expand(store, commit, &mut plan, &subst)?;
+    }
+    Ok(plan)
 }
 
 /// The passes, in order, reading from `objects`.
@@ -59,15 +74,17 @@ fn plan_objects(
     tree: ObjectId,
     attributes: &attr::Options,
     info: Option<Vec<u8>>,
+    archive: bool,
     interrupt: &AtomicBool,
-) -> Result<Plan, Error> {
+) -> Result<(Plan, Vec<usize>), Error> {
+    let mut walked = walk::walk(objects, tree, interrupt)?;
+    let subst = attributes::assign(objects, &mut walked, attributes, info, archive)?;
     let Walked {
         arena,
         mut files,
         mut symlinks,
         mut submodules,
-    } = walk::walk(objects, tree, interrupt)?;
-    attributes::assign(objects, &arena, &mut files, attributes, info)?;
+    } = walked;
     let dirs = arena.prune(&mut files, &mut symlinks, &mut submodules);
     let mut plan = Plan {
         dirs,
@@ -77,7 +94,7 @@ fn plan_objects(
         renames: Vec::new(),
     };
     placeholders::assign(&mut plan);
-    Ok(plan)
+    Ok((plan, subst))
 }
 
 #[cfg(test)]
@@ -91,9 +108,11 @@ mod tests {
             tree,
             &attr::Options::default(),
             None,
+            false,
             &AtomicBool::new(false),
         )
         .expect("a valid tree")
+        .0
     }
 
     /// `root` holds `a/` (two files and an empty tree), `b/` (one file, a link), an empty

@@ -226,6 +226,12 @@ impl Store {
         Ok((data.len() as u64 <= crate::attr::MAX_FILE_SIZE).then_some(data))
     }
 
+    /// The branch `HEAD` names (`refs/heads/main`), when it is a symbolic reference.
+    pub(crate) fn head_target(&self) -> Option<BString> {
+        let data = self.git_dir.read("HEAD".as_ref()).ok()?;
+        Some(data.strip_prefix(b"ref: ")?.trim().into())
+    }
+
     /// The object `name` refers to, trying it as git does: as given, then under `refs/`,
     /// `refs/tags/`, `refs/heads/`, `refs/remotes/` and `refs/remotes/<name>/HEAD`.
     /// Symbolic refs are followed; tags are not peeled.

@@ -93,6 +93,7 @@ impl unfurl_engine::Backend for Backend<'_> {
             delta_cache_bytes: options.write.delta_cache_bytes as u64,
             refs: options.git.mode != unfurl_engine::gitdir::Mode::None,
             attributes: options.attributes,
+            archive: options.archive,
         };
         let reply = self.sandbox.guarded(self.deadline, interrupt, || {
             self.sandbox
