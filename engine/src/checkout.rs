@@ -172,6 +172,8 @@ impl Backend for Native<'_> {
             options.archive.then_some(resolved.commit),
             interrupt,
         )?;
+        // Every LFS object is there, or the checkout fails before writing, naming each.
+        crate::lfs::check_present(self.store, &plan)?;
         let refs = match options.git.mode {
             gitdir::Mode::None => None,
             _ => Some(gitdir::store_refs(self.store)?),

@@ -51,6 +51,9 @@ pub enum ErrorKind {
     /// whose filesystem ignores case (`README` and `readme`); the message names both,
     /// `path` the earlier.
     CaseCollision,
+    /// `lfs-objects-missing`: Git LFS objects the checkout needs are not in the LFS objects
+    /// directory; `missing` lists every one (`object` is its SHA-256) with its path.
+    LfsObjectsMissing,
 }
 
 impl ErrorKind {
@@ -72,6 +75,7 @@ impl ErrorKind {
             ErrorKind::Sandbox => "sandbox",
             ErrorKind::InvalidOptions => "invalid-options",
             ErrorKind::CaseCollision => "case-collision",
+            ErrorKind::LfsObjectsMissing => "lfs-objects-missing",
         }
     }
 }

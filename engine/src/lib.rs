@@ -50,6 +50,7 @@ mod progress;
 
 pub mod attr;
 pub mod gitdir;
+pub mod lfs;
 pub mod plan;
 pub mod publish;
 pub mod resolve;

@@ -21,6 +21,8 @@ use crate::write::Stats;
 
 /// Where the guest finds the store.
 pub const STORE: &str = "/store";
+/// Where guests read Git LFS objects, when the caller gave their directory (read-only).
+pub const LFS_OBJECTS: &str = "/lfs";
 /// Where a writer guest writes the checkout (the host's staging directory).
 pub const DEST: &str = "/dest";
 /// The import (module `env`) by which a writer claims the next group: it returns the
@@ -73,6 +75,10 @@ pub enum Request {
 pub struct StoreLayout {
     /// Guest paths of the preopened alternate object directories, in the store's order.
     pub alternates: Vec<String>,
+    /// The guest path of the preopened Git LFS objects directory, when the caller gave
+    /// one (otherwise the store's own `lfs/objects` is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lfs_objects: Option<String>,
 }
 
 /// How long each stage took inside a guest, in microseconds.

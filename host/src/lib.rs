@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 mod dest;
+mod lfs;
 mod store;
 pub mod wasm;
 
@@ -26,6 +27,7 @@ use std::time::Instant;
 use unfurl_engine::write::Deferred;
 use unfurl_engine::{ErrorKind, Failure};
 
+pub use lfs::{LfsObject, lfs_objects};
 pub use store::open_store;
 
 /// Where the engine runs.
@@ -64,6 +66,9 @@ pub struct Request {
     pub options: unfurl_engine::Options,
     /// Limits for [`Runtime::Wasm`]: memory cap, deadline, compiled-module cache.
     pub wasm: wasm::Limits,
+    /// Where Git LFS objects are (laid out as `.git/lfs/objects`); under wasm it is
+    /// preopened read-only. Default: `None`, the store's own `lfs/objects`.
+    pub lfs_objects: Option<PathBuf>,
 }
 
 impl Request {
@@ -80,6 +85,7 @@ impl Request {
             runtime: Runtime::Native,
             options: unfurl_engine::Options::default(),
             wasm: wasm::Limits::default(),
+            lfs_objects: None,
         }
     }
 }
@@ -255,7 +261,19 @@ pub fn checkout(
     let mut phases = std::collections::BTreeMap::new();
     // Where the git directory and its object directories are: to open them natively, to
     // preopen them for the sandbox, and to name them in the checkout's `.git`.
-    let located = store::locate(&request.store)?;
+    let mut located = store::locate(&request.store)?;
+    located.lfs_objects.clone_from(&request.lfs_objects);
+    if let Some(lfs) = &request.lfs_objects
+        && !lfs.is_dir()
+    {
+        return Err(Error::Store {
+            path: request.store.clone(),
+            message: format!(
+                "the LFS objects directory {} is not a directory (give the directory git-lfs keeps its objects in, e.g. .git/lfs/objects)",
+                lfs.display()
+            ),
+        });
+    }
     let mut options = options;
     git_options(&mut options.git, request, &located)?;
     let mut preopens = Vec::new();
@@ -398,6 +416,9 @@ fn report_preopens(located: &store::Located, dest: &Path) -> Vec<Preopen> {
             .iter()
             .map(|(host, guest)| read_only(host, guest)),
     );
+    if let Some(lfs) = &given.lfs_objects {
+        out.push(read_only(lfs, unfurl_engine::wire::LFS_OBJECTS));
+    }
     out.push(Preopen {
         guest: unfurl_engine::wire::DEST.to_owned(),
         host: dest.display().to_string(),

@@ -24,6 +24,22 @@ enum Command {
     Checkout(CheckoutArgs),
     /// Compare the checkout DEST with REV of STORE: exit 0 if identical, 1 if not (the differences are listed).
     Verify(VerifyArgs),
+    /// List the Git LFS objects a checkout of REV needs, one `oid size path` line each, so that an installer can fetch exactly those.
+    LfsObjects(LfsObjectsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LfsObjectsArgs {
+    /// The store.
+    store: PathBuf,
+    /// The revision.
+    rev: String,
+    /// Print one JSON object on stdout: `objects` (`oid`, `size`, `path`).
+    #[arg(long)]
+    json: bool,
+    /// List what an --archive checkout needs (export-ignore paths left out).
+    #[arg(long)]
+    archive: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,6 +99,20 @@ struct CheckoutArgs {
     /// Write the tree exactly as `git archive REV | tar -x` would: leave out export-ignore paths, expand export-subst files; implies --git none.
     #[arg(long, conflicts_with = "git")]
     archive: bool,
+    /// Git LFS files: smudge (write the objects their pointers name, from the store's lfs/objects or --lfs-objects, checked) or pointers (write the pointers as stored, as GIT_LFS_SKIP_SMUDGE=1 does).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = LfsArg::Smudge)]
+    lfs: LfsArg,
+    /// Where the Git LFS objects are (laid out as .git/lfs/objects: aa/bb/OID); default: the store's lfs/objects. Under --runtime wasm it is preopened read-only.
+    #[arg(long, value_name = "DIR")]
+    lfs_objects: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LfsArg {
+    /// Write the objects the pointers name.
+    Smudge,
+    /// Write the pointers as stored.
+    Pointers,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -123,6 +153,7 @@ fn main() -> ExitCode {
     let json = match &cli.command {
         Command::Checkout(args) => args.json,
         Command::Verify(args) => args.json,
+        Command::LfsObjects(args) => args.json,
     };
     let signals = Signals::install();
     match run(cli, &signals) {
@@ -271,6 +302,7 @@ fn run(cli: Cli, signals: &Signals) -> anyhow::Result<bool> {
     match cli.command {
         Command::Checkout(args) => checkout(args, signals).map(|()| true),
         Command::Verify(args) => verify(args),
+        Command::LfsObjects(args) => lfs_objects(args).map(|()| true),
     }
 }
 
@@ -310,6 +342,8 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
         request.options.archive = true;
         request.options.git.mode = unfurl_engine::gitdir::Mode::None;
     }
+    request.options.attributes.lfs_pointers = matches!(args.lfs, LfsArg::Pointers);
+    request.lfs_objects = args.lfs_objects.clone();
     for setting in &args.config {
         setting.apply(&mut request.options.attributes);
     }
@@ -535,6 +569,29 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 /// `unfurl verify`: print the differences (or the JSON report); `Ok(true)` if identical.
+fn lfs_objects(args: LfsObjectsArgs) -> anyhow::Result<()> {
+    let options = unfurl_engine::Options {
+        archive: args.archive,
+        ..Default::default()
+    };
+    let objects = unfurl::lfs_objects(&args.store, &args.rev, &options).map_err(|err| {
+        anyhow::Error::new(err).context(format!(
+            "could not list the LFS objects of '{}' of {}",
+            args.rev,
+            args.store.display()
+        ))
+    })?;
+    if args.json {
+        print_json(&serde_json::json!({ "objects": objects }))?;
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        for o in &objects {
+            writeln!(stdout, "{} {} {}", o.oid, o.size, o.path.escape_debug())?;
+        }
+    }
+    Ok(())
+}
+
 fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
     let report = unfurl::verify(&args.store, &args.rev, &args.dest).map_err(|err| {
         anyhow::Error::new(err).context(format!(

@@ -39,6 +39,8 @@ pub(crate) struct Decision {
     pub(crate) export_ignore: bool,
     /// `export-subst`: an archive expands its `$Format:…$` placeholders.
     pub(crate) export_subst: bool,
+    /// `filter=lfs`: its blob may be a Git LFS pointer.
+    pub(crate) lfs: bool,
 }
 
 /// The attribute rules of one checkout.
@@ -129,6 +131,7 @@ impl Rules {
     }
 
     /// The conversion of the file at `path` (`/`-separated), `None` if it has none.
+    #[cfg(test)]
     pub(crate) fn conversion(&mut self, path: &BStr) -> Option<Conversion> {
         self.decide(path, false).conversion
     }
@@ -147,12 +150,13 @@ impl Rules {
             *slot = found.assignment.state;
         }
         let _ = &self.collection;
-        let [crlf, ident, eol, text, encoding, _filter, ignore, subst] = states;
+        let [crlf, ident, eol, text, encoding, filter, ignore, subst] = states;
         let conversion = decide(&self.options, crlf, ident, eol, text, encoding);
         Decision {
             conversion: (!conversion.is_none()).then_some(conversion),
             export_ignore: matches!(ignore, StateRef::Set),
             export_subst: matches!(subst, StateRef::Set),
+            lfs: matches!(filter, StateRef::Value(v) if v.as_bstr() == "lfs"),
         }
     }
 }
@@ -242,6 +246,7 @@ fn decide(
         eol,
         encoding,
         replace: None,
+        lfs: None,
     }
 }
 

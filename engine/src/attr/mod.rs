@@ -20,7 +20,7 @@ mod convert;
 mod decide;
 
 pub(crate) use convert::write_converted;
-pub(crate) use decide::{MAX_FILE_SIZE, Rules};
+pub(crate) use decide::{Decision, MAX_FILE_SIZE, Rules};
 
 /// git's `core.autocrlf`, as a caller opts in to it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -68,6 +68,10 @@ pub struct Options {
     /// were supported. Default: `false`.
     #[cfg_attr(feature = "serde", serde(default))]
     pub ignore: bool,
+    /// Write Git LFS pointers as stored, as `GIT_LFS_SKIP_SMUDGE=1` does, instead of the
+    /// objects they name. Default: `false` (the objects, see [`crate::lfs`]).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub lfs_pointers: bool,
 }
 
 /// What a writer does to one file's blob on its way to the file, in git's order: `ident`,
@@ -92,12 +96,23 @@ pub struct Conversion {
         serde(default, skip_serializing_if = "Option::is_none")
     )]
     pub replace: Option<Vec<u8>>,
+    /// Write the Git LFS object this pointer names instead of the blob (`filter=lfs`
+    /// with a valid pointer; see [`crate::lfs`]). Other conversions do not apply then.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub lfs: Option<crate::lfs::Pointer>,
 }
 
 impl Conversion {
     /// Whether it changes nothing.
     pub fn is_none(&self) -> bool {
-        !self.ident && self.eol == Eol::Keep && self.encoding.is_none() && self.replace.is_none()
+        !self.ident
+            && self.eol == Eol::Keep
+            && self.encoding.is_none()
+            && self.replace.is_none()
+            && self.lfs.is_none()
     }
 }
 

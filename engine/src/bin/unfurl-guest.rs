@@ -80,7 +80,11 @@ fn open_store(layout: &StoreLayout) -> Result<Store, unfurl_engine::Error> {
             path: PathBuf::from(path),
         })
         .collect();
-    Ok(Store::open(Dir::preopened(STORE), alternates)?)
+    let mut store = Store::open(Dir::preopened(STORE), alternates)?;
+    if let Some(lfs) = &layout.lfs_objects {
+        store.set_lfs_objects(Dir::preopened(lfs));
+    }
+    Ok(store)
 }
 
 fn options(delta_cache_bytes: u64) -> Options {

@@ -88,12 +88,18 @@ impl Error {
                 plan::Error::MissingObjects { .. } => ErrorKind::ObjectsMissing,
                 plan::Error::Interrupted => ErrorKind::Interrupted,
                 plan::Error::Malformed { .. } => ErrorKind::Sandbox,
+                plan::Error::LfsObjectsMissing { .. } => ErrorKind::LfsObjectsMissing,
                 _ => ErrorKind::TreeRejected,
             },
             Error::Write(e) => match e {
                 write::Error::Object { source, .. } => object_kind(source),
                 write::Error::Interrupted => ErrorKind::Interrupted,
                 write::Error::Refused { .. } => ErrorKind::Sandbox,
+                write::Error::Lfs { source, .. } => match source {
+                    crate::lfs::Error::Missing { .. } => ErrorKind::LfsObjectsMissing,
+                    crate::lfs::Error::Mismatch { .. } => ErrorKind::StoreCorrupt,
+                    _ => ErrorKind::Io,
+                },
                 _ => ErrorKind::Io,
             },
             Error::Publish(e) => match e {
@@ -151,6 +157,13 @@ impl Error {
                 .map(|(path, id)| crate::failure::MissingObject {
                     path: path.to_string(),
                     object: id.to_string(),
+                })
+                .collect(),
+            Error::Plan(plan::Error::LfsObjectsMissing { objects }) => objects
+                .iter()
+                .map(|(path, oid)| crate::failure::MissingObject {
+                    path: path.to_string(),
+                    object: oid.clone(),
                 })
                 .collect(),
             _ => Vec::new(),

@@ -13,7 +13,8 @@ use gix_object::Kind;
 use super::Error;
 use super::arena::Arena;
 use super::walk::{Objects, Walked};
-use crate::attr::{self, MAX_FILE_SIZE, Rules};
+use crate::attr::{self, Conversion, Decision, MAX_FILE_SIZE, Rules};
+use crate::lfs::{MAX_POINTER_SIZE, Pointer};
 
 /// The name git reads attributes from, in every directory of the tree.
 const ATTRIBUTES: &str = ".gitattributes";
@@ -59,7 +60,8 @@ pub(super) fn assign(
     if !archive {
         for file in files.iter_mut() {
             let path: BString = arena.entry_path(file.dir, file.name.as_bstr());
-            file.conversion = rules.conversion(path.as_bstr());
+            let decision = rules.decide(path.as_bstr(), false);
+            file.conversion = conversion(objects, file, decision, options)?;
         }
         return Ok(Vec::new());
     }
@@ -98,7 +100,7 @@ pub(super) fn assign(
         if decision.export_subst {
             subst.push(kept.len());
         }
-        file.conversion = decision.conversion;
+        file.conversion = conversion(objects, &file, decision, options)?;
         kept.push(file);
     }
     *files = kept;
@@ -115,6 +117,30 @@ pub(super) fn assign(
     let submodule_dirs = submodules.iter().map(|s| s.dir);
     remark(arena, written.into_iter().chain(submodule_dirs));
     Ok(subst)
+}
+
+/// The conversion `decision` gives `file`: a Git LFS object's content instead of its
+/// blob, when its `filter` is `lfs` and its blob is a valid pointer (read here; pointers
+/// are small), and the attributes' conversion otherwise.
+fn conversion(
+    objects: &mut impl Objects,
+    file: &super::File,
+    decision: Decision,
+    options: &attr::Options,
+) -> Result<Option<Conversion>, Error> {
+    if decision.lfs && !options.lfs_pointers {
+        let (kind, size) = objects.header(&file.id)?;
+        if kind == Kind::Blob && size <= MAX_POINTER_SIZE {
+            let (_, data) = objects.read(&file.id)?;
+            if let Some(pointer) = Pointer::parse(&data) {
+                return Ok(Some(Conversion {
+                    lfs: Some(pointer),
+                    ..Conversion::default()
+                }));
+            }
+        }
+    }
+    Ok(decision.conversion)
 }
 
 /// Mark again the directories that hold something, so that those emptied by

@@ -266,6 +266,12 @@ pub enum Error {
     /// The caller asked to stop.
     #[error("interrupted")]
     Interrupted,
+    /// Git LFS objects the checkout needs are not in the LFS objects directory.
+    #[error("the LFS objects directory lacks {} object(s) this checkout needs: {} (fetch them, e.g. with `git lfs fetch`, or give their directory with --lfs-objects; --lfs pointers writes the pointers instead)", objects.len(), describe_lfs(objects))]
+    LfsObjectsMissing {
+        /// Each missing object: the path that needs it and its SHA-256 (every one).
+        objects: Vec<(BString, String)>,
+    },
 }
 
 impl Error {
@@ -280,9 +286,19 @@ impl Error {
             | Error::KindMismatch { path, .. }
             | Error::TooDeep { path, .. } => Some(path.as_ref()),
             Error::MissingObjects { objects, .. } => objects.first().map(|(p, _)| p.as_ref()),
+            Error::LfsObjectsMissing { objects } => objects.first().map(|(p, _)| p.as_ref()),
             Error::Object(_) | Error::Malformed { .. } | Error::Interrupted => None,
         }
     }
+}
+
+/// Every missing LFS object, for the one-line message: `path (oid)`.
+fn describe_lfs(objects: &[(BString, String)]) -> String {
+    objects
+        .iter()
+        .map(|(path, oid)| format!("{path} ({oid})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The first few missing blobs, for the one-line message: `path (id)`.

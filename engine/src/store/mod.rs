@@ -75,6 +75,9 @@ pub struct Store {
     odb: Odb,
     packed_refs: OnceLock<Result<refs::Packed, Error>>,
     shallow: OnceLock<Result<HashSet<ObjectId>, Error>>,
+    /// Where Git LFS objects are read: set by the caller, or the git directory's
+    /// `lfs/objects` (opened when first needed; `None` if there is none).
+    lfs_objects: OnceLock<Option<Dir>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -137,6 +140,7 @@ impl Store {
             odb,
             packed_refs: OnceLock::new(),
             shallow: OnceLock::new(),
+            lfs_objects: OnceLock::new(),
         })
     }
 
@@ -224,6 +228,19 @@ impl Store {
         };
         let data = read().map_err(io)?;
         Ok((data.len() as u64 <= crate::attr::MAX_FILE_SIZE).then_some(data))
+    }
+
+    /// Read Git LFS objects from `dir` (laid out as `.git/lfs/objects`: `aa/bb/<oid>`)
+    /// instead of the store's own `lfs/objects`.
+    pub fn set_lfs_objects(&mut self, dir: Dir) {
+        self.lfs_objects = OnceLock::from(Some(dir));
+    }
+
+    /// The directory Git LFS objects are read from, if there is one.
+    pub(crate) fn lfs_objects(&self) -> Option<&Dir> {
+        self.lfs_objects
+            .get_or_init(|| self.git_dir.open_dir("lfs/objects".as_ref()).ok())
+            .as_ref()
     }
 
     /// The branch `HEAD` names (`refs/heads/main`), when it is a symbolic reference.

@@ -128,6 +128,8 @@ pub fn fan_out<T: Send>(jobs: usize, work: impl Fn() -> T + Sync) -> Vec<T> {
 /// Creates files: holds an object reader, a few directory handles, and what it wrote.
 struct Writer<'a> {
     reader: odb::Reader<'a>,
+    /// The store, for its Git LFS objects.
+    store: &'a Store,
     root: &'a Dir,
     /// Directories known to exist (this writer made them, or found them made).
     made: HashSet<BString>,
@@ -145,6 +147,7 @@ impl<'a> Writer<'a> {
     fn new(store: &'a Store, root: &'a Dir, cache_bytes: usize) -> Writer<'a> {
         Writer {
             reader: store.odb().reader(cache_bytes),
+            store,
             root,
             made: HashSet::new(),
             open: Vec::with_capacity(OPEN_DIRS),
@@ -246,6 +249,18 @@ impl<'a> Writer<'a> {
             None => reader.write_blob(&file.id, sink),
         };
         let written = match &file.conversion {
+            Some(conversion) if conversion.lfs.is_some() => {
+                let pointer = conversion.lfs.as_ref().expect("checked");
+                let lfs = self.store.lfs_objects();
+                let bytes =
+                    crate::lfs::write_object(lfs, pointer, &mut handle).map_err(|source| {
+                        Error::Lfs {
+                            path: path(),
+                            source,
+                        }
+                    })?;
+                Ok(bytes)
+            }
             Some(conversion) => {
                 crate::attr::write_converted(conversion, &file.id, &mut read, &mut handle)
             }

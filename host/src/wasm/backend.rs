@@ -47,6 +47,7 @@ pub(crate) fn preopens(located: &Located) -> Preopens {
             .map(|(i, dir)| (dir.clone(), format!("/alt/{i}")))
             .collect(),
         dest: None,
+        lfs_objects: located.lfs_objects.clone(),
     }
 }
 
@@ -76,6 +77,11 @@ impl<'a> Backend<'a> {
                 .iter()
                 .map(|(_, guest)| guest.clone())
                 .collect(),
+            lfs_objects: self
+                .preopens
+                .lfs_objects
+                .as_ref()
+                .map(|_| wire::LFS_OBJECTS.to_owned()),
         }
     }
 }
