@@ -29,3 +29,5 @@ mod verify;
 mod attributes;
 // `--archive` against `git archive | tar -x`: export-ignore, export-subst, setuptools-scm.
 mod archive;
+// Git LFS with real git-lfs fixtures: smudged checkout, missing/corrupt objects, pointers, listing.
+mod lfs;
