@@ -1,7 +1,7 @@
 //! Content as the repository declares it: line endings, `ident` and
 //! `working-tree-encoding`, decided from `.gitattributes` the way `git checkout` decides.
 //!
-//! The decision is the planner's ([`Rules`], in `decide`): it reads the tree's
+//! The decision is the planner's (`Rules`, in `decide`): it reads the tree's
 //! `.gitattributes` files at the commit and the store's `info/attributes`, and gives each
 //! file that needs one a [`Conversion`], which travels in the plan (and so to sandboxed
 //! writers). The writers apply it (`convert`), streaming where the conversion allows.

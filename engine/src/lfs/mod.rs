@@ -11,7 +11,7 @@
 //! A blob that is not a valid pointer (a bad oid, an absurd size, anything but the
 //! pointer format) is written as stored, as git-lfs writes it; its content is never used
 //! as a path. The planner finds every pointer, and checks that every object is there
-//! before anything is written ([`check_present()`]): the checkout fails once, listing each
+//! before anything is written (`check_present`): the checkout fails once, listing each
 //! missing object with its path. A writer that finds an object of the wrong size or hash
 //! fails the checkout ([`Error::Mismatch`]), and the staging directory goes with it.
 
