@@ -361,3 +361,54 @@ fn lfs_objects_lists_what_git_lfs_lists() {
         );
     }
 }
+
+#[test]
+fn under_wasm_the_lfs_objects_directory_is_preopened_read_only_and_nothing_more() {
+    let f = fixture();
+    let tmp = TempDir::new("lfs-preopens");
+    let dest = tmp.join("dest");
+    let objects = f.store.join("lfs/objects");
+    let args = [
+        "--json",
+        "--git",
+        "none",
+        "--lfs-objects",
+        objects.to_str().unwrap(),
+    ];
+    let run = unfurl(&checkout_args(
+        Runtime::Wasm,
+        &args,
+        &f.store,
+        "main",
+        &dest,
+    ));
+    assert_eq!(run.code, Some(0), "expected exit 0, got {run:?}");
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON object");
+    let preopens: Vec<(String, String)> = json["preopens"]
+        .as_array()
+        .expect("preopens")
+        .iter()
+        .map(|p| {
+            (
+                p["guest"].as_str().unwrap().to_owned(),
+                p["access"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("/store", "read-only"),
+        ("/lfs", "read-only"),
+        ("/dest", "read-write"),
+    ]
+    .map(|(g, a)| (g.to_owned(), a.to_owned()));
+    assert_eq!(
+        preopens, want,
+        "expected the LFS directory read-only beside the usual preopens, got {json}"
+    );
+    let lfs_host = json["preopens"][1]["host"].as_str().unwrap();
+    assert_eq!(
+        Path::new(lfs_host),
+        objects,
+        "expected /lfs to be the directory given"
+    );
+}
