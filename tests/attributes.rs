@@ -17,6 +17,7 @@ runtime_tests!(
     core_autocrlf_input_applies_as_git_clone_applies_it,
     core_eol_crlf_applies_as_git_clone_applies_it,
     git_status_is_clean_in_a_checkout_with_converted_files,
+    a_checkout_with_core_autocrlf_records_it_in_its_git_config,
 );
 
 /// Each attribute line of the root `.gitattributes`, by the extension it applies to.
@@ -334,4 +335,46 @@ fn config_keys_other_than_autocrlf_and_eol_are_usage_errors() {
         );
         assert!(!dest.exists(), "-c {setting:?}: expected nothing written");
     }
+}
+
+fn a_checkout_with_core_autocrlf_records_it_in_its_git_config(rt: Runtime) {
+    let f = fixture();
+    let tmp = TempDir::new("attributes-config");
+    let dest = tmp.join("dest");
+    let args = ["-c", "core.autocrlf=true", "-c", "core.eol=crlf"];
+    let run = unfurl(&checkout_args(rt, &args, &f.store, "main", &dest));
+    assert_eq!(run.code, Some(0), "expected exit 0, got {run:?}");
+    let plain = fs::read(dest.join("plain.none")).unwrap();
+    assert_eq!(
+        plain, b"one\r\ntwo\r\n",
+        "expected autocrlf to convert plain.none"
+    );
+    assert_eq!(
+        git(&dest, &["config", "core.autocrlf"]),
+        "true",
+        "core.autocrlf recorded"
+    );
+    assert_eq!(
+        git(&dest, &["config", "core.eol"]),
+        "crlf",
+        "core.eol recorded"
+    );
+    // With every file read again (no index), git converts each back as a clone
+    // configured so would: the same files (stored with CRLF, say) show as modified.
+    let reread = |dir: &Path| {
+        fs::remove_file(dir.join(".git/index")).unwrap();
+        git(dir, &["reset", "-q"]);
+        git(dir, &["status", "--porcelain"])
+    };
+    let reference = git_clone_tree(&["core.autocrlf=true", "core.eol=crlf"]);
+    let clone = reference.join("clone");
+    git(&clone, &["config", "core.autocrlf", "true"]);
+    git(&clone, &["config", "core.eol", "crlf"]);
+    // The checkout's `.git` does not repeat the store's `info/attributes` (see the README).
+    fs::remove_file(clone.join(".git/info/attributes")).unwrap();
+    let (want, got) = (reread(&clone), reread(&dest));
+    assert_eq!(
+        got, want,
+        "expected git status after re-reading every file to be a git clone's"
+    );
 }

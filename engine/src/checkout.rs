@@ -283,6 +283,8 @@ pub fn run(
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
     let mut options = options.clone();
+    // The `.git` records the line-ending settings the files were written with.
+    options.git.line_endings = options.attributes;
     if options.git.mode != gitdir::Mode::None {
         // Files a whole second older than the index are never racily clean to git, so
         // `git status` trusts their stat data without reading them (see `gitdir`).
