@@ -14,6 +14,7 @@ use crate::support::*;
 runtime_tests!(
     archive_output_equals_git_archive_for_every_revision,
     setuptools_scm_reads_the_same_version_as_from_git_archive,
+    abbreviations_grow_with_the_store_as_git_s,
 );
 
 const ATTRIBUTES: &str = "\
@@ -227,4 +228,60 @@ fn archive_and_an_explicit_git_mode_are_a_usage_error() {
     ));
     assert_eq!(run.code, Some(2), "expected a usage error, got {run:?}");
     assert!(!dest.exists(), "expected nothing written");
+}
+
+/// A store of over 16 384 packed objects, where git abbreviates to 8 digits: made with
+/// `git fast-import` (one pack), a tagged commit and one after it.
+fn large_store() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let tmp = TempDir::new("archive-large");
+        let store = init_bare(&tmp.join("store.git"));
+        let mut stream = String::new();
+        for i in 0..17_000 {
+            let data = format!("blob {i}\n");
+            stream.push_str(&format!("blob\nmark :{}\ndata {}\n{data}\n", i + 1, data.len()));
+        }
+        let attrs = ".git_archival.txt export-subst\n";
+        let archival = "h=$Format:%h$ describe=$Format:%(describe)$\n";
+        for (n, message) in [(1, "first"), (2, "second")] {
+            stream.push_str(&format!(
+                "commit refs/heads/main\ncommitter C <c@d> {} +0000\ndata {}\n{message}\n",
+                1_700_000_000 + n,
+                message.len() + 1
+            ));
+            for (name, data) in [(".gitattributes", attrs), (".git_archival.txt", archival)] {
+                stream.push_str(&format!("M 100644 inline {name}\ndata {}\n{data}\n", data.len()));
+            }
+            stream.push_str(&format!("M 100644 :{n} f{n}\n\n"));
+            if n == 1 {
+                stream.push_str("tag v1.0.0\nfrom refs/heads/main\ntagger T <t@d> 1700000001 +0000\ndata 3\nv1\n\n");
+            }
+        }
+        git_stdin(&store, &["fast-import", "--quiet"], stream.as_bytes());
+        Fixture { _tmp: tmp, store }
+    })
+}
+
+fn abbreviations_grow_with_the_store_as_git_s(rt: Runtime) {
+    let f = large_store();
+    assert_eq!(
+        git(&f.store, &["rev-parse", "--short", "main"]).len(),
+        8,
+        "expected git to abbreviate to 8 digits in a store this large"
+    );
+    let tmp = TempDir::new("archive-large-out");
+    let dest = tmp.join("dest");
+    let run = unfurl(&checkout_args(rt, &["--archive"], &f.store, "main", &dest));
+    assert_eq!(run.code, Some(0), "expected exit 0, got {run:?}");
+    let reference = reference(&f.store, "main");
+    let (want, got) = (
+        fs::read_to_string(reference.join(".git_archival.txt")).unwrap(),
+        fs::read_to_string(dest.join(".git_archival.txt")).unwrap(),
+    );
+    assert_eq!(got, want, "expected git archive's expansion");
+    assert!(
+        want.contains("describe=v1.0.0-1-g"),
+        "expected a describe, got {want:?}"
+    );
 }

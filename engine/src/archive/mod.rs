@@ -97,11 +97,13 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// `id` abbreviated to `len` digits, or to as few as keep it unique in the store, at
-    /// least 7 (git's default grows with the number of objects; see the README).
+    /// `id` abbreviated to `len` digits, or to git's default length, then lengthened as
+    /// far as it takes to be unique in the store.
     fn abbreviate(&self, id: &ObjectId, len: Option<usize>) -> String {
         let hex = id.to_string();
-        let mut len = len.unwrap_or(7).clamp(4, hex.len());
+        let mut len = len
+            .unwrap_or_else(|| default_abbrev(self.store.odb().packed_objects()))
+            .clamp(4, hex.len());
         while len < hex.len() {
             let prefix = gix_hash::Prefix::new(id, len).expect("a valid length");
             match self.store.odb().ids_with_prefix(prefix) {
@@ -149,6 +151,13 @@ impl pretty::Context for Context<'_> {
         });
         Some(described.ok().flatten().unwrap_or_default())
     }
+}
+
+/// git's default abbreviation length (`core.abbrev` unset): half the bits needed to count
+/// the packed objects, rounded up, and at least 7 (`repo_find_unique_abbrev_r`).
+fn default_abbrev(packed_objects: u64) -> usize {
+    let bits = 64 - packed_objects.leading_zeros() as usize; // git's msb() + 1
+    bits.div_ceil(2).max(7)
 }
 
 /// `%D` of `commit`: `HEAD -> branch` or `HEAD` first, then the other branches, remote
@@ -211,4 +220,24 @@ fn peels_to(reader: &mut odb::Reader<'_>, mut id: ObjectId, commit: ObjectId) ->
         id = next;
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_abbrev;
+
+    #[test]
+    fn the_default_abbreviation_grows_with_the_packed_objects_as_git_s() {
+        // 17 002 packed objects: `git rev-parse --short` gives 8 digits.
+        for (count, len) in [
+            (0, 7),
+            (100, 7),
+            (16_383, 7),
+            (16_384, 8),
+            (17_002, 8),
+            (1 << 20, 11),
+        ] {
+            assert_eq!(default_abbrev(count), len, "for {count} packed objects");
+        }
+    }
 }
