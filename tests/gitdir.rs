@@ -58,7 +58,7 @@ fn expected(rev: &str) -> &'static Expected {
 }
 
 /// A virtual environment with setuptools-scm from PyPI, made once per target directory.
-fn scm_python() -> &'static Path {
+pub(crate) fn scm_python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("venv-setuptools-scm");
@@ -92,7 +92,7 @@ fn scm_python() -> &'static Path {
 }
 
 /// The version setuptools-scm reads from the checkout at `dir`.
-fn scm_version(dir: &Path) -> String {
+pub(crate) fn scm_version(dir: &Path) -> String {
     let out = run(Command::new(scm_python())
         .args(["-m", "setuptools_scm", "-r"])
         .arg(dir)

@@ -32,3 +32,9 @@ mod switch;
 mod paths;
 // Submodules: nested checkouts equal `git clone --recurse-submodules`; hostile and missing ones.
 mod submodules;
+// Attributes (line endings, ident, encodings) as `git clone` applies them, and `-c`.
+mod attributes;
+// `--archive` against `git archive | tar -x`: export-ignore, export-subst, setuptools-scm.
+mod archive;
+// Git LFS with real git-lfs fixtures: smudged checkout, missing/corrupt objects, pointers, listing.
+mod lfs;

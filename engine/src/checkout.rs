@@ -59,6 +59,13 @@ pub struct Options {
     /// Whether and from where submodules are checked out (see [`submodule`]). Default:
     /// not at all, gitlinks stay empty directories.
     pub submodules: submodule::Options,
+    /// How `.gitattributes` and git's line-ending settings apply (see [`crate::attr`]).
+    /// Default: the repository's attributes, none of the user's git configuration.
+    pub attributes: crate::attr::Options,
+    /// Write the tree as `git archive REV | tar -x` would: leave out what `export-ignore`
+    /// names, expand `export-subst` files for the commit. A caller wants no `.git` with
+    /// it (the CLI's `--archive` implies `--git none`). Default: `false`.
+    pub archive: bool,
 }
 
 /// What a checkout did. Data, not logs: nothing here needs parsing.
@@ -191,7 +198,17 @@ impl Backend for Native<'_> {
         // With a `.git`, the index lists the entries outside the selected paths too.
         let selection = plan::Selection::new(&options.paths)?
             .keeping_outside(options.git.mode != gitdir::Mode::None);
-        let plan = plan::plan_selected(self.store, resolved.tree, cache, &selection, interrupt)?;
+        let plan = plan::plan_with(
+            self.store,
+            resolved.tree,
+            cache,
+            &selection,
+            &options.attributes,
+            options.archive.then_some(resolved.commit),
+            interrupt,
+        )?;
+        // Every LFS object is there, or the checkout fails before writing, naming each.
+        crate::lfs::check_present(self.store, &plan)?;
         let refs = match options.git.mode {
             gitdir::Mode::None => None,
             _ => Some(gitdir::store_refs(self.store)?),
@@ -310,6 +327,8 @@ pub fn run(
 ) -> Result<Outcome, Error> {
     let start = Instant::now();
     let mut options = options.clone();
+    // The `.git` records the line-ending settings the files were written with.
+    options.git.line_endings = options.attributes;
     if options.git.mode != gitdir::Mode::None {
         // Files a whole second older than the index are never racily clean to git, so
         // `git status` trusts their stat data without reading them (see `gitdir`).

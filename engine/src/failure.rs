@@ -60,6 +60,9 @@ pub enum ErrorKind {
     /// `submodules-missing`: stores or commits of submodules are missing; `missing` lists
     /// every such submodule with its path, URL, commit and what is missing.
     SubmodulesMissing,
+    /// `lfs-objects-missing`: Git LFS objects the checkout needs are not in the LFS objects
+    /// directory; `missing` lists every one (`object` is its SHA-256) with its path.
+    LfsObjectsMissing,
 }
 
 impl ErrorKind {
@@ -84,6 +87,7 @@ impl ErrorKind {
             ErrorKind::LocalChanges => "local-changes",
             ErrorKind::PathNotFound => "path-not-found",
             ErrorKind::SubmodulesMissing => "submodules-missing",
+            ErrorKind::LfsObjectsMissing => "lfs-objects-missing",
         }
     }
 }

@@ -42,13 +42,16 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+mod archive;
 mod cap;
 mod checkout;
 mod failure;
 mod odb;
 mod progress;
 
+pub mod attr;
 pub mod gitdir;
+pub mod lfs;
 pub mod plan;
 pub mod publish;
 pub mod resolve;

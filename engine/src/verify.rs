@@ -77,10 +77,24 @@ pub fn verify(
     for i in 1..plan.dirs.len() {
         expected.insert(plan.dir_path(i), Expected::Dir);
     }
+    let mut reader = store.odb().reader(8 << 20);
     for file in &plan.files {
         let path = crate::write::join(plan.dir_path(file.dir).as_ref(), file.name.as_ref());
+        let id = match &file.conversion {
+            None => file.id,
+            // A converted file is compared with the blob as its attributes write it (held
+            // in memory here: such files are text files).
+            Some(conversion) => {
+                let mut converted = Vec::new();
+                let mut read = |sink: &mut dyn std::io::Write| reader.write_blob(&file.id, sink);
+                crate::attr::write_converted(conversion, &file.id, &mut read, &mut converted)
+                    .map_err(|source| Error::Plan(crate::plan::Error::Object(source)))?;
+                gix_object::compute_hash(gix_hash::Kind::Sha1, gix_object::Kind::Blob, &converted)
+                    .map_err(|e| io_error(&path, std::io::Error::other(e.to_string())))?
+            }
+        };
         let e = Expected::File {
-            id: file.id,
+            id,
             executable: file.executable,
         };
         expected.insert(path, e);

@@ -21,6 +21,8 @@ use crate::write::Stats;
 
 /// Where the guest finds the store.
 pub const STORE: &str = "/store";
+/// Where guests read Git LFS objects, when the caller gave their directory (read-only).
+pub const LFS_OBJECTS: &str = "/lfs";
 /// Where a writer guest writes the checkout (the host's staging directory).
 pub const DEST: &str = "/dest";
 /// The import (module `env`) by which a writer claims the next group: it returns the
@@ -55,6 +57,12 @@ pub enum Request {
         /// Also read the commit's `.gitmodules`, for its submodules.
         #[serde(default)]
         gitmodules: bool,
+        /// How attributes apply (the plan carries each file's conversion).
+        #[serde(default)]
+        attributes: crate::attr::Options,
+        /// Plan as `git archive` would (see [`crate::Options::archive`]).
+        #[serde(default)]
+        archive: bool,
     },
     /// Write the groups the host hands out into [`DEST`].
     Write {
@@ -74,6 +82,10 @@ pub enum Request {
 pub struct StoreLayout {
     /// Guest paths of the preopened alternate object directories, in the store's order.
     pub alternates: Vec<String>,
+    /// The guest path of the preopened Git LFS objects directory, when the caller gave
+    /// one (otherwise the store's own `lfs/objects` is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lfs_objects: Option<String>,
 }
 
 /// How long each stage took inside a guest, in microseconds.

@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 mod dest;
+mod lfs;
 mod store;
 mod submodules;
 pub mod wasm;
@@ -27,6 +28,7 @@ use std::time::Instant;
 use unfurl_engine::write::Deferred;
 use unfurl_engine::{ErrorKind, Failure};
 
+pub use lfs::{LfsObject, lfs_objects};
 pub use store::open_store;
 pub use submodules::{ListedModule, SubmoduleStores, list as list_submodules};
 
@@ -73,6 +75,9 @@ pub struct Request {
     /// The URL the store was fetched from (`--url`): relative submodule URLs resolve
     /// against it when the store has no `remote.origin.url`. Default: `None`.
     pub url: Option<String>,
+    /// Where Git LFS objects are (laid out as `.git/lfs/objects`); under wasm it is
+    /// preopened read-only. Default: `None`, the store's own `lfs/objects`.
+    pub lfs_objects: Option<PathBuf>,
 }
 
 impl Request {
@@ -91,6 +96,7 @@ impl Request {
             wasm: wasm::Limits::default(),
             submodules: None,
             url: None,
+            lfs_objects: None,
         }
     }
 }
@@ -324,7 +330,19 @@ pub fn checkout(
     let mut phases = std::collections::BTreeMap::new();
     // Where the git directory and its object directories are: to open them natively, to
     // preopen them for the sandbox, and to name them in the checkout's `.git`.
-    let located = store::locate(&request.store)?;
+    let mut located = store::locate(&request.store)?;
+    located.lfs_objects.clone_from(&request.lfs_objects);
+    if let Some(lfs) = &request.lfs_objects
+        && !lfs.is_dir()
+    {
+        return Err(Error::Store {
+            path: request.store.clone(),
+            message: format!(
+                "the LFS objects directory {} is not a directory (give the directory git-lfs keeps its objects in, e.g. .git/lfs/objects)",
+                lfs.display()
+            ),
+        });
+    }
     let mut options = options;
     git_options(&mut options.git, &request.store, &located)?;
     if let Some(stores) = &request.submodules {
@@ -511,6 +529,9 @@ fn report_preopens(located: &store::Located, dest: &Path) -> Vec<Preopen> {
             .iter()
             .map(|(host, guest)| read_only(host, guest)),
     );
+    if let Some(lfs) = &given.lfs_objects {
+        out.push(read_only(lfs, unfurl_engine::wire::LFS_OBJECTS));
+    }
     out.push(Preopen {
         guest: unfurl_engine::wire::DEST.to_owned(),
         host: dest.display().to_string(),

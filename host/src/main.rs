@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod git_config;
+
 /// Portable git checkout: materialize one commit of a local store, natively or confined under WASI.
 #[derive(Debug, Parser)]
 #[command(name = "unfurl", version, about, propagate_version = true)]
@@ -24,6 +26,8 @@ enum Command {
     Verify(VerifyArgs),
     /// List the submodules of REV of STORE: what `checkout --recurse-submodules` needs (status, commit, path, name, URL).
     Submodules(SubmodulesArgs),
+    /// List the Git LFS objects a checkout of REV needs, one `oid size path` line each, so that an installer can fetch exactly those.
+    LfsObjects(LfsObjectsArgs),
 }
 
 /// Where submodule stores are (shared by `checkout` and `submodules`).
@@ -63,6 +67,20 @@ struct SubmodulesArgs {
     json: bool,
     #[command(flatten)]
     stores: SubmoduleStoreArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct LfsObjectsArgs {
+    /// The store.
+    store: PathBuf,
+    /// The revision.
+    rev: String,
+    /// Print one JSON object on stdout: `objects` (`oid`, `size`, `path`).
+    #[arg(long)]
+    json: bool,
+    /// List what an --archive checkout needs (export-ignore paths left out).
+    #[arg(long)]
+    archive: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -130,6 +148,26 @@ struct CheckoutArgs {
     recurse_submodules: bool,
     #[command(flatten)]
     stores: SubmoduleStoreArgs,
+    /// A git setting to apply, as git's -c does: only core.autocrlf=true|input|false and core.eol=lf|crlf|native (by default no git configuration is read).
+    #[arg(short = 'c', value_name = "KEY=VALUE", value_parser = git_config::parse)]
+    config: Vec<git_config::Setting>,
+    /// Write the tree exactly as `git archive REV | tar -x` would: leave out export-ignore paths, expand export-subst files; implies --git none.
+    #[arg(long, conflicts_with = "git")]
+    archive: bool,
+    /// Git LFS files: smudge (write the objects their pointers name, from the store's lfs/objects or --lfs-objects, checked) or pointers (write the pointers as stored, as GIT_LFS_SKIP_SMUDGE=1 does).
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = LfsArg::Smudge)]
+    lfs: LfsArg,
+    /// Where the Git LFS objects are (laid out as .git/lfs/objects: aa/bb/OID); default: the store's lfs/objects. Under --runtime wasm it is preopened read-only.
+    #[arg(long, value_name = "DIR")]
+    lfs_objects: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LfsArg {
+    /// Write the objects the pointers name.
+    Smudge,
+    /// Write the pointers as stored.
+    Pointers,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -171,6 +209,7 @@ fn main() -> ExitCode {
         Command::Checkout(args) => args.json,
         Command::Verify(args) => args.json,
         Command::Submodules(args) => args.json,
+        Command::LfsObjects(args) => args.json,
     };
     let signals = Signals::install();
     match run(cli, &signals) {
@@ -321,6 +360,7 @@ fn run(cli: Cli, signals: &Signals) -> anyhow::Result<bool> {
         Command::Checkout(args) => checkout(args, signals).map(|()| true),
         Command::Verify(args) => verify(args),
         Command::Submodules(args) => submodules(args).map(|()| true),
+        Command::LfsObjects(args) => lfs_objects(args).map(|()| true),
     }
 }
 
@@ -371,6 +411,15 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
         request.wasm.max_memory = max;
     }
     request.wasm.timeout = args.wasm_timeout;
+    if args.archive {
+        request.options.archive = true;
+        request.options.git.mode = unfurl_engine::gitdir::Mode::None;
+    }
+    request.options.attributes.lfs_pointers = matches!(args.lfs, LfsArg::Pointers);
+    request.lfs_objects = args.lfs_objects.clone();
+    for setting in &args.config {
+        setting.apply(&mut request.options.attributes);
+    }
     if let Some(jobs) = args.jobs {
         request.options.write.jobs = usize::from(jobs);
     }
@@ -678,6 +727,29 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 /// `unfurl verify`: print the differences (or the JSON report); `Ok(true)` if identical.
+fn lfs_objects(args: LfsObjectsArgs) -> anyhow::Result<()> {
+    let options = unfurl_engine::Options {
+        archive: args.archive,
+        ..Default::default()
+    };
+    let objects = unfurl::lfs_objects(&args.store, &args.rev, &options).map_err(|err| {
+        anyhow::Error::new(err).context(format!(
+            "could not list the LFS objects of '{}' of {}",
+            args.rev,
+            args.store.display()
+        ))
+    })?;
+    if args.json {
+        print_json(&serde_json::json!({ "objects": objects }))?;
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        for o in &objects {
+            writeln!(stdout, "{} {} {}", o.oid, o.size, o.path.escape_debug())?;
+        }
+    }
+    Ok(())
+}
+
 fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
     let report = unfurl::verify(&args.store, &args.rev, &args.dest).map_err(|err| {
         anyhow::Error::new(err).context(format!(

@@ -27,6 +27,8 @@ pub(crate) struct Located {
     /// first (the engine takes it as the store's own object directory, see
     /// [`unfurl_engine::Alternate`]), then the alternates.
     pub(crate) alternates: Vec<PathBuf>,
+    /// The Git LFS objects directory the caller gave (`--lfs-objects`), if any.
+    pub(crate) lfs_objects: Option<PathBuf>,
 }
 
 /// Find the git directory of the store at `path`, where its objects are, and the
@@ -71,6 +73,7 @@ pub(crate) fn locate(path: &Path) -> Result<Located, Error> {
     Ok(Located {
         git_dir,
         alternates: found,
+        lfs_objects: None,
     })
 }
 
@@ -162,7 +165,7 @@ pub(crate) fn open_located(path: &Path, located: &Located) -> Result<Store, Erro
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Store::open(dir, alternates).map_err(|e| match e {
+    let mut store = Store::open(dir, alternates).map_err(|e| match e {
         unfurl_engine::store::Error::NotARepository { missing } => store_error(
             path,
             format!(
@@ -173,7 +176,17 @@ pub(crate) fn open_located(path: &Path, located: &Located) -> Result<Store, Erro
         // Anything else keeps its kind (an unreadable file is `io`, a bad index
         // `store-corrupt`): the CLI names the store in its context.
         e => Error::Engine(e.into()),
-    })
+    })?;
+    if let Some(lfs) = &located.lfs_objects {
+        let dir = CapDir::open_ambient_dir(lfs, ambient_authority()).map_err(|e| {
+            store_error(
+                path,
+                format!("cannot open LFS objects directory {}: {e}", lfs.display()),
+            )
+        })?;
+        store.set_lfs_objects(Dir::from(dir));
+    }
+    Ok(store)
 }
 
 /// The object directories named by `listed` (the lines of `objects`' alternates file),

@@ -25,7 +25,18 @@ fn main() -> ExitCode {
             refs,
             paths,
             gitmodules,
-        }) => plan(&rev, &store, delta_cache_bytes, refs, paths, gitmodules),
+            attributes,
+            archive,
+        }) => plan(
+            &rev,
+            &store,
+            delta_cache_bytes,
+            refs,
+            paths,
+            gitmodules,
+            attributes,
+            archive,
+        ),
         Ok(Request::Write {
             store,
             delta_cache_bytes,
@@ -81,7 +92,11 @@ fn open_store(layout: &StoreLayout) -> Result<Store, unfurl_engine::Error> {
             path: PathBuf::from(path),
         })
         .collect();
-    Ok(Store::open(Dir::preopened(STORE), alternates)?)
+    let mut store = Store::open(Dir::preopened(STORE), alternates)?;
+    if let Some(lfs) = &layout.lfs_objects {
+        store.set_lfs_objects(Dir::preopened(lfs));
+    }
+    Ok(store)
 }
 
 fn options(delta_cache_bytes: u64) -> Options {
@@ -98,11 +113,15 @@ fn plan(
     refs: bool,
     paths: Vec<String>,
     gitmodules: bool,
+    attributes: unfurl_engine::attr::Options,
+    archive: bool,
 ) -> Reply {
     let interrupt = AtomicBool::new(false);
     let mut options = options(delta_cache_bytes);
     options.paths = paths.into_iter().map(Into::into).collect();
     options.submodules.gitmodules = gitmodules;
+    options.attributes = attributes;
+    options.archive = archive;
     if refs {
         // Any mode but `None` makes the planner read the references; the host writes the
         // `.git` in the mode it was asked for.

@@ -399,6 +399,7 @@ mod tests {
             id: id(n),
             executable: false,
             at: None,
+            conversion: None,
         }
     }
 

@@ -96,12 +96,18 @@ impl Error {
                 plan::Error::Malformed { .. } => ErrorKind::Sandbox,
                 plan::Error::PathNotFound { .. } => ErrorKind::PathNotFound,
                 plan::Error::BadPath { .. } => ErrorKind::InvalidOptions,
+                plan::Error::LfsObjectsMissing { .. } => ErrorKind::LfsObjectsMissing,
                 _ => ErrorKind::TreeRejected,
             },
             Error::Write(e) => match e {
                 write::Error::Object { source, .. } => object_kind(source),
                 write::Error::Interrupted => ErrorKind::Interrupted,
                 write::Error::Refused { .. } => ErrorKind::Sandbox,
+                write::Error::Lfs { source, .. } => match source {
+                    crate::lfs::Error::Missing { .. } => ErrorKind::LfsObjectsMissing,
+                    crate::lfs::Error::Mismatch { .. } => ErrorKind::StoreCorrupt,
+                    _ => ErrorKind::Io,
+                },
                 _ => ErrorKind::Io,
             },
             Error::Publish(e) => match e {
@@ -192,6 +198,15 @@ impl Error {
                         }
                         .to_owned(),
                     ),
+                })
+                .collect(),
+            Error::Plan(plan::Error::LfsObjectsMissing { objects }) => objects
+                .iter()
+                .map(|(path, oid)| crate::failure::MissingObject {
+                    path: path.to_string(),
+                    object: oid.clone(),
+                    url: None,
+                    lack: None,
                 })
                 .collect(),
             _ => Vec::new(),

@@ -77,6 +77,11 @@ pub struct Options {
     /// --recurse-submodules` records them, so that git sees them initialized. The
     /// orchestrator sets it. Default: empty.
     pub submodules: Vec<(BString, String)>,
+    /// The line-ending settings the checkout was written with, recorded as
+    /// `core.autocrlf` and `core.eol` where they are not the defaults, as git records
+    /// `-c` given to a clone: so that git converts files back as they were written. The
+    /// orchestrator sets it from [`crate::Options::attributes`]. Default: the defaults.
+    pub line_endings: crate::attr::Options,
 }
 
 /// The references of the store a `.git` repeats, read where the store is read.
@@ -428,6 +433,16 @@ fn config(options: &Options, capabilities: Capabilities) -> String {
         "\tfilemode = {}\n\tsymlinks = {}\n\tignorecase = {}\n\tlogallrefupdates = true\n",
         capabilities.filemode, capabilities.symlinks, capabilities.ignorecase
     ));
+    match options.line_endings.autocrlf {
+        crate::attr::AutoCrlf::False => {}
+        crate::attr::AutoCrlf::True => config.push_str("\tautocrlf = true\n"),
+        crate::attr::AutoCrlf::Input => config.push_str("\tautocrlf = input\n"),
+    }
+    match options.line_endings.eol {
+        crate::attr::CoreEol::Lf => {}
+        crate::attr::CoreEol::Crlf => config.push_str("\teol = crlf\n"),
+        crate::attr::CoreEol::Native => config.push_str("\teol = native\n"),
+    }
     if let Some(url) = &options.origin {
         // A value in quotes, with the two characters config syntax escapes escaped.
         let url = url.replace('\\', "\\\\").replace('"', "\\\"");

@@ -58,6 +58,14 @@ pub(crate) struct Odb {
     packs: Vec<pack::Pack>,
 }
 
+impl Odb {
+    /// How many objects the packs hold, by their headers: what git's
+    /// `repo_approximate_object_count` counts to choose an abbreviation's length.
+    pub(crate) fn packed_objects(&self) -> u64 {
+        self.packs.iter().map(|p| u64::from(p.count())).sum()
+    }
+}
+
 /// An error reading objects, naming the object and the store file involved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

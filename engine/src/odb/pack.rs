@@ -103,6 +103,11 @@ impl Pack {
 
     /// The pack's index, read now if this is its first use. A failure is not remembered:
     /// every lookup that needs the index tries again, and fails the same way.
+    /// The object count of the pack's header.
+    pub(crate) fn count(&self) -> u32 {
+        self.count
+    }
+
     fn index(&self) -> Result<&Index, Error> {
         if let Some(index) = self.index.get() {
             return Ok(index);

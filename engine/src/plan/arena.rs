@@ -37,6 +37,22 @@ impl Arena {
         self.dirs.len() - 1
     }
 
+    /// How many directories there are, the root included.
+    pub(super) fn len(&self) -> usize {
+        self.dirs.len()
+    }
+
+    /// The parent of directory `dir`.
+    pub(super) fn parent(&self, dir: usize) -> usize {
+        self.dirs[dir].parent
+    }
+
+    /// Forget which directories hold something, to mark them again after entries were
+    /// left out (an archive's `export-ignore`).
+    pub(super) fn unmark_all(&mut self) {
+        self.has_content.fill(false);
+    }
+
     /// Mark `dir` and its ancestors as holding something.
     pub(super) fn mark(&mut self, mut dir: usize) {
         while !self.has_content[dir] {
@@ -178,6 +194,7 @@ mod tests {
             id: ObjectId::null(gix_hash::Kind::Sha1),
             executable: false,
             at: None,
+            conversion: None,
         }
     }
 

@@ -3,7 +3,8 @@ use std::sync::atomic::AtomicBool;
 use gix_hash::ObjectId;
 
 use super::walk::{self, Objects, Walked};
-use super::{Error, Plan, Selection, placeholders};
+use super::{Error, Plan, Selection, attributes, placeholders};
+use crate::attr;
 use crate::store::Store;
 
 /// Walk `tree` in `store` and validate every entry, producing the plan of the checkout.
@@ -27,23 +28,47 @@ pub(crate) fn plan_with_cache(
     cache_bytes: usize,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
-    plan_selected(store, tree, cache_bytes, &Selection::all(), interrupt)
+    plan_with(
+        store,
+        tree,
+        cache_bytes,
+        &Selection::all(),
+        &attr::Options::default(),
+        None,
+        interrupt,
+    )
 }
 
-/// [`plan_with_cache()`] of only the paths `selection` selects (see [`Selection`]).
-pub(crate) fn plan_selected(
+/// [`plan_with_cache()`] of only the paths `selection` selects (see [`Selection`]), with the
+/// attributes applied as `attributes` says; with `archive`, as `git archive` of the commit
+/// it holds (if the revision named one) applies them.
+pub(crate) fn plan_with(
     store: &Store,
     tree: ObjectId,
     cache_bytes: usize,
     selection: &Selection,
+    attributes: &attr::Options,
+    archive: Option<Option<ObjectId>>,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
-    plan_objects(
-        &mut store.odb().reader(cache_bytes),
+    let info = match attributes.ignore {
+        true => None,
+        false => store.info_attributes()?,
+    };
+    let mut objects = store.odb().reader(cache_bytes);
+    let (mut plan, subst) = plan_objects(
+        &mut objects,
         tree,
         selection,
+        attributes,
+        info,
+        archive.is_some(),
         interrupt,
-    )
+    )?;
+    if let Some(Some(commit)) = archive {
+        crate::archive::expand(store, commit, &mut plan, &subst)?;
+    }
+    Ok(plan)
 }
 
 /// The passes, in order, reading from `objects`.
@@ -51,15 +76,20 @@ fn plan_objects(
     objects: &mut impl Objects,
     tree: ObjectId,
     selection: &Selection,
+    attributes: &attr::Options,
+    info: Option<Vec<u8>>,
+    archive: bool,
     interrupt: &AtomicBool,
-) -> Result<Plan, Error> {
+) -> Result<(Plan, Vec<usize>), Error> {
+    let mut walked = walk::walk_selected(objects, tree, selection, interrupt)?;
+    let subst = attributes::assign(objects, &mut walked, attributes, info, archive)?;
     let Walked {
         arena,
         mut files,
         mut symlinks,
         mut submodules,
         outside,
-    } = walk::walk_selected(objects, tree, selection, interrupt)?;
+    } = walked;
     let dirs = arena.prune(&mut files, &mut symlinks, &mut submodules);
     let mut plan = Plan {
         dirs,
@@ -70,7 +100,7 @@ fn plan_objects(
         outside,
     };
     placeholders::assign(&mut plan);
-    Ok(plan)
+    Ok((plan, subst))
 }
 
 /// [`plan_objects`] for tests of other passes.
@@ -81,7 +111,17 @@ pub(super) fn plan_for_test(
     selection: &Selection,
     interrupt: &AtomicBool,
 ) -> Plan {
-    plan_objects(objects, tree, selection, interrupt).expect("a valid tree")
+    plan_objects(
+        objects,
+        tree,
+        selection,
+        &attr::Options::default(),
+        None,
+        false,
+        interrupt,
+    )
+    .expect("a valid tree")
+    .0
 }
 
 #[cfg(test)]
@@ -90,8 +130,17 @@ mod tests {
     use crate::plan::walk::tests::{DIR, FILE, GITLINK, LINK, MemoryObjects};
 
     fn plan_of(objects: &mut MemoryObjects, tree: ObjectId) -> Plan {
-        plan_objects(objects, tree, &Selection::all(), &AtomicBool::new(false))
-            .expect("a valid tree")
+        plan_objects(
+            objects,
+            tree,
+            &Selection::all(),
+            &attr::Options::default(),
+            None,
+            false,
+            &AtomicBool::new(false),
+        )
+        .expect("a valid tree")
+        .0
     }
 
     /// `root` holds `a/` (two files and an empty tree), `b/` (one file, a link), an empty
@@ -164,7 +213,16 @@ mod tests {
         let selection = Selection::new(paths)
             .expect("valid paths")
             .keeping_outside(keep_outside);
-        plan_objects(o, root, &selection, &AtomicBool::new(false))
+        plan_objects(
+            o,
+            root,
+            &selection,
+            &attr::Options::default(),
+            None,
+            false,
+            &AtomicBool::new(false),
+        )
+        .map(|(plan, _)| plan)
     }
 
     fn entries(plan: &Plan) -> Vec<String> {

@@ -19,6 +19,7 @@
 //! left to the end.
 
 mod arena;
+mod attributes;
 mod function;
 mod graft;
 mod placeholders;
@@ -27,7 +28,7 @@ mod walk;
 mod work;
 
 pub use function::plan;
-pub(crate) use function::plan_selected;
+pub(crate) use function::plan_with;
 pub use select::Selection;
 pub use work::GROUP_FILES;
 
@@ -160,6 +161,13 @@ pub(crate) struct File {
     /// Where the blob is in the store, when the planner located it.
     #[cfg_attr(feature = "serde", serde(default))]
     pub(crate) at: Option<odb::ObjectLocation>,
+    /// What its attributes do to its content on the way to the file; `None` writes the
+    /// blob as stored.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub(crate) conversion: Option<crate::attr::Conversion>,
 }
 
 /// A symbolic link to create.
@@ -295,6 +303,12 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Git LFS objects the checkout needs are not in the LFS objects directory.
+    #[error("the LFS objects directory lacks {} object(s) this checkout needs: {} (fetch them, e.g. with `git lfs fetch`, or give their directory with --lfs-objects; --lfs pointers writes the pointers instead)", objects.len(), describe_lfs(objects))]
+    LfsObjectsMissing {
+        /// Each missing object: the path that needs it and its SHA-256 (every one).
+        objects: Vec<(BString, String)>,
+    },
 }
 
 impl Error {
@@ -311,9 +325,19 @@ impl Error {
             | Error::BadPath { path, .. } => Some(path.as_ref()),
             Error::PathNotFound { paths } => paths.first().map(|p| p.as_ref()),
             Error::MissingObjects { objects, .. } => objects.first().map(|(p, _)| p.as_ref()),
+            Error::LfsObjectsMissing { objects } => objects.first().map(|(p, _)| p.as_ref()),
             Error::Object(_) | Error::Malformed { .. } | Error::Interrupted => None,
         }
     }
+}
+
+/// Every missing LFS object, for the one-line message: `path (oid)`.
+fn describe_lfs(objects: &[(BString, String)]) -> String {
+    objects
+        .iter()
+        .map(|(path, oid)| format!("{path} ({oid})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The first few missing blobs, for the one-line message: `path (id)`.

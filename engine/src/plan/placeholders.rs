@@ -141,6 +141,7 @@ mod tests {
                 id: ObjectId::null(gix_hash::Kind::Sha1),
                 executable: false,
                 at: None,
+                conversion: None,
             });
         }
         for (dir, name) in links {

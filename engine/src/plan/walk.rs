@@ -229,6 +229,7 @@ pub(super) fn walk_selected(
                         id,
                         executable: kind == EntryKind::BlobExecutable,
                         at,
+                        conversion: None,
                     });
                 }
                 EntryKind::Link => {

@@ -53,6 +53,7 @@ impl Plan {
                     id: f.id,
                     executable: f.executable,
                     at: f.at,
+                    conversion: f.conversion.clone(),
                 })
                 .collect(),
         }
@@ -162,6 +163,7 @@ mod tests {
             id: id(dir as u8),
             executable: false,
             at: None,
+            conversion: None,
         };
         Plan {
             dirs: vec![dir("", 0), dir("a", 0), dir("sub", 1), dir("b", 0)],

@@ -75,6 +75,9 @@ pub struct Store {
     odb: Odb,
     packed_refs: OnceLock<Result<refs::Packed, Error>>,
     shallow: OnceLock<Result<HashSet<ObjectId>, Error>>,
+    /// Where Git LFS objects are read: set by the caller, or the git directory's
+    /// `lfs/objects` (opened when first needed; `None` if there is none).
+    lfs_objects: OnceLock<Option<Dir>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -137,6 +140,7 @@ impl Store {
             odb,
             packed_refs: OnceLock::new(),
             shallow: OnceLock::new(),
+            lfs_objects: OnceLock::new(),
         })
     }
 
@@ -199,6 +203,50 @@ impl Store {
     /// The object layer.
     pub(crate) fn odb(&self) -> &Odb {
         &self.odb
+    }
+
+    /// The store's `info/attributes`, if it has one no larger than git reads (a larger one
+    /// is ignored, as git ignores it).
+    pub(crate) fn info_attributes(&self) -> Result<Option<Vec<u8>>, odb::Error> {
+        let path = std::path::Path::new("info/attributes");
+        let io = |source| odb::Error::Io {
+            path: path.into(),
+            source,
+        };
+        if self.git_dir.kind(path).map_err(io)? != Some(Kind::File) {
+            return Ok(None);
+        }
+        // Read at most one byte past the limit: a hostile store's huge file costs nothing.
+        let read = || {
+            use std::io::Read;
+            let mut data = Vec::new();
+            self.git_dir
+                .open_file(path)?
+                .take(crate::attr::MAX_FILE_SIZE + 1)
+                .read_to_end(&mut data)?;
+            Ok(data)
+        };
+        let data = read().map_err(io)?;
+        Ok((data.len() as u64 <= crate::attr::MAX_FILE_SIZE).then_some(data))
+    }
+
+    /// Read Git LFS objects from `dir` (laid out as `.git/lfs/objects`: `aa/bb/<oid>`)
+    /// instead of the store's own `lfs/objects`.
+    pub fn set_lfs_objects(&mut self, dir: Dir) {
+        self.lfs_objects = OnceLock::from(Some(dir));
+    }
+
+    /// The directory Git LFS objects are read from, if there is one.
+    pub(crate) fn lfs_objects(&self) -> Option<&Dir> {
+        self.lfs_objects
+            .get_or_init(|| self.git_dir.open_dir("lfs/objects".as_ref()).ok())
+            .as_ref()
+    }
+
+    /// The branch `HEAD` names (`refs/heads/main`), when it is a symbolic reference.
+    pub(crate) fn head_target(&self) -> Option<BString> {
+        let data = self.git_dir.read("HEAD".as_ref()).ok()?;
+        Some(data.strip_prefix(b"ref: ")?.trim().into())
     }
 
     /// The object `name` refers to, trying it as git does: as given, then under `refs/`,

@@ -42,6 +42,13 @@ pub struct GroupFile {
     /// loading any pack index (the location is checked, never trusted).
     #[cfg_attr(feature = "serde", serde(default))]
     pub at: Option<crate::ObjectLocation>,
+    /// What its attributes do to its content (see [`crate::attr`]); `None` streams the
+    /// blob as stored.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub conversion: Option<crate::attr::Conversion>,
 }
 
 /// Write every group `claim` hands out below `root`, with `options.writers()` writers
@@ -123,6 +130,8 @@ pub fn fan_out<T: Send>(jobs: usize, work: impl Fn() -> T + Sync) -> Vec<T> {
 /// Creates files: holds an object reader, a few directory handles, and what it wrote.
 struct Writer<'a> {
     reader: odb::Reader<'a>,
+    /// The store, for its Git LFS objects.
+    store: &'a Store,
     root: &'a Dir,
     /// Directories known to exist (this writer made them, or found them made).
     made: HashSet<BString>,
@@ -140,6 +149,7 @@ impl<'a> Writer<'a> {
     fn new(store: &'a Store, root: &'a Dir, cache_bytes: usize) -> Writer<'a> {
         Writer {
             reader: store.odb().reader(cache_bytes),
+            store,
             root,
             made: HashSet::new(),
             open: Vec::with_capacity(OPEN_DIRS),
@@ -235,9 +245,28 @@ impl<'a> Writer<'a> {
                     path: path(),
                     source,
                 })?;
-        let written = match file.at {
-            Some(at) => self.reader.write_blob_at(&file.id, at, &mut handle),
-            None => self.reader.write_blob(&file.id, &mut handle),
+        let reader = &mut self.reader;
+        let mut read = |sink: &mut dyn std::io::Write| match file.at {
+            Some(at) => reader.write_blob_at(&file.id, at, sink),
+            None => reader.write_blob(&file.id, sink),
+        };
+        let written = match &file.conversion {
+            Some(conversion) if conversion.lfs.is_some() => {
+                let pointer = conversion.lfs.as_ref().expect("checked");
+                let lfs = self.store.lfs_objects();
+                let bytes =
+                    crate::lfs::write_object(lfs, pointer, &mut handle).map_err(|source| {
+                        Error::Lfs {
+                            path: path(),
+                            source,
+                        }
+                    })?;
+                Ok(bytes)
+            }
+            Some(conversion) => {
+                crate::attr::write_converted(conversion, &file.id, &mut read, &mut handle)
+            }
+            None => read(&mut handle),
         };
         let bytes = written.map_err(|err| match err {
             odb::Error::Sink { source, .. } => Error::WriteFile {

@@ -247,6 +247,14 @@ pub enum Error {
     /// The caller asked to stop.
     #[error("interrupted")]
     Interrupted,
+    /// A Git LFS object could not be written (missing, unreadable, or corrupt).
+    #[error("could not check out {path:?}")]
+    Lfs {
+        /// The file, relative to the checkout root.
+        path: BString,
+        /// What went wrong.
+        source: crate::lfs::Error,
+    },
 }
 
 impl Error {
@@ -260,7 +268,8 @@ impl Error {
             | Error::Symlink { path, .. }
             | Error::Rename { path, .. }
             | Error::SetMode { path, .. }
-            | Error::Refused { path, .. } => Some(path.as_ref()),
+            | Error::Refused { path, .. }
+            | Error::Lfs { path, .. } => Some(path.as_ref()),
             Error::Interrupted => None,
         }
     }
@@ -275,6 +284,7 @@ impl Error {
             | Error::Rename { source, .. }
             | Error::SetMode { source, .. } => Some(source),
             Error::Object { source, .. } => source.io_error(),
+            Error::Lfs { source, .. } => source.io_error(),
             Error::Refused { .. } | Error::Interrupted => None,
         }
     }

@@ -47,6 +47,7 @@ pub(crate) fn preopens(located: &Located) -> Preopens {
             .map(|(i, dir)| (dir.clone(), format!("/alt/{i}")))
             .collect(),
         dest: None,
+        lfs_objects: located.lfs_objects.clone(),
     }
 }
 
@@ -91,6 +92,11 @@ impl<'a> Backend<'a> {
                 .iter()
                 .map(|(_, guest)| guest.clone())
                 .collect(),
+            lfs_objects: self
+                .preopens
+                .lfs_objects
+                .as_ref()
+                .map(|_| wire::LFS_OBJECTS.to_owned()),
         }
     }
 }
@@ -122,6 +128,8 @@ impl unfurl_engine::Backend for Backend<'_> {
             refs: options.git.mode != unfurl_engine::gitdir::Mode::None,
             paths,
             gitmodules: options.submodules.gitmodules || options.submodules.stores.is_some(),
+            attributes: options.attributes,
+            archive: options.archive,
         };
         let reply = self.sandbox.guarded(self.deadline, interrupt, || {
             self.sandbox

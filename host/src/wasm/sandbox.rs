@@ -28,6 +28,8 @@ pub(crate) struct Preopens {
     pub(crate) alternates: Vec<(PathBuf, String)>,
     /// The staging directory, for writers.
     pub(crate) dest: Option<PathBuf>,
+    /// The Git LFS objects directory the caller gave, read-only at [`wire::LFS_OBJECTS`].
+    pub(crate) lfs_objects: Option<PathBuf>,
 }
 
 /// A loaded guest: a wasmtime engine and the compiled module, shared by every instance.
@@ -138,6 +140,15 @@ impl Sandbox {
         )?;
         for (host, guest) in &preopens.alternates {
             preopen(&mut wasi, host, guest, FsPerms::ReadOnly, "alternate")?;
+        }
+        if let Some(lfs) = &preopens.lfs_objects {
+            preopen(
+                &mut wasi,
+                lfs,
+                wire::LFS_OBJECTS,
+                FsPerms::ReadOnly,
+                "LFS objects directory",
+            )?;
         }
         if let Some(dest) = &preopens.dest {
             preopen(
