@@ -13,9 +13,10 @@
 //!   made once by `shared/corpus/make-store` with those arguments and cached in
 //!   `target/bench-stores/files-N-big-M[-skew-X]/` together with `rev.tar` (`git archive
 //!   --format=tar REV`, the input of `tar-floor`).
-//! * `--store PATH`: an existing store instead (a real repository fetched locally); its tar
-//!   is cached under `target/bench-stores/NAME-DIGEST/`. `--rev REV` (default `main`): the
-//!   revision every contender checks out.
+//! * `--store PATH` (repeatable): existing stores instead (real repositories fetched
+//!   locally), all measured in the same rounds, each job labelled `CONTENDER @ STORE`, each
+//!   with its own targets; a store's tar is cached under `target/bench-stores/NAME-DIGEST/`.
+//!   `--rev REV` (default `main`): the revision every contender checks out.
 //! * `--rounds R` (default 5): every round runs each contender once, round-robin, starting one
 //!   contender later each round, so drift and the after-effects of a neighbour's writes hit all
 //!   contenders alike. Each run writes into a new directory under `target/bench-out/`. Before
@@ -112,13 +113,19 @@ fn bench(raw_args: &[String]) -> Result<()> {
         ];
         (vec![small, large], jobs)
     } else {
-        let store = Rc::new(Store::ensure(&paths, &args.shape())?);
-        let jobs = args
-            .contenders()
-            .into_iter()
-            .map(|c| Job::new(c, &store, c.name()))
-            .collect();
-        (vec![store], jobs)
+        let stores = args
+            .shapes()
+            .iter()
+            .map(|shape| Store::ensure(&paths, shape).map(Rc::new))
+            .collect::<Result<Vec<_>>>()?;
+        let several = stores.len() > 1;
+        let mut jobs = Vec::new();
+        for store in &stores {
+            for c in args.contenders() {
+                jobs.push(Job::new(c, store, &job_label(c, store, several)));
+            }
+        }
+        (stores, jobs)
     };
     let out = paths.target.join("bench-out");
     let deletions = Deletions::new(&paths, &args);
@@ -177,8 +184,8 @@ struct Args {
     scaling: bool,
     /// make-store's `--skew`: directory sizes with Zipf weights, as real repositories have.
     skew: Option<String>,
-    /// An existing store to benchmark instead of a generated one.
-    store: Option<PathBuf>,
+    /// Existing stores to benchmark instead of a generated one (each in the same rounds).
+    stores: Vec<PathBuf>,
     /// The revision checked out.
     rev: String,
 }
@@ -196,7 +203,7 @@ impl Args {
             drop_caches: true,
             scaling: false,
             skew: None,
-            store: None,
+            stores: Vec::new(),
             rev: "main".into(),
         };
         let mut it = raw.iter();
@@ -225,7 +232,7 @@ impl Args {
                         .map_err(|e| format!("--skew {skew:?}: {e}"))?;
                     args.skew = Some(skew);
                 }
-                "--store" => args.store = Some(PathBuf::from(value("--store")?)),
+                "--store" => args.stores.push(PathBuf::from(value("--store")?)),
                 "--rev" => args.rev = value("--rev")?,
                 "--only" => {
                     let list = value("--only")?;
@@ -247,7 +254,7 @@ impl Args {
         if args.rounds == 0 {
             return Err("--rounds must be at least 1".into());
         }
-        if args.store.is_some() && (args.skew.is_some() || args.big_mib > 0 || args.scaling) {
+        if !args.stores.is_empty() && (args.skew.is_some() || args.big_mib > 0 || args.scaling) {
             return Err(
                 "--store benchmarks an existing store: --skew, --big-mib and --scaling \
                         shape a generated one"
@@ -257,21 +264,22 @@ impl Args {
         Ok(args)
     }
 
-    /// The store this run measures.
-    fn shape(&self) -> Shape {
-        match &self.store {
-            Some(path) => Shape::Existing {
+    /// The stores this run measures.
+    fn shapes(&self) -> Vec<Shape> {
+        if self.stores.is_empty() {
+            let mut shape = Shape::generated(self.files, self.big_mib, self.skew.clone());
+            if let Shape::Generated { rev, .. } = &mut shape {
+                rev.clone_from(&self.rev);
+            }
+            return vec![shape];
+        }
+        self.stores
+            .iter()
+            .map(|path| Shape::Existing {
                 path: path.clone(),
                 rev: self.rev.clone(),
-            },
-            None => {
-                let mut shape = Shape::generated(self.files, self.big_mib, self.skew.clone());
-                if let Shape::Generated { rev, .. } = &mut shape {
-                    rev.clone_from(&self.rev);
-                }
-                shape
-            }
-        }
+            })
+            .collect()
     }
 
     /// The contenders of a normal (not `--scaling`) run, in table order.
@@ -562,6 +570,14 @@ impl Store {
 
     fn label(&self) -> String {
         self.label.clone()
+    }
+}
+
+/// A job's label: the contender's name, and the store's when a run measures several.
+fn job_label(contender: Contender, store: &Store, several: bool) -> String {
+    match several {
+        true => format!("{} @ {}", contender.name(), store.label),
+        false => contender.name().to_owned(),
     }
 }
 
@@ -1322,11 +1338,13 @@ fn print_report(context: &Context<'_>, stores: &[Rc<Store>], jobs: &[Job], notes
             .find(|j| j.label == label)
             .and_then(|j| summarize(j).map(|s| (j, s)))
     };
-    let baseline = jobs
-        .iter()
-        .find(|j| j.contender == Contender::UnfurlNative)
-        .and_then(summarize)
-        .map(|s| s.median);
+    // Each job's ratio is to unfurl-native on the same store.
+    let baseline = |job: &Job| {
+        jobs.iter()
+            .find(|j| j.contender == Contender::UnfurlNative && Rc::ptr_eq(&j.store, &job.store))
+            .and_then(summarize)
+            .map(|s| s.median)
+    };
     let shown_args: Vec<&str> = raw_args
         .iter()
         .map(String::as_str)
@@ -1369,7 +1387,7 @@ fn print_report(context: &Context<'_>, stores: &[Rc<Store>], jobs: &[Job], notes
         let flag = if job.mismatch.is_some() { " ⚠" } else { "" };
         match summarize(job) {
             Some(s) => {
-                let ratio = baseline.map_or("–".into(), |b| format!("{:.2}×", s.median / b));
+                let ratio = baseline(job).map_or("–".into(), |b| format!("{:.2}×", s.median / b));
                 let rss_note = if job.contender == Contender::GitArchiveTar {
                     " ¹"
                 } else {
@@ -1445,35 +1463,43 @@ fn print_report(context: &Context<'_>, stores: &[Rc<Store>], jobs: &[Job], notes
             "s",
         );
     } else {
-        let native = median_of("unfurl-native");
-        check(
-            "unfurl-native ≤ 0.9× gitoxide".into(),
-            native.clone(),
-            median_of("gitoxide"),
-            0.9,
-            "s",
-        );
-        check(
-            "unfurl-native ≤ 0.35× git-clone-no-hardlinks".into(),
-            native.clone(),
-            median_of("git-clone-no-hardlinks"),
-            0.35,
-            "s",
-        );
-        check(
-            "unfurl-native ≤ 1.0× tar-floor".into(),
-            native.clone(),
-            median_of("tar-floor"),
-            1.0,
-            "s",
-        );
-        check(
-            "unfurl-wasm ≤ 2× unfurl-native".into(),
-            median_of("unfurl-wasm"),
-            native,
-            2.0,
-            "s",
-        );
+        for store in stores {
+            let at = if stores.len() > 1 {
+                format!(" @ {}", store.label)
+            } else {
+                String::new()
+            };
+            let median_of = |name: &str| median_of(&format!("{name}{at}"));
+            let native = median_of("unfurl-native");
+            check(
+                format!("unfurl-native ≤ 0.9× gitoxide{at}"),
+                native.clone(),
+                median_of("gitoxide"),
+                0.9,
+                "s",
+            );
+            check(
+                format!("unfurl-native ≤ 0.35× git-clone-no-hardlinks{at}"),
+                native.clone(),
+                median_of("git-clone-no-hardlinks"),
+                0.35,
+                "s",
+            );
+            check(
+                format!("unfurl-native ≤ 1.0× tar-floor{at}"),
+                native.clone(),
+                median_of("tar-floor"),
+                1.0,
+                "s",
+            );
+            check(
+                format!("unfurl-wasm ≤ 2× unfurl-native{at}"),
+                median_of("unfurl-wasm"),
+                native,
+                2.0,
+                "s",
+            );
+        }
         if args.big_mib > 0 {
             for label in ["unfurl-native", "unfurl-wasm"] {
                 match find(label) {
