@@ -22,6 +22,9 @@ pub(crate) struct Reader<'a> {
     pub(super) cache: DeltaCache,
     /// The pack bytes last read, serving the entries that follow.
     pub(super) ahead: ReadAhead,
+    /// Hash every object this reader decodes and compare it with its id (see
+    /// [`super::verify`]).
+    pub(super) verify: bool,
 }
 
 impl Odb {
@@ -32,11 +35,19 @@ impl Odb {
             inflater: Inflater::new(),
             cache: DeltaCache::new(cache_bytes),
             ahead: ReadAhead::new(),
+            verify: false,
         }
     }
 }
 
 impl Reader<'_> {
+    /// Hash every object decoded and fail on one whose content is not its id
+    /// (`--verify-objects`).
+    pub(crate) fn verifying(mut self, verify: bool) -> Self {
+        self.verify = verify;
+        self
+    }
+
     /// The kind and size of `id`, without decoding its content where that can be avoided.
     pub(crate) fn header(&mut self, id: &oid) -> Result<(Kind, u64), Error> {
         match self.odb.find(id)? {
@@ -49,7 +60,14 @@ impl Reader<'_> {
     /// very buffer it was decoded into (or the delta-base cache holds), not a copy.
     pub(crate) fn read_shared(&mut self, id: &oid) -> Result<(Kind, Data), Error> {
         match self.odb.find(id)? {
-            Found::Packed { pack, offset } => self.read_packed(pack, offset, id, 0),
+            Found::Packed { pack, offset } => {
+                let (kind, data) = self.read_packed(pack, offset, id, 0)?;
+                if self.verify {
+                    super::verify::check(kind, &data, id, &self.odb.pack(pack).path)?;
+                }
+                Ok((kind, data))
+            }
+            // A loose object is verified as it is inflated.
             Found::Loose { file, path, .. } => {
                 let mut out = Vec::new();
                 let kind = self.read_loose_whole(&file, &path, id, &mut out)?;

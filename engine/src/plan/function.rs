@@ -16,18 +16,21 @@ use crate::store::Store;
 /// with one name) are refused instead of silently resolved, and so are trees nested deeper
 /// than [`MAX_TREE_DEPTH`](super::MAX_TREE_DEPTH).
 pub fn plan(store: &Store, tree: ObjectId, interrupt: &AtomicBool) -> Result<Plan, Error> {
-    plan_with_cache(store, tree, 8 << 20, interrupt)
+    plan_with_cache(store, tree, 8 << 20, false, interrupt)
 }
 
 /// [`plan()`], caching up to `cache_bytes` of decoded delta bases (trees are often
-/// deltified) while walking.
+/// deltified) while walking, and with `verify`, hashing every tree read and failing on one
+/// whose content is not its id (`--verify-objects`).
 pub(crate) fn plan_with_cache(
     store: &Store,
     tree: ObjectId,
     cache_bytes: usize,
+    verify: bool,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
-    plan_objects(&mut store.odb().reader(cache_bytes), tree, interrupt)
+    let mut reader = store.odb().reader(cache_bytes).verifying(verify);
+    plan_objects(&mut reader, tree, interrupt)
 }
 
 /// The passes, in order, reading from `objects`.
