@@ -153,11 +153,12 @@ impl<'a> Native<'a> {
 impl Backend for Native<'_> {
     fn plan(&self, rev: &str, options: &Options, interrupt: &AtomicBool) -> Result<Planned, Error> {
         let start = Instant::now();
-        let resolved = resolve::resolve(self.store, rev)?;
+        let verify = options.write.verify_objects;
+        let resolved = resolve::resolve_verifying(self.store, rev, verify)?;
         let resolve = start.elapsed();
         // The walk gets the whole delta-base budget; the writers share it out after.
         let cache = options.write.delta_cache_bytes;
-        let plan = plan::plan_with_cache(self.store, resolved.tree, cache, interrupt)?;
+        let plan = plan::plan_with_cache(self.store, resolved.tree, cache, verify, interrupt)?;
         let refs = match options.git.mode {
             gitdir::Mode::None => None,
             _ => Some(gitdir::store_refs(self.store)?),

@@ -43,7 +43,11 @@
 
 mod cap;
 mod checkout;
+mod errno;
 mod failure;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod odb;
 mod progress;
 

@@ -48,6 +48,9 @@ pub enum Request {
         /// Also read the store's references, for the checkout's `.git`.
         #[serde(default)]
         refs: bool,
+        /// Hash every object read and fail on one whose content is not its id.
+        #[serde(default)]
+        verify_objects: bool,
     },
     /// Write the groups the host hands out into [`DEST`].
     Write {
@@ -59,6 +62,9 @@ pub enum Request {
         /// The modification time to give every file, in seconds since the epoch.
         #[serde(default)]
         mtime: Option<u64>,
+        /// Hash every blob written and fail on one whose content is not its id.
+        #[serde(default)]
+        verify_objects: bool,
     },
 }
 

@@ -23,12 +23,14 @@ fn main() -> ExitCode {
             store,
             delta_cache_bytes,
             refs,
-        }) => plan(&rev, &store, delta_cache_bytes, refs),
+            verify_objects,
+        }) => plan(&rev, &store, delta_cache_bytes, refs, verify_objects),
         Ok(Request::Write {
             store,
             delta_cache_bytes,
             mtime,
-        }) => write(&store, delta_cache_bytes, mtime),
+            verify_objects,
+        }) => write(&store, delta_cache_bytes, mtime, verify_objects),
         Err(message) => Reply::Failed(protocol(message)),
     };
     let ok = !matches!(reply, Reply::Failed(_));
@@ -81,16 +83,23 @@ fn open_store(layout: &StoreLayout) -> Result<Store, unfurl_engine::Error> {
     Ok(Store::open(Dir::preopened(STORE), alternates)?)
 }
 
-fn options(delta_cache_bytes: u64) -> Options {
+fn options(delta_cache_bytes: u64, verify_objects: bool) -> Options {
     let mut options = Options::default();
     options.write.delta_cache_bytes = usize::try_from(delta_cache_bytes).unwrap_or(usize::MAX);
+    options.write.verify_objects = verify_objects;
     options
 }
 
 /// The planner: resolve and plan, write nothing (nothing writable is preopened).
-fn plan(rev: &str, layout: &StoreLayout, delta_cache_bytes: u64, refs: bool) -> Reply {
+fn plan(
+    rev: &str,
+    layout: &StoreLayout,
+    delta_cache_bytes: u64,
+    refs: bool,
+    verify_objects: bool,
+) -> Reply {
     let interrupt = AtomicBool::new(false);
-    let mut options = options(delta_cache_bytes);
+    let mut options = options(delta_cache_bytes, verify_objects);
     if refs {
         // Any mode but `None` makes the planner read the references; the host writes the
         // `.git` in the mode it was asked for.
@@ -115,10 +124,15 @@ fn plan(rev: &str, layout: &StoreLayout, delta_cache_bytes: u64, refs: bool) -> 
 }
 
 /// A writer: claim groups from the host until none is left, and write them into `/dest`.
-fn write(layout: &StoreLayout, delta_cache_bytes: u64, mtime: Option<u64>) -> Reply {
+fn write(
+    layout: &StoreLayout,
+    delta_cache_bytes: u64,
+    mtime: Option<u64>,
+    verify_objects: bool,
+) -> Reply {
     let start = Instant::now();
     let interrupt = AtomicBool::new(false);
-    let mut options = options(delta_cache_bytes).write;
+    let mut options = options(delta_cache_bytes, verify_objects).write;
     options.jobs = 1;
     options.mtime = mtime.map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
     let written = open_store(layout).and_then(|store| {

@@ -20,6 +20,10 @@ impl Dir {
         self.0.open_dir(path).map(Dir)
     }
 
+    pub(super) fn sync_self(&self) -> io::Result<()> {
+        self.0.try_clone()?.into_std_file().sync_all()
+    }
+
     pub(super) fn open_file(&self, path: &Path) -> io::Result<File> {
         self.0.open(path).map(cap_std::fs::File::into_std)
     }

@@ -92,6 +92,7 @@ impl unfurl_engine::Backend for Backend<'_> {
             store: self.layout(),
             delta_cache_bytes: options.write.delta_cache_bytes as u64,
             refs: options.git.mode != unfurl_engine::gitdir::Mode::None,
+            verify_objects: options.write.verify_objects,
         };
         let reply = self.sandbox.guarded(self.deadline, interrupt, || {
             self.sandbox
@@ -143,6 +144,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                 .mtime
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map(|d| d.as_secs()),
+            verify_objects: options.write.verify_objects,
         };
         let done = AtomicBool::new(false);
         let replies = self.sandbox.guarded(self.deadline, interrupt, || {
