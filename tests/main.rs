@@ -23,5 +23,7 @@ mod store_layouts;
 mod filesystems;
 // The sandbox: confinement to the preopens, the memory cap, the deadline, the module cache.
 mod wasm;
+// --verify-objects against an altered store, --fsync under strace, concurrent checkouts.
+mod integrity;
 // `unfurl verify`: a clean checkout passes; each kind of difference is named.
 mod verify;

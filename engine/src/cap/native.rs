@@ -21,7 +21,9 @@ impl Dir {
     }
 
     pub(super) fn sync_self(&self) -> io::Result<()> {
-        self.0.try_clone()?.into_std_file().sync_all()
+        // The handle may be `O_PATH` (cap-std opens directories so where it can), which
+        // cannot be synced: open the directory itself for reading.
+        self.0.open(".")?.sync_all()
     }
 
     pub(super) fn open_file(&self, path: &Path) -> io::Result<File> {
