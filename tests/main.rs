@@ -9,8 +9,12 @@ mod differential;
 mod link_denial;
 // Bad stores, revisions, destinations, corruption, a full disk and usage errors fail cleanly.
 mod bad_input;
+// SIGKILL trials and the helpers to start, watch and kill a checkout (also kill_trials.rs).
+mod kill;
 // Signals, SIGKILL at random moments, orphaned staging directories, an existing destination.
 mod faults;
+// EIO injected into the store's reads: a clean failure, then a clean run.
+mod io_faults;
 // `--json` failures: the same stable error kind in both runtimes.
 mod error_kinds;
 // The checkout's .git: git and setuptools-scm accept it as they accept a clone.
