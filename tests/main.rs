@@ -21,6 +21,8 @@ mod error_kinds;
 mod gitdir;
 // Crafted malformed trees are refused; odd but legal names, symlinks and modes are exact.
 mod hostile;
+// The whole hostile-tree corpus, each case in a sentinel directory that must not change.
+mod sentinel;
 // Loose, packed, mixed, alternates and non-bare stores all check out like git archive.
 mod store_layouts;
 // Real exFAT (no symlinks, no exec bits, case-insensitive): git's fallbacks, case collisions.
