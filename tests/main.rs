@@ -15,6 +15,8 @@ mod kill;
 mod faults;
 // EIO injected into the store's reads: a clean failure, then a clean run.
 mod io_faults;
+// Corrupt stores of every kind the issue lists: a clear error, no DEST, no staging.
+mod corrupt_stores;
 // `--json` failures: the same stable error kind in both runtimes.
 mod error_kinds;
 // The checkout's .git: git and setuptools-scm accept it as they accept a clone.
