@@ -71,5 +71,5 @@ pub fn plan_paths(plan: &crate::plan::Plan) -> Vec<BString> {
 
 /// Whether every component of `path` is one a writer accepts.
 pub fn plan_path_is_valid(path: &BStr) -> bool {
-    path.split_str("/").all(|c| component_is_valid(c))
+    path.split_str("/").all(component_is_valid)
 }
