@@ -27,6 +27,7 @@ runtime_tests!(
     empty_subtrees_match_git_archive,
     a_tree_600_levels_deep_matches_git_archive,
     a_tree_as_deep_as_linux_paths_allow_matches_git_archive,
+    a_tree_whose_paths_exceed_path_max_checks_out_natively_and_fails_clearly_under_wasm,
     trees_nested_past_the_depth_limit_are_refused_in_little_memory,
 );
 
@@ -792,8 +793,9 @@ fn find_listing(dir: &Path) -> Vec<String> {
 /// (4096 bytes with the NUL): 2042 directories and `bottom.txt` make 4094 bytes. git archive
 /// takes it too (git refuses more than `core.maxTreeDepth`, 2048 by default, below the root).
 ///
-/// Deeper trees, up to [`MAX_TREE_DEPTH`], pass the plan but not the writer, which names each
-/// directory by its whole path from the checkout's root; `tar -x` fails on them the same way.
+/// Deeper trees, up to [`MAX_TREE_DEPTH`], check out natively too (the writer reaches each
+/// directory one name at a time from its parent's handle), but `tar -x` fails on them: see
+/// [`a_tree_whose_paths_exceed_path_max_checks_out_natively_and_fails_clearly_under_wasm`].
 fn a_tree_as_deep_as_linux_paths_allow_matches_git_archive(rt: Runtime) {
     const DEPTH: usize = 2043;
     let tmp = TempDir::new("nested");
@@ -835,6 +837,72 @@ fn a_tree_as_deep_as_linux_paths_allow_matches_git_archive(rt: Runtime) {
         (json["files"].as_u64(), json["dirs"].as_u64()),
         (Some(DEPTH as u64), Some(DEPTH as u64 - 1)),
         "{what}: expected the counts of the tree, got {json}"
+    );
+}
+
+/// 2100 levels of `d/` make paths of over 4200 bytes, past Linux's `PATH_MAX`. Natively the
+/// writer never hands the system more than one name (it opens each directory from its
+/// parent's handle), so the tree checks out whole. Under wasm the guest names each file by
+/// its path below the preopen, which wasmtime resolves in one call: the checkout fails with
+/// one line naming the file and "too long" in the host's words, and leaves nothing.
+fn a_tree_whose_paths_exceed_path_max_checks_out_natively_and_fails_clearly_under_wasm(
+    rt: Runtime,
+) {
+    const DEPTH: usize = 2100;
+    let tmp = TempDir::new("nested");
+    let (store, commit) = nested_store(&tmp, DEPTH, true);
+    let what = format!("a tree {DEPTH} levels deep (runtime {})", rt.name());
+    if rt == Runtime::Wasm {
+        let site = FailureSite::new();
+        let run = assert_fails_cleanly(
+            &checkout_args(rt, &["--git", "none"], &store, &commit, &site.dest),
+            &site.parent,
+            &["file name too long (os error 36)"],
+            &what,
+        );
+        assert!(
+            run.stderr.contains("d/d/d/d/"),
+            "{what}: expected the error to name the path, got {:?}",
+            &run.stderr[..run.stderr.len().min(300)]
+        );
+        return;
+    }
+    let dest = tmp.join("dest");
+    let run = unfurl(&checkout_args(
+        rt,
+        &["--git", "none"],
+        &store,
+        &commit,
+        &dest,
+    ));
+    assert_eq!(run.code, Some(0), "{what}: expected exit 0, got {run:?}");
+    let listing = find_listing(&dest);
+    let files: Vec<&String> = listing.iter().filter(|l| l.starts_with("f ")).collect();
+    let dirs = listing.iter().filter(|l| l.starts_with("d ")).count();
+    assert_eq!(
+        (files.len(), dirs, listing.len()),
+        (DEPTH, DEPTH - 1, 2 * DEPTH - 1),
+        "{what}: expected {DEPTH} files, {} directories and nothing else",
+        DEPTH - 1
+    );
+    let longest = files.iter().map(|l| l.len()).max().unwrap_or(0);
+    assert!(
+        longest > 4096,
+        "{what}: expected a path longer than PATH_MAX, the longest is {longest} bytes"
+    );
+    let wrong: Vec<&&String> = files
+        .iter()
+        .filter(|l| !l.starts_with("f 22 ") && !l.starts_with("f 7 "))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{what}: expected level.txt (22 bytes) and bottom.txt (7 bytes) only, got {} others",
+        wrong.len()
+    );
+    let bottom = bottom_content(&dest);
+    assert_eq!(
+        bottom, "bottom\n",
+        "{what}: expected the deepest file's content, got {bottom:?}"
     );
 }
 

@@ -9,20 +9,30 @@ mod differential;
 mod link_denial;
 // Bad stores, revisions, destinations, corruption, a full disk and usage errors fail cleanly.
 mod bad_input;
+// SIGKILL trials and the helpers to start, watch and kill a checkout (also kill_trials.rs).
+mod kill;
 // Signals, SIGKILL at random moments, orphaned staging directories, an existing destination.
 mod faults;
+// EIO injected into the store's reads: a clean failure, then a clean run.
+mod io_faults;
+// Corrupt stores of every kind the issue lists: a clear error, no DEST, no staging.
+mod corrupt_stores;
 // `--json` failures: the same stable error kind in both runtimes.
 mod error_kinds;
 // The checkout's .git: git and setuptools-scm accept it as they accept a clone.
 mod gitdir;
 // Crafted malformed trees are refused; odd but legal names, symlinks and modes are exact.
 mod hostile;
+// The whole hostile-tree corpus, each case in a sentinel directory that must not change.
+mod sentinel;
 // Loose, packed, mixed, alternates and non-bare stores all check out like git archive.
 mod store_layouts;
 // Real exFAT (no symlinks, no exec bits, case-insensitive): git's fallbacks, case collisions.
 mod filesystems;
 // The sandbox: confinement to the preopens, the memory cap, the deadline, the module cache.
 mod wasm;
+// --verify-objects against an altered store, --fsync under strace, concurrent checkouts.
+mod integrity;
 // `unfurl verify`: a clean checkout passes; each kind of difference is named.
 mod verify;
 // Switching a checkout in place: every pair of revisions, kinds and modes, local changes,

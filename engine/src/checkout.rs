@@ -191,7 +191,8 @@ impl<'a> Native<'a> {
 impl Backend for Native<'_> {
     fn plan(&self, rev: &str, options: &Options, interrupt: &AtomicBool) -> Result<Planned, Error> {
         let start = Instant::now();
-        let resolved = resolve::resolve(self.store, rev)?;
+        let verify = options.write.verify_objects;
+        let resolved = resolve::resolve_verifying(self.store, rev, verify)?;
         let resolve = start.elapsed();
         // The walk gets the whole delta-base budget; the writers share it out after.
         let cache = options.write.delta_cache_bytes;
@@ -202,6 +203,7 @@ impl Backend for Native<'_> {
             self.store,
             resolved.tree,
             cache,
+            verify,
             &selection,
             &options.attributes,
             options.archive.then_some(resolved.commit),

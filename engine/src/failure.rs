@@ -153,10 +153,16 @@ pub struct MissingObject {
 /// `err` and its causes on one line: `a: b: c`, skipping a cause whose text the message
 /// already holds (a wrapper that repeats its source, or a context that says it all).
 pub fn one_line(err: &dyn std::error::Error) -> String {
+    // An I/O error is worded as natively in every runtime (see `errno`).
+    let text = |err: &(dyn std::error::Error + 'static)| {
+        err.downcast_ref::<std::io::Error>()
+            .and_then(crate::errno::io_text)
+            .unwrap_or_else(|| err.to_string())
+    };
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        let text = cause.to_string();
+        let text = text(cause);
         if !message.contains(&text) {
             message.push_str(": ");
             message.push_str(&text);

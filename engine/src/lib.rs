@@ -45,7 +45,11 @@
 mod archive;
 mod cap;
 mod checkout;
+mod errno;
 mod failure;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod odb;
 mod progress;
 

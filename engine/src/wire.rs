@@ -63,6 +63,9 @@ pub enum Request {
         /// Plan as `git archive` would (see [`crate::Options::archive`]).
         #[serde(default)]
         archive: bool,
+        /// Hash every object read and fail on one whose content is not its id.
+        #[serde(default)]
+        verify_objects: bool,
     },
     /// Write the groups the host hands out into [`DEST`].
     Write {
@@ -74,6 +77,9 @@ pub enum Request {
         /// The modification time to give every file, in seconds since the epoch.
         #[serde(default)]
         mtime: Option<u64>,
+        /// Hash every blob written and fail on one whose content is not its id.
+        #[serde(default)]
+        verify_objects: bool,
     },
 }
 

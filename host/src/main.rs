@@ -160,6 +160,12 @@ struct CheckoutArgs {
     /// Where the Git LFS objects are (laid out as .git/lfs/objects: aa/bb/OID); default: the store's lfs/objects. Under --runtime wasm it is preopened read-only.
     #[arg(long, value_name = "DIR")]
     lfs_objects: Option<PathBuf>,
+    /// Hash every object read (commit, trees, blobs) and fail if one's content is not its id: catches a store altered consistently, which zlib's checksum cannot.
+    #[arg(long)]
+    verify_objects: bool,
+    /// Sync every file and directory to disk before the publishing rename, and the parent after it: DEST survives a power cut once unfurl reports success.
+    #[arg(long)]
+    fsync: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -396,6 +402,8 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
         RuntimeArg::Wasm => unfurl::Runtime::Wasm,
     };
     request.options.write.delta_cache_bytes = args.delta_cache;
+    request.options.write.verify_objects = args.verify_objects;
+    request.options.publish.fsync = args.fsync;
     request.options.git.mode = match args.git {
         GitArg::None => unfurl_engine::gitdir::Mode::None,
         GitArg::Alternates => unfurl_engine::gitdir::Mode::Alternates,

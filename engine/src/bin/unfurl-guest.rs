@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             gitmodules,
             attributes,
             archive,
+            verify_objects,
         }) => plan(
             &rev,
             &store,
@@ -36,12 +37,14 @@ fn main() -> ExitCode {
             gitmodules,
             attributes,
             archive,
+            verify_objects,
         ),
         Ok(Request::Write {
             store,
             delta_cache_bytes,
             mtime,
-        }) => write(&store, delta_cache_bytes, mtime),
+            verify_objects,
+        }) => write(&store, delta_cache_bytes, mtime, verify_objects),
         Err(message) => Reply::Failed(protocol(message)),
     };
     let ok = !matches!(reply, Reply::Failed(_));
@@ -99,9 +102,10 @@ fn open_store(layout: &StoreLayout) -> Result<Store, unfurl_engine::Error> {
     Ok(store)
 }
 
-fn options(delta_cache_bytes: u64) -> Options {
+fn options(delta_cache_bytes: u64, verify_objects: bool) -> Options {
     let mut options = Options::default();
     options.write.delta_cache_bytes = usize::try_from(delta_cache_bytes).unwrap_or(usize::MAX);
+    options.write.verify_objects = verify_objects;
     options
 }
 
@@ -115,9 +119,10 @@ fn plan(
     gitmodules: bool,
     attributes: unfurl_engine::attr::Options,
     archive: bool,
+    verify_objects: bool,
 ) -> Reply {
     let interrupt = AtomicBool::new(false);
-    let mut options = options(delta_cache_bytes);
+    let mut options = options(delta_cache_bytes, verify_objects);
     options.paths = paths.into_iter().map(Into::into).collect();
     options.submodules.gitmodules = gitmodules;
     options.attributes = attributes;
@@ -147,10 +152,15 @@ fn plan(
 }
 
 /// A writer: claim groups from the host until none is left, and write them into `/dest`.
-fn write(layout: &StoreLayout, delta_cache_bytes: u64, mtime: Option<u64>) -> Reply {
+fn write(
+    layout: &StoreLayout,
+    delta_cache_bytes: u64,
+    mtime: Option<u64>,
+    verify_objects: bool,
+) -> Reply {
     let start = Instant::now();
     let interrupt = AtomicBool::new(false);
-    let mut options = options(delta_cache_bytes).write;
+    let mut options = options(delta_cache_bytes, verify_objects).write;
     options.jobs = 1;
     options.mtime = mtime.map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
     let written = open_store(layout).and_then(|store| {

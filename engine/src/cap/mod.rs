@@ -207,6 +207,11 @@ impl Dir {
         })
     }
 
+    /// Sync this directory's entries to disk (`fsync` on the directory).
+    pub(crate) fn sync_self(&self) -> io::Result<()> {
+        self.inner.sync_self()
+    }
+
     /// Open the file at `path` below this one for reading.
     pub(crate) fn open_file(&self, path: &Path) -> io::Result<File> {
         self.inner.open_file(path)

@@ -20,6 +20,12 @@ impl Dir {
         self.0.open_dir(path).map(Dir)
     }
 
+    pub(super) fn sync_self(&self) -> io::Result<()> {
+        // The handle may be `O_PATH` (cap-std opens directories so where it can), which
+        // cannot be synced: open the directory itself for reading.
+        self.0.open(".")?.sync_all()
+    }
+
     pub(super) fn open_file(&self, path: &Path) -> io::Result<File> {
         self.0.open(path).map(cap_std::fs::File::into_std)
     }

@@ -35,6 +35,10 @@ impl Dir {
         }
     }
 
+    pub(super) fn sync_self(&self) -> io::Result<()> {
+        File::open(&self.0)?.sync_all()
+    }
+
     pub(super) fn open_file(&self, path: &Path) -> io::Result<File> {
         File::open(self.at(path))
     }

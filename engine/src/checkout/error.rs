@@ -279,7 +279,7 @@ fn publish_subject(e: &publish::Error) -> Option<String> {
         | publish::Error::Inspect { dest, .. }
         | publish::Error::Rename { dest, .. }
         | publish::Error::KeepAttributes { dest, .. } => dest,
-        publish::Error::CreateStaging { path, .. } => path,
+        publish::Error::CreateStaging { path, .. } | publish::Error::Sync { path, .. } => path,
     };
     Some(path.display().to_string())
 }

@@ -220,6 +220,7 @@ pub fn needed(
         store,
         resolved.tree,
         options.write.delta_cache_bytes,
+        options.write.verify_objects,
         &selection,
         &options.attributes,
         options.archive.then_some(resolved.commit),

@@ -11,6 +11,7 @@ use std::path::Path;
 use gix_hash::oid;
 use gix_object::Kind;
 
+use super::verify::Hashing;
 use super::{Error, Reader};
 
 /// The longest loose header read before it is called corrupt (`commit 18446744073709551615\0`
@@ -84,6 +85,8 @@ impl Reader<'_> {
         let mut wrong_kind = None;
         let mut produced = 0u64;
         let mut bad_header = None;
+        let mut hashing: Option<Hashing> = None;
+        let verify = self.verify;
         let result = self.inflater.stream(&mut file, None, |mut chunk| {
             if header.is_none() {
                 let before = head.len();
@@ -96,7 +99,10 @@ impl Reader<'_> {
                         wrong_kind = Some(kind);
                         return Ok(false);
                     }
-                    Ok((kind, size, _)) => header = Some((kind, size)),
+                    Ok((kind, size, _)) => {
+                        header = Some((kind, size));
+                        hashing = verify.then(|| Hashing::new(kind, size));
+                    }
                     Err(err) => {
                         bad_header = Some(err.to_string());
                         return Ok(false);
@@ -112,6 +118,9 @@ impl Reader<'_> {
                     "content is longer than the {size} bytes its header announces"
                 ));
                 return Ok(false);
+            }
+            if let Some(hashing) = &mut hashing {
+                hashing.update(chunk);
             }
             sink(chunk)?;
             Ok(true)
@@ -136,6 +145,9 @@ impl Reader<'_> {
                 path,
                 format!("content is {produced} bytes, its header announces {size}"),
             ));
+        }
+        if let Some(hashing) = hashing {
+            hashing.check(id, path)?;
         }
         Ok(kind)
     }

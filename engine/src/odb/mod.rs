@@ -25,16 +25,18 @@
 //!   wasm).
 //! - [`delta`]: git's delta format.
 //! - [`cache`]: the delta-base cache, bounded in bytes.
+//! - [`verify`]: hashing what is decoded and comparing it with its id (`--verify-objects`).
 
 mod ahead;
 mod cache;
-mod delta;
+pub(crate) mod delta;
 mod inflate;
 mod location;
 mod loose;
 mod pack;
 mod packed;
 mod reader;
+mod verify;
 mod whole;
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use super::cache::Data;
 use super::inflate::{CHUNK, Filled, Inflater};
 use super::location::Found;
 use super::pack::{self, Pack};
+use super::verify::Hashing;
 use super::{Error, Reader, delta};
 
 /// The largest blob decoded whole in memory (see [`super::whole`]) rather than streamed
@@ -315,15 +316,25 @@ impl Reader<'_> {
                     && entry.held_whole()
                     && let Some(data) = filled.whole_reusing(size as usize)
                 {
+                    if self.verify {
+                        super::verify::check(Kind::Blob, &data, id, &pack.path)?;
+                    }
                     sink.write_all(&data).map_err(sink_error)?;
                     return Ok(size);
                 }
+                let mut hashing = self.verify.then(|| Hashing::new(Kind::Blob, size));
                 let mut rest = entry.rest(&mut self.ahead, pack);
                 filled
                     .stream(&mut rest, Some(size), |chunk| {
+                        if let Some(hashing) = &mut hashing {
+                            hashing.update(chunk);
+                        }
                         sink.write_all(chunk).map(|()| true)
                     })
                     .map_err(|e| e.into_error(id, &pack.path))?;
+                if let Some(hashing) = hashing {
+                    hashing.check(id, &pack.path)?;
+                }
                 Ok(size)
             }
             Header::Commit | Header::Tree | Header::Tag => Err(Error::UnexpectedKind {
@@ -333,6 +344,9 @@ impl Reader<'_> {
             }),
             Header::OfsDelta { .. } | Header::RefDelta { .. } => {
                 let (kind, data) = self.read_packed(number, offset, id, 0)?;
+                if self.verify {
+                    super::verify::check(kind, &data, id, &pack.path)?;
+                }
                 if kind != Kind::Blob {
                     return Err(Error::UnexpectedKind {
                         id: id.to_owned(),

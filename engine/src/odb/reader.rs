@@ -22,6 +22,9 @@ pub(crate) struct Reader<'a> {
     pub(super) cache: DeltaCache,
     /// The pack bytes last read, serving the entries that follow.
     pub(super) ahead: ReadAhead,
+    /// Hash every object this reader decodes and compare it with its id (see
+    /// [`super::verify`]).
+    pub(super) verify: bool,
 }
 
 impl Odb {
@@ -32,6 +35,7 @@ impl Odb {
             inflater: Inflater::new(),
             cache: DeltaCache::new(cache_bytes),
             ahead: ReadAhead::new(),
+            verify: false,
         }
     }
 }
@@ -40,6 +44,13 @@ impl Reader<'_> {
     /// Bytes this reader has inflated from the store so far (objects and delta bases).
     pub(crate) fn inflated(&self) -> u64 {
         self.inflater.inflated()
+    }
+
+    /// Hash every object decoded and fail on one whose content is not its id
+    /// (`--verify-objects`).
+    pub(crate) fn verifying(mut self, verify: bool) -> Self {
+        self.verify = verify;
+        self
     }
 
     /// The kind and size of `id`, without decoding its content where that can be avoided.
@@ -54,7 +65,14 @@ impl Reader<'_> {
     /// very buffer it was decoded into (or the delta-base cache holds), not a copy.
     pub(crate) fn read_shared(&mut self, id: &oid) -> Result<(Kind, Data), Error> {
         match self.odb.find(id)? {
-            Found::Packed { pack, offset } => self.read_packed(pack, offset, id, 0),
+            Found::Packed { pack, offset } => {
+                let (kind, data) = self.read_packed(pack, offset, id, 0)?;
+                if self.verify {
+                    super::verify::check(kind, &data, id, &self.odb.pack(pack).path)?;
+                }
+                Ok((kind, data))
+            }
+            // A loose object is verified as it is inflated.
             Found::Loose { file, path, .. } => {
                 let mut out = Vec::new();
                 let kind = self.read_loose_whole(&file, &path, id, &mut out)?;

@@ -17,21 +17,24 @@ use crate::store::Store;
 /// with one name) are refused instead of silently resolved, and so are trees nested deeper
 /// than [`MAX_TREE_DEPTH`](super::MAX_TREE_DEPTH).
 pub fn plan(store: &Store, tree: ObjectId, interrupt: &AtomicBool) -> Result<Plan, Error> {
-    plan_with_cache(store, tree, 8 << 20, interrupt)
+    plan_with_cache(store, tree, 8 << 20, false, interrupt)
 }
 
 /// [`plan()`], caching up to `cache_bytes` of decoded delta bases (trees are often
-/// deltified) while walking.
+/// deltified) while walking, and with `verify`, hashing every tree read and failing on one
+/// whose content is not its id (`--verify-objects`).
 pub(crate) fn plan_with_cache(
     store: &Store,
     tree: ObjectId,
     cache_bytes: usize,
+    verify: bool,
     interrupt: &AtomicBool,
 ) -> Result<Plan, Error> {
     plan_with(
         store,
         tree,
         cache_bytes,
+        verify,
         &Selection::all(),
         &attr::Options::default(),
         None,
@@ -39,13 +42,15 @@ pub(crate) fn plan_with_cache(
     )
 }
 
-/// [`plan_with_cache()`] of only the paths `selection` selects (see [`Selection`]), with the
+/// [`plan_with_cache()`] (`verify` as there) of only the paths `selection` selects (see [`Selection`]), with the
 /// attributes applied as `attributes` says; with `archive`, as `git archive` of the commit
 /// it holds (if the revision named one) applies them.
+#[allow(clippy::too_many_arguments)] // Each is one option of the walk; callers name them all.
 pub(crate) fn plan_with(
     store: &Store,
     tree: ObjectId,
     cache_bytes: usize,
+    verify: bool,
     selection: &Selection,
     attributes: &attr::Options,
     archive: Option<Option<ObjectId>>,
@@ -55,7 +60,7 @@ pub(crate) fn plan_with(
         true => None,
         false => store.info_attributes()?,
     };
-    let mut objects = store.odb().reader(cache_bytes);
+    let mut objects = store.odb().reader(cache_bytes).verifying(verify);
     let (mut plan, subst) = plan_objects(
         &mut objects,
         tree,

@@ -10,9 +10,15 @@ use crate::store::Store;
 /// Resolve `rev` (`main`, `v1`, `HEAD~2`, `abc123`, `v1^{commit}`, `main:dir`, a tree id…)
 /// in `store` to the tree it names, and the commit when there is one.
 pub fn resolve(store: &Store, rev: &str) -> Result<Resolved, Error> {
+    resolve_verifying(store, rev, false)
+}
+
+/// [`resolve()`], hashing every object read and failing on one whose content is not its id
+/// when `verify` is set (`--verify-objects`).
+pub(crate) fn resolve_verifying(store: &Store, rev: &str, verify: bool) -> Result<Resolved, Error> {
     let mut delegate = Delegate {
         store,
-        reader: store.odb().reader(4 << 20),
+        reader: store.odb().reader(4 << 20).verifying(verify),
         rev,
         current: None,
         error: None,

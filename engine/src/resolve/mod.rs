@@ -5,6 +5,7 @@
 
 mod function;
 pub use function::resolve;
+pub(crate) use function::resolve_verifying;
 
 use gix_hash::ObjectId;
 use gix_object::Kind;

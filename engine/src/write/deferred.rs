@@ -7,7 +7,7 @@ use std::path::Path;
 
 use bstr::{BStr, BString, ByteSlice};
 
-use super::files::{ensure_dir, join, open_dir, os_path};
+use super::files::{ensure_in, join, open_dir, os_path, reach_from};
 use super::{Deferred, Error};
 use crate::cap::{self, Dir, Filesystem, SymlinkOutcome};
 
@@ -56,13 +56,24 @@ pub fn apply_deferred_on(
         match op {
             Deferred::Dir { path } => {
                 checked_path(path)?;
-                let mut at = 0;
-                // Parents first: a submodule's parents may hold no file either.
-                while let Some(slash) = path[at..].find_byte(b'/') {
-                    ensure_dir(root, path[..at + slash].as_bstr())?;
-                    at += slash + 1;
+                // Parents first: a submodule's parents may hold no file either. One name
+                // at a time from the last, so that no long path reaches the system.
+                let mut parent: Option<Dir> = None;
+                let mut end = 0;
+                for name in path.split_str("/") {
+                    end += name.len();
+                    let at = path[..end].as_bstr();
+                    let dir = parent.as_ref().unwrap_or(root);
+                    ensure_in(dir, name.as_bstr(), at)?;
+                    let next = os_path(name.as_bstr())
+                        .and_then(|name| dir.open_dir(name))
+                        .map_err(|source| Error::CreateDir {
+                            path: at.to_owned(),
+                            source,
+                        })?;
+                    parent = Some(next);
+                    end += 1;
                 }
-                ensure_dir(root, path.as_bstr())?;
             }
             Deferred::Executable { path } => {
                 let rel = checked_path(path)?;
@@ -101,7 +112,23 @@ pub fn apply_deferred_on(
                 let dir = match &open {
                     Some((p, dir)) if p == parent => dir,
                     _ => {
-                        let dir = open_dir(root, parent).map_err(symlink_error)?;
+                        // One name at a time, from the last directory when it is an
+                        // ancestor (links come in tree order): never a long path, and
+                        // linear in the depth of a deep tree.
+                        let (from, rest) = match &open {
+                            Some((p, dir))
+                                if !p.is_empty()
+                                    && parent.starts_with(p)
+                                    && parent.get(p.len()) == Some(&b'/') =>
+                            {
+                                (dir, parent[p.len() + 1..].as_bstr())
+                            }
+                            _ => (root, parent),
+                        };
+                        let dir = match reach_from(from, rest).map_err(symlink_error)? {
+                            Some(dir) => dir,
+                            None => open_dir(root, parent).map_err(symlink_error)?,
+                        };
                         &open.insert((parent.to_owned(), dir)).1
                     }
                 };
@@ -166,7 +193,12 @@ fn rename(root: &Dir, from_b: &BString, name: &BStr) -> Result<(), Error> {
 
 /// Whether `name` is acceptable as one path component, as git's `verify_path` judges a
 /// tree entry's name with `core.protectNTFS` and `core.protectHFS` on.
-pub(super) fn valid_component(name: &BStr) -> bool {
+pub(crate) fn valid_component(name: &BStr) -> bool {
+    // A tree entry's name cannot hold a NUL (it ends the name), but a group from a guest
+    // can, and gix-validate lets it through (found by fuzzing: fuzz/regressions/path).
+    if name.contains(&0) {
+        return false;
+    }
     let options = gix_validate::path::component::Options {
         protect_windows: cfg!(windows),
         protect_hfs: true,
@@ -176,7 +208,7 @@ pub(super) fn valid_component(name: &BStr) -> bool {
 }
 
 /// `path` as a relative path, after checking each component as a tree entry name.
-pub(super) fn checked_path(path: &BString) -> Result<&Path, Error> {
+pub(crate) fn checked_path(path: &BString) -> Result<&Path, Error> {
     if !path.split_str("/").all(|c| valid_component(c.as_bstr())) {
         return Err(Error::Refused {
             path: path.clone(),
@@ -192,6 +224,34 @@ pub(super) fn checked_path(path: &BString) -> Result<&Path, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every input the `path` fuzz target found (`fuzz/regressions/path`), with the
+    /// target's checks.
+    #[test]
+    fn fuzz_regressions_for_path_validation_hold() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/path");
+        let inputs: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("expected {} to be readable, got {e}", dir.display()))
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        assert!(!inputs.is_empty(), "expected inputs in {}", dir.display());
+        for data in inputs {
+            if valid_component(data.as_bstr()) {
+                assert!(
+                    !data.is_empty() && data != b"." && data != b".." && !data.contains(&0),
+                    "expected {data:?} to be refused as a component"
+                );
+                assert!(!data.contains(&b'/'), "expected {data:?} to be refused");
+            }
+            if let Ok(path) = checked_path(&BString::from(data.clone())) {
+                assert!(
+                    data.split(|&b| b == b'/')
+                        .all(|c| valid_component(c.as_bstr())),
+                    "expected {data:?} to be refused as a path, got {path:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn paths_that_leave_the_checkout_or_reach_git_are_refused() {

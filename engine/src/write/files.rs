@@ -72,7 +72,7 @@ pub fn write_files(
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let worker = || {
-        let mut writer = Writer::new(store, root, cache_bytes / jobs);
+        let mut writer = Writer::new(store, root, cache_bytes / jobs, options.verify_objects);
         writer.mtime = options.mtime;
         let result = (|| {
             while let Some(group) = claim()? {
@@ -146,9 +146,9 @@ struct Writer<'a> {
 const OPEN_DIRS: usize = 8;
 
 impl<'a> Writer<'a> {
-    fn new(store: &'a Store, root: &'a Dir, cache_bytes: usize) -> Writer<'a> {
+    fn new(store: &'a Store, root: &'a Dir, cache_bytes: usize, verify: bool) -> Writer<'a> {
         Writer {
-            reader: store.odb().reader(cache_bytes),
+            reader: store.odb().reader(cache_bytes).verifying(verify),
             store,
             root,
             made: HashSet::new(),
@@ -183,6 +183,11 @@ impl<'a> Writer<'a> {
 
     /// A handle to directory `path`, created (with its parents) if need be: each file is
     /// then a single-component create in it.
+    ///
+    /// The directory is reached one name at a time from the nearest ancestor this writer
+    /// holds open (or the root), never by its whole path: a tree may nest deeper than a
+    /// path may be long (Linux's `PATH_MAX` is 4096 bytes; 2049 levels of `d/` exceed it,
+    /// and the depth limit is 4096 levels).
     fn dir(&mut self, path: &BStr) -> Result<&Dir, Error> {
         match self.open.iter().position(|(p, _)| p == path) {
             Some(0) => {}
@@ -191,11 +196,7 @@ impl<'a> Writer<'a> {
                 self.open.insert(0, entry);
             }
             None => {
-                self.ensure(path)?;
-                let dir = open_dir(self.root, path).map_err(|source| Error::CreateDir {
-                    path: path.to_owned(),
-                    source,
-                })?;
+                let dir = self.reach(path)?;
                 self.open.truncate(OPEN_DIRS - 1);
                 self.open.insert(0, (path.to_owned(), dir));
             }
@@ -203,27 +204,46 @@ impl<'a> Writer<'a> {
         Ok(&self.open[0].1)
     }
 
-    /// Make sure directory `path` and its parents exist, creating the missing ones
-    /// parents first.
-    fn ensure(&mut self, path: &BStr) -> Result<(), Error> {
-        if path.is_empty() || self.made.contains(path) {
-            return Ok(());
+    /// Open directory `path`, creating the missing ones on the way, from the nearest open
+    /// ancestor.
+    fn reach(&mut self, path: &BStr) -> Result<Dir, Error> {
+        let create_dir = |at: &BStr| {
+            let path = at.to_owned();
+            move |source| Error::CreateDir { path, source }
+        };
+        if path.is_empty() {
+            return open_dir(self.root, path).map_err(create_dir(path));
         }
-        // The ancestors this writer has not seen yet, innermost first.
-        let mut missing = vec![path];
-        let mut at = path;
-        while let Some(slash) = at.rfind_byte(b'/') {
-            at = at[..slash].as_bstr();
-            if self.made.contains(at) {
-                break;
+        // The longest ancestor held open: `a/b` for `a/b/c`, never `a/bc` for `a/bcd`.
+        let start = self
+            .open
+            .iter()
+            .filter(|(p, _)| {
+                p.is_empty() || (path.starts_with(p) && path.get(p.len()) == Some(&b'/'))
+            })
+            .max_by_key(|(p, _)| p.len())
+            .map(|(p, dir)| (p.len(), dir));
+        let (skip, mut parent) = match start {
+            Some((0, dir)) => (0, dir),
+            Some((len, dir)) => (len + 1, dir),
+            None => (0, self.root),
+        };
+        let mut owned: Option<Dir> = None;
+        let mut end = skip;
+        for name in path[skip..].split_str("/") {
+            end += name.len();
+            let at = path[..end].as_bstr();
+            if !self.made.contains(at) {
+                ensure_in(parent, name.as_bstr(), at)?;
+                self.made.insert(at.to_owned());
             }
-            missing.push(at);
+            let next = parent
+                .open_dir(os_path(name.as_bstr()).map_err(create_dir(at))?)
+                .map_err(create_dir(at))?;
+            parent = &*owned.insert(next);
+            end += 1;
         }
-        for &dir in missing.iter().rev() {
-            ensure_dir(self.root, dir)?;
-            self.made.insert(dir.to_owned());
-        }
-        Ok(())
+        Ok(owned.expect("a non-empty path has a component"))
     }
 
     /// Create `file` in `dir` and stream its blob into it.
@@ -311,19 +331,19 @@ impl<'a> Writer<'a> {
     }
 }
 
-/// Create directory `path` below `root`, whose parent exists; one that is there already is
-/// fine if it is a directory.
-pub(super) fn ensure_dir(root: &Dir, path: &BStr) -> Result<(), Error> {
+/// Create directory `name` in `parent` (whose path is that of `path` less its last name);
+/// one that is there already is fine if it is a directory.
+pub(super) fn ensure_in(parent: &Dir, name: &BStr, path: &BStr) -> Result<(), Error> {
     let create = || {
-        let rel = os_path(path)?;
-        match root.create_dir(rel) {
+        let rel = os_path(name)?;
+        match parent.create_dir(rel) {
             // Another writer (or guest) made it first. Only writers write here, and no
             // symlink exists until all files are written, so it can only be that
             // directory; the check is cheap insurance (and catches a file with that name
             // on a case-insensitive filesystem).
             Err(err)
                 if err.kind() == std::io::ErrorKind::AlreadyExists
-                    && root.kind(rel)? == Some(cap::Kind::Dir) =>
+                    && parent.kind(rel)? == Some(cap::Kind::Dir) =>
             {
                 Ok(())
             }
@@ -334,6 +354,23 @@ pub(super) fn ensure_dir(root: &Dir, path: &BStr) -> Result<(), Error> {
         path: path.to_owned(),
         source,
     })
+}
+
+/// A handle to the existing directory `path` below `root`, opened one name at a time (so
+/// that no path longer than one name reaches the system); `None` for the root itself.
+pub(super) fn reach_from(root: &Dir, path: &BStr) -> std::io::Result<Option<Dir>> {
+    let mut dir: Option<Dir> = None;
+    if path.is_empty() {
+        return Ok(None);
+    }
+    for name in path.split_str("/") {
+        let next = dir
+            .as_ref()
+            .unwrap_or(root)
+            .open_dir(os_path(name.as_bstr())?)?;
+        dir = Some(next);
+    }
+    Ok(dir)
 }
 
 pub(super) fn open_dir(root: &Dir, path: &BStr) -> std::io::Result<Dir> {

@@ -22,7 +22,7 @@
 //! the tree itself plants (`a -> /etc` plus `a/passwd`: the second is refused by the plan
 //! as a duplicate, and it could not be reached through the link anyway).
 
-mod deferred;
+pub(crate) mod deferred;
 mod files;
 pub use deferred::{apply_deferred, apply_deferred_on};
 pub(crate) use files::join;
@@ -52,6 +52,12 @@ pub struct Options {
     /// this many). Default: [`GROUP_FILES`](crate::plan::GROUP_FILES); a knob for
     /// measuring, not for tuning per checkout.
     pub group_files: usize,
+    /// Hash every object read (the commit, every tree and blob, whole or deltified) as git
+    /// does when it writes one, and fail with a corrupt-store error naming the object and
+    /// its file when the content is not its id. zlib's checksum catches random damage, not
+    /// a store altered consistently; this does, for one SHA-1 per byte read (see the
+    /// README for the measured cost). Default: `false`, as git's checkout.
+    pub verify_objects: bool,
 }
 
 /// The most writers a checkout uses, whatever is asked: more only adds contention for the
@@ -65,6 +71,7 @@ impl Default for Options {
             delta_cache_bytes: 8 << 20,
             mtime: None,
             group_files: crate::plan::GROUP_FILES,
+            verify_objects: false,
         }
     }
 }

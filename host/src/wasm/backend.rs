@@ -130,6 +130,7 @@ impl unfurl_engine::Backend for Backend<'_> {
             gitmodules: options.submodules.gitmodules || options.submodules.stores.is_some(),
             attributes: options.attributes,
             archive: options.archive,
+            verify_objects: options.write.verify_objects,
         };
         let reply = self.sandbox.guarded(self.deadline, interrupt, || {
             self.sandbox
@@ -183,6 +184,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                 .mtime
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map(|d| d.as_secs()),
+            verify_objects: options.write.verify_objects,
         };
         let done = AtomicBool::new(false);
         let replies = self.sandbox.guarded(self.deadline, interrupt, || {
