@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use crate::support::*;
 
 runtime_tests!(
+    on_a_20k_file_store_a_git_is_accepted_like_a_clone,
     an_alternates_git_is_accepted_like_a_clone,
     a_copied_git_is_accepted_like_a_clone_and_survives_the_store,
     git_status_opens_no_work_tree_file,
@@ -27,33 +28,33 @@ struct Expected {
     version: String,
 }
 
-fn expected(rev: &str) -> &'static Expected {
-    static CACHE: OnceLock<std::sync::Mutex<Vec<(String, &'static Expected)>>> = OnceLock::new();
+/// What a real `git clone` of `store` says of `rev`, once per store and revision.
+fn expected_of(store: &Path, rev: &str) -> &'static Expected {
+    type Cache = Vec<((PathBuf, String), &'static Expected)>;
+    static CACHE: OnceLock<std::sync::Mutex<Cache>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((_, e)) = cache.iter().find(|(r, _)| r == rev) {
+    let key = (store.to_path_buf(), rev.to_owned());
+    if let Some((_, e)) = cache.iter().find(|(k, _)| *k == key) {
         return e;
     }
     let tmp = Box::leak(Box::new(TempDir::new("reference-clone")));
     let clone = tmp.join("clone");
     let out = run(Command::new("git")
         .args(["clone", "-q", "--no-checkout"])
-        .arg(&corpus().store)
+        .arg(store)
         .arg(&clone));
     assert!(out.status.success(), "git clone: {out:?}");
-    let commit = git(
-        &corpus().store,
-        &["rev-parse", &format!("{rev}^{{commit}}")],
-    );
+    let commit = git(store, &["rev-parse", &format!("{rev}^{{commit}}")]);
     git(&clone, &["checkout", "-q", "--detach", &commit]);
     let e: &'static Expected = Box::leak(Box::new(Expected {
         commit: git(&clone, &["rev-parse", "HEAD"]),
         describe: git(&clone, &["describe", "--tags"]),
         version: scm_version(&clone),
     }));
-    cache.push((rev.to_owned(), e));
+    cache.push((key, e));
     e
 }
 
@@ -105,10 +106,16 @@ pub(crate) fn scm_version(dir: &Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// Everything a build tool asks of the checkout at `dest` of `rev`.
+/// Everything a build tool asks of the checkout at `dest` of `rev` (of the corpus).
 #[track_caller]
 fn assert_accepted_like_a_clone(dest: &Path, rev: &str, what: &str) {
-    let e = expected(rev);
+    assert_accepted_like_a_clone_of(&corpus().store, dest, rev, what)
+}
+
+/// Everything a build tool asks of the checkout at `dest` of `rev` of `store`.
+#[track_caller]
+fn assert_accepted_like_a_clone_of(store: &Path, dest: &Path, rev: &str, what: &str) {
+    let e = expected_of(store, rev);
     let status = git(dest, &["status", "--porcelain"]);
     assert!(
         status.is_empty(),
@@ -124,6 +131,29 @@ fn assert_accepted_like_a_clone(dest: &Path, rev: &str, what: &str) {
     assert_eq!(log, e.commit, "{what}: git log -1");
     git(dest, &["diff", "--stat", "HEAD~1"]);
     assert_eq!(scm_version(dest), e.version, "{what}: setuptools-scm");
+}
+
+/// The "on a 20k-file store": alternates for each revision, and a copied `.git`
+/// that survives its store.
+fn on_a_20k_file_store_a_git_is_accepted_like_a_clone(rt: Runtime) {
+    let tmp = TempDir::new("gitdir-20k");
+    let store = store_20k();
+    for rev in REVS {
+        let dest = tmp.join(rev);
+        assert_checkout_matches(rt, store, rev, &dest, &["--git", "alternates"]);
+        assert_accepted_like_a_clone_of(store, &dest, rev, &format!("20k, alternates, {rev}"));
+    }
+    let own = tmp.join("store.git");
+    copy_tree(store, &own);
+    let dest = tmp.join("copy");
+    assert_checkout_matches(rt, &own, "main", &dest, &["--git", "copy"]);
+    fs::remove_dir_all(&own).unwrap();
+    let out = run(git_cmd(&dest).args(["fsck", "--full"]));
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "20k, copy: git fsck after the store is gone: {out:?}"
+    );
+    assert_accepted_like_a_clone_of(store, &dest, "main", "20k, copy without the store");
 }
 
 fn an_alternates_git_is_accepted_like_a_clone(rt: Runtime) {

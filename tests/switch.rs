@@ -454,21 +454,7 @@ fn eight_checkouts_of_one_commit_into_one_dest_publish_once(rt: Runtime) {
 
 /// The switch on a store of real size: 20,000 files, adjacent tags, both ways.
 fn a_20k_file_store_switches_between_adjacent_tags(rt: Runtime) {
-    static STORE: std::sync::OnceLock<(TempDir, std::path::PathBuf)> = std::sync::OnceLock::new();
-    let (_, store) = STORE.get_or_init(|| {
-        let tmp = TempDir::new("store-20k");
-        let store = tmp.join("store.git");
-        let out = run(Command::new("python3").arg(MAKE_STORE).arg(&store).args([
-            "--files",
-            "20000",
-            "--commits",
-            "4",
-            "--seed",
-            "5",
-        ]));
-        assert!(out.status.success(), "make-store: {out:?}");
-        (tmp, store)
-    });
+    let store = store_20k();
     let tmp = TempDir::new("switch-20k");
     let dest = tmp.join("dest");
     checkout(rt, store, "v1", &dest, &[]);

@@ -310,6 +310,30 @@ pub fn corpus() -> &'static Corpus {
     })
 }
 
+/// A make-store store of 20 000 files (4 tags, `main`, `side`), built once per test binary,
+/// read-only for tests: what issue-sized claims ("on a 20k-file store") are checked on.
+pub fn store_20k() -> &'static Path {
+    static STORE: OnceLock<PathBuf> = OnceLock::new();
+    STORE.get_or_init(|| {
+        let store = scratch_root().join("store-20k.git");
+        let out = run(Command::new("python3").arg(MAKE_STORE).arg(&store).args([
+            "--files",
+            "20000",
+            "--commits",
+            "4",
+            "--seed",
+            "5",
+        ]));
+        assert!(
+            out.status.success(),
+            "expected make-store --files 20000 to succeed, got {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        store
+    })
+}
+
 /// Copies a directory tree with `cp -a` (a store a test is going to damage or extend).
 pub fn copy_tree(from: &Path, to: &Path) {
     let out = run(Command::new("cp").arg("-a").arg(from).arg(to));
