@@ -388,7 +388,20 @@ pub fn run(
             .sum::<usize>();
     progress.planned(files as u64);
     let write_start = Instant::now();
-    let staging = Staging::create_with(parent, dest, &options.publish)?;
+    let staging = match Staging::create_with(parent, dest, &options.publish) {
+        Ok(staging) => staging,
+        // Another process published a checkout here while this one planned: it is now a
+        // checkout to switch (a no-op if it holds this commit), as if it had been there
+        // from the start.
+        #[cfg(not(target_os = "wasi"))]
+        Err(err)
+            if switch::lost_race(&err)
+                && crate::switch::is_checkout(parent, dest).unwrap_or(false) =>
+        {
+            return switch::run(backend, rev, parent, dest, options, progress, interrupt);
+        }
+        Err(err) => return Err(err.into()),
+    };
     // Once, in the staging directory (DEST's filesystem), before anything is written: what
     // it can hold decides how links, modes and names that differ only in case are written.
     let filesystem = staging.dir().probe().map_err(|source| Error::Probe {
