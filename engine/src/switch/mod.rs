@@ -10,12 +10,12 @@
 //!    a second switch of the same destination waits for the first;
 //! 2. it finds local changes: an entry whose `lstat` data differs from the index's is
 //!    hashed, and one that no longer matches is refused, with the list, unless forced;
-//! 3. it plans the new revision as a fresh checkout would, and compares ([`diff`]): what to
+//! 3. it plans the new revision as a fresh checkout would, and compares (`diff.rs`): what to
 //!    write, what to remove, what is already right;
 //! 4. it writes what changes into a staging directory beside the destination through the
 //!    backend, so in every runtime, with the destination's filesystem fallbacks;
 //! 5. it records the paths it is about to change in `.git/unfurl-switch` (the journal),
-//!    removes and renames entries into place ([`apply`]), brings the `.git` up to date
+//!    removes and renames entries into place (`apply.rs`), brings the `.git` up to date
 //!    with HEAD last, and removes the journal.
 //!
 //! A crash before step 5 leaves the destination as it was (and a staging directory that a
