@@ -38,16 +38,7 @@ impl Dir {
     }
 
     pub(super) fn kind(&self, path: &Path) -> io::Result<Kind> {
-        let file_type = self.0.symlink_metadata(path)?.file_type();
-        Ok(if file_type.is_symlink() {
-            Kind::Symlink
-        } else if file_type.is_dir() {
-            Kind::Dir
-        } else if file_type.is_file() {
-            Kind::File
-        } else {
-            Kind::Other
-        })
+        Ok(kind_of(self.0.symlink_metadata(path)?.file_type()))
     }
 
     pub(super) fn set_mtime_nofollow(
@@ -68,17 +59,8 @@ impl Dir {
 
     pub(super) fn stat(&self, path: &Path) -> io::Result<Stat> {
         let meta = self.0.symlink_metadata(path)?;
-        let file_type = meta.file_type();
         Ok(Stat {
-            kind: if file_type.is_symlink() {
-                Kind::Symlink
-            } else if file_type.is_dir() {
-                Kind::Dir
-            } else if file_type.is_file() {
-                Kind::File
-            } else {
-                Kind::Other
-            },
+            kind: kind_of(meta.file_type()),
             ..stat(&meta)?
         })
     }
@@ -270,6 +252,19 @@ pub(super) fn os_str(bytes: &[u8]) -> io::Result<&OsStr> {
     std::str::from_utf8(bytes)
         .map(OsStr::new)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name is not valid UTF-8"))
+}
+
+/// What a file type (not followed) is.
+fn kind_of(file_type: cap_std::fs::FileType) -> Kind {
+    if file_type.is_symlink() {
+        Kind::Symlink
+    } else if file_type.is_dir() {
+        Kind::Dir
+    } else if file_type.is_file() {
+        Kind::File
+    } else {
+        Kind::Other
+    }
 }
 
 #[cfg(unix)]

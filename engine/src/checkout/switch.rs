@@ -63,12 +63,7 @@ pub(super) fn run(
     }
     let options = &options;
     // Held until this function returns: a second switch of this checkout waits here.
-    let _lock = root
-        .lock(Path::new(switch::LOCK))
-        .map_err(|source| switch::Error::Write {
-            path: switch::LOCK.into(),
-            source,
-        })?;
+    let _lock = lock(&root)?;
     let recorded = switch::read(&root)?;
     let planned = backend.plan(rev, options, interrupt)?;
     let write_start = Instant::now();
@@ -173,14 +168,20 @@ pub(super) fn already_there(
     let Ok(root) = parent.open_dir(Path::new(dest)) else {
         return Ok(false);
     };
-    let _lock = root
-        .lock(Path::new(switch::LOCK))
-        .map_err(|source| switch::Error::Write {
-            path: switch::LOCK.into(),
-            source,
-        })?;
+    let _lock = lock(&root)?;
     let recorded = switch::read(&root)?;
     Ok(recorded.journal.is_none() && recorded.commit == commit)
+}
+
+/// Take the checkout's lock (see [`switch::LOCK`]), waiting for another holder.
+fn lock(root: &Dir) -> Result<std::fs::File, Error> {
+    root.lock(Path::new(switch::LOCK)).map_err(|source| {
+        switch::Error::Write {
+            path: switch::LOCK.into(),
+            source,
+        }
+        .into()
+    })
 }
 
 /// Whether a publish failed because `dest` is there now.
