@@ -402,12 +402,7 @@ pub fn run(
         }
         Err(err) => return Err(err.into()),
     };
-    // Once, in the staging directory (DEST's filesystem), before anything is written: what
-    // it can hold decides how links, modes and names that differ only in case are written.
-    let filesystem = staging.dir().probe().map_err(|source| Error::Probe {
-        staging: staging.name().into(),
-        source,
-    })?;
+    let filesystem = probe(&staging)?;
     let mut fallbacks = Fallbacks::default();
     let w = |backend: &dyn Backend, plan, fallbacks: &mut Fallbacks| {
         stage::write_plan(
@@ -508,28 +503,12 @@ pub fn run(
 
 /// Probe the staging directory's filesystem (the destination's) once, before anything is
 /// written: what it can hold decides how links, modes and names that differ only in case
-/// are written. On a filesystem that ignores case, the plan folded as
-/// [`Options::case_collisions`] says, and the entries left out.
-fn prepare(
-    staging: &Staging<'_>,
-    plan: &Arc<Plan>,
-    options: &Options,
-) -> Result<(Filesystem, Arc<Plan>, Vec<CaseCollision>), Error> {
-    let filesystem = staging.dir().probe().map_err(|source| Error::Probe {
+/// are written.
+fn probe(staging: &Staging<'_>) -> Result<Filesystem, Error> {
+    staging.dir().probe().map_err(|source| Error::Probe {
         staging: staging.name().into(),
         source,
-    })?;
-    let mut plan = plan.clone();
-    let mut collisions = Vec::new();
-    if filesystem.case_insensitive {
-        let folded = case::fold_plan(&plan, options.case_collisions)
-            .map_err(|(first, second)| Error::CaseCollision { first, second })?;
-        if let Some(folded) = folded.plan {
-            plan = Arc::new(folded);
-        }
-        collisions = folded.collisions;
-    }
-    Ok((filesystem, plan, collisions))
+    })
 }
 
 /// Check out `rev` from `store` as the new directory `dest` in `parent`, in this process:

@@ -20,6 +20,24 @@ pub(super) struct Written {
     pub(super) stats: Stats,
 }
 
+/// `plan` as a filesystem that ignores case can hold it: two entries that would be one file
+/// there fail, or the earlier is left out, as [`Options::case_collisions`] says (each one
+/// left out added to `fallbacks`). Unchanged elsewhere.
+pub(super) fn fold(
+    plan: Arc<Plan>,
+    filesystem: &Filesystem,
+    options: &Options,
+    fallbacks: &mut Fallbacks,
+) -> Result<Arc<Plan>, Error> {
+    if !filesystem.case_insensitive {
+        return Ok(plan);
+    }
+    let folded = case::fold_plan(&plan, options.case_collisions)
+        .map_err(|(first, second)| Error::CaseCollision { first, second })?;
+    fallbacks.case_collisions.extend(folded.collisions);
+    Ok(folded.plan.map_or(plan, Arc::new))
+}
+
 /// Write the files of `plan` into `staging` with `backend`, as `filesystem` can hold them.
 #[expect(
     clippy::too_many_arguments,
@@ -35,14 +53,7 @@ pub(super) fn write_plan(
     interrupt: &AtomicBool,
     fallbacks: &mut Fallbacks,
 ) -> Result<Written, Error> {
-    if filesystem.case_insensitive {
-        let folded = case::fold_plan(&plan, options.case_collisions)
-            .map_err(|(first, second)| Error::CaseCollision { first, second })?;
-        if let Some(folded) = folded.plan {
-            plan = Arc::new(folded);
-        }
-        fallbacks.case_collisions.extend(folded.collisions);
-    }
+    plan = fold(plan, filesystem, options, fallbacks)?;
     let mut stats = backend.write(&plan, staging, options, progress, interrupt)?;
     if interrupt.load(Ordering::Relaxed) {
         return Err(write::Error::Interrupted.into());

@@ -5,15 +5,14 @@
 use std::ffi::OsStr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use super::{Backend, Error, Fallbacks, Options, Outcome, Phases};
+use super::{Backend, Error, Fallbacks, Options, Outcome, Phases, stage};
 use crate::cap::Dir;
 use crate::progress::Progress;
 use crate::publish::Staging;
 use crate::switch::{self, Switched};
-use crate::write::{self, Deferred};
 use crate::{gitdir, publish};
 
 /// Switch the checkout `dest` in `parent` to `rev`.
@@ -68,7 +67,10 @@ pub(super) fn run(
     let planned = backend.plan(rev, options, interrupt)?;
     let write_start = Instant::now();
     let staging = Staging::beside(parent, dest, &options.publish)?;
-    let (filesystem, plan, collisions) = super::prepare(&staging, &planned.plan, options)?;
+    let filesystem = super::probe(&staging)?;
+    let mut fallbacks = Fallbacks::default();
+    // The tree as this filesystem holds it: what the index records and the diff compares.
+    let plan = stage::fold(planned.plan.clone(), &filesystem, options, &mut fallbacks)?;
     let new = gitdir::index_entries(&plan);
     let changes = switch::compare(&root, &recorded, &new, filesystem)?;
     if !changes.local.is_empty() && !options.force {
@@ -86,10 +88,6 @@ pub(super) fn run(
         removed: changes.remove.difference(&changes.write).count() as u64,
         unchanged: changes.unchanged,
         repaired,
-    };
-    let mut fallbacks = Fallbacks {
-        case_collisions: collisions,
-        ..Fallbacks::default()
     };
     let outcome = |stats, switched, fallbacks, write_start: Instant| Outcome {
         commit: planned.commit,
@@ -119,20 +117,19 @@ pub(super) fn run(
     }
     let part = Arc::new(switch::subset(&plan, &changes.write));
     progress.planned(part.files() as u64);
-    let mut stats = backend.write(&part, &staging, options, progress, interrupt)?;
-    if interrupt.load(Ordering::Relaxed) {
-        return Err(write::Error::Interrupted.into());
-    }
-    if !filesystem.exec_bits {
-        fallbacks.exec_bits_not_set = stats.executables;
-        stats
-            .deferred
-            .retain(|op| !matches!(op, Deferred::Executable { .. }));
-    }
-    let mut finishing = part.finishing();
-    finishing.extend(stats.deferred.iter().cloned());
-    fallbacks.symlinks_as_files = write::apply_deferred_on(staging.dir(), &finishing, &filesystem)?;
-    stats.symlinks = part.symlinks() as u64;
+    // The part is cut from the folded plan: folding it again finds nothing.
+    let mut written = stage::write_plan(
+        backend,
+        part,
+        &staging,
+        &filesystem,
+        options,
+        progress,
+        interrupt,
+        &mut fallbacks,
+    )?;
+    stage::finish(&mut written, &staging, &filesystem, &mut fallbacks)?;
+    let stats = written.stats;
     // From here on the checkout changes: the journal first, so that a crash is seen.
     switch::write_journal(&root, changes.write.iter().chain(changes.remove.iter()))?;
     switch::apply(&root, staging.dir(), &changes, &new)?;
