@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use crate::support::*;
@@ -20,29 +20,7 @@ runtime_tests!(
 /// `git archive REV PATHS… | tar -x` into a new directory.
 pub(crate) fn archive_of(store: &Path, rev: &str, paths: &[&str]) -> TempDir {
     let dir = TempDir::new("reference-paths");
-    // Paths as they are, as unfurl takes them: no glob in a name is expanded.
-    let mut archive = git_cmd(store)
-        .env("GIT_LITERAL_PATHSPECS", "1")
-        .args(["archive", "--format=tar", rev, "--"])
-        .args(paths)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start git archive");
-    let tar = Command::new("tar")
-        .arg("-x")
-        .arg("-C")
-        .arg(dir.path())
-        .stdin(archive.stdout.take().unwrap())
-        .output()
-        .expect("run tar");
-    let archive = archive.wait_with_output().expect("wait for git archive");
-    assert!(
-        archive.status.success() && tar.status.success(),
-        "expected `git archive {rev} {paths:?} | tar -x` to succeed, got {} ({})",
-        archive.status,
-        String::from_utf8_lossy(&archive.stderr)
-    );
+    extract_archive_of(store, rev, paths, dir.path());
     dir
 }
 

@@ -597,8 +597,16 @@ pub fn reference(store: &Path, rev: &str) -> TempDir {
 }
 
 pub fn extract_archive(store: &Path, rev: &str, into: &Path) {
+    extract_archive_of(store, rev, &[], into)
+}
+
+/// `git archive REV -- PATHS… | tar -x -C into` (paths taken literally, as unfurl's `--path`
+/// takes them; none: the whole tree).
+pub fn extract_archive_of(store: &Path, rev: &str, paths: &[&str], into: &Path) {
     let mut archive = git_cmd(store)
-        .args(["archive", "--format=tar", rev])
+        .env("GIT_LITERAL_PATHSPECS", "1")
+        .args(["archive", "--format=tar", rev, "--"])
+        .args(paths)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -613,7 +621,7 @@ pub fn extract_archive(store: &Path, rev: &str, into: &Path) {
     let archive = archive.wait_with_output().expect("wait for git archive");
     assert!(
         archive.status.success() && tar.status.success(),
-        "expected `git archive {rev} | tar -x` to succeed for {}, got git {} ({}) and tar {} ({})",
+        "expected `git archive {rev} {paths:?} | tar -x` to succeed for {}, got git {} ({}) and tar {} ({})",
         store.display(),
         archive.status,
         String::from_utf8_lossy(&archive.stderr),
