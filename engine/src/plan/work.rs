@@ -11,8 +11,8 @@ use crate::write::{Deferred, Group, GroupFile};
 /// order, so that writers share it: real repositories put a fifth of their files or more in
 /// one directory (git/git's `t/`), and as one group it kept one writer busy while the others
 /// had nothing left to take. Smaller groups cost a claim each and, when two writers fill
-/// one directory at once, contention on its lock; 256 files keeps both small (see the
-/// README's benchmark of wide directories).
+/// one directory at once, contention on its lock. 256 is a first choice, not yet tuned by
+/// measurement (`--group-files` exists to measure it).
 pub const GROUP_FILES: usize = 256;
 
 impl Plan {
