@@ -26,6 +26,9 @@ mod imp;
 #[cfg(target_os = "wasi")]
 #[path = "wasi.rs"]
 mod imp;
+mod map;
+
+pub(crate) use map::Bytes;
 
 /// A capability to one directory: the engine can read and write below it, and nowhere else.
 ///
@@ -221,9 +224,18 @@ impl Dir {
     pub(crate) fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         use std::io::Read;
         let mut file = self.open_file(path)?;
-        let mut buf = Vec::new();
+        // Sized from the file's length, so that a large file (a pack index) is read into
+        // one allocation instead of one that doubles and copies as it grows.
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
         file.read_to_end(&mut buf)?;
         Ok(buf)
+    }
+
+    /// Hold all of the file at `path` below this one for random access: mapped natively,
+    /// read under WASI (see [`Bytes`]).
+    pub(crate) fn map(&self, path: &Path) -> io::Result<Bytes> {
+        Bytes::of(self.open_file(path)?)
     }
 
     /// The names in the directory at `path` below this one, in no particular order.

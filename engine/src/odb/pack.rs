@@ -1,10 +1,16 @@
-//! One pack: its data file read with positioned reads, its index read into memory the first
-//! time a lookup by id needs it.
+//! One pack: its data file read with positioned reads, its index opened the first time a
+//! lookup by id needs it.
 //!
-//! Nothing is memory-mapped: mapping is unavailable under WASI, and a mapped pack of a
-//! 1 GiB blob would count towards the checkout's resident memory. The index is loaded
-//! lazily because a reader handed an entry's location (see `ObjectLocation`) does not need
-//! it: a writer guest under WASI then never holds the `.idx` of a large store in memory.
+//! The data file is not memory-mapped: mapping is unavailable under WASI, and a mapped pack
+//! of a 1 GiB blob would count towards the checkout's resident memory. The index is mapped
+//! natively and read under WASI (see [`crate::cap::Bytes`]), and only when first needed: a
+//! reader handed an entry's location (see `ObjectLocation`) does not need it, so a writer
+//! guest under WASI never holds the `.idx` of a large store in memory.
+//!
+//! Where an entry ends is not looked up: that would take every offset of the index, sorted
+//! (for git/git's 850,000 objects, a sort that cost more than the whole plan). Entries are
+//! bounded by the end of the pack's entries, and by their own zlib stream and announced
+//! size (see `odb::packed`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -14,7 +20,7 @@ use gix_hash::{ObjectId, oid};
 use super::Error;
 use crate::cap::{Dir, ReadAt};
 
-type Index = gix_pack::index::File<Vec<u8>>;
+type Index = gix_pack::index::File<crate::cap::Bytes>;
 
 /// A pack data file, and its index once loaded.
 pub(crate) struct Pack {
@@ -34,9 +40,6 @@ pub(crate) struct Pack {
     index: OnceLock<Index>,
     /// Held while the index loads, so that threads needing it at once read it once.
     loading: Mutex<()>,
-    /// Entry offsets in ascending order, built on first use once the index is loaded, to
-    /// know where each entry ends.
-    offsets: OnceLock<Vec<u64>>,
     /// Which object directory the pack belongs to (0: the store's own, then alternates).
     pub(crate) source: u32,
     /// Its number among that directory's packs, in the order of their names.
@@ -95,19 +98,18 @@ impl Pack {
             checksum: ObjectId::from(trailer),
             index: OnceLock::new(),
             loading: Mutex::new(()),
-            offsets: OnceLock::new(),
             source,
             number,
         })
     }
 
-    /// The pack's index, read now if this is its first use. A failure is not remembered:
-    /// every lookup that needs the index tries again, and fails the same way.
     /// The object count of the pack's header.
     pub(crate) fn count(&self) -> u32 {
         self.count
     }
 
+    /// The pack's index, opened now if this is its first use. A failure is not remembered:
+    /// every lookup that needs the index tries again, and fails the same way.
     fn index(&self) -> Result<&Index, Error> {
         if let Some(index) = self.index.get() {
             return Ok(index);
@@ -127,7 +129,7 @@ impl Pack {
     fn load_index(&self) -> Result<Index, Error> {
         let data = self
             .dir
-            .read(self.idx_name.as_ref())
+            .map(self.idx_name.as_ref())
             .map_err(|source| Error::Io {
                 path: self.idx_path.clone(),
                 source,
@@ -163,13 +165,6 @@ impl Pack {
         Ok(index.lookup(id).map(|i| index.pack_offset_at_index(i)))
     }
 
-    /// Whether the index puts `id` at `offset`; `None` if the index is not loaded (and it is
-    /// not loaded to answer).
-    pub(crate) fn indexed_at(&self, id: &oid, offset: u64) -> Option<bool> {
-        let index = self.index.get()?;
-        Some(index.lookup(id).map(|i| index.pack_offset_at_index(i)) == Some(offset))
-    }
-
     /// Every id in this pack that starts with `prefix`, added to `out`.
     pub(crate) fn ids_with_prefix(
         &self,
@@ -182,25 +177,6 @@ impl Pack {
             out.extend(candidates.map(|i| index.oid_at_index(i).to_owned()));
         }
         Ok(())
-    }
-
-    /// Where the entry starting at `offset` ends, the next entry's start or the trailer, if
-    /// the index is loaded; without it, only [`Pack::data_end`] bounds an entry.
-    pub(crate) fn entry_end(&self, offset: u64) -> Option<u64> {
-        let index = self.index.get()?;
-        let offsets = self.offsets.get_or_init(|| {
-            let mut offsets: Vec<u64> = (0..index.num_objects())
-                .map(|i| index.pack_offset_at_index(i))
-                .collect();
-            offsets.sort_unstable();
-            offsets
-        });
-        let trailer = self.data_end();
-        let end = match offsets.binary_search(&offset) {
-            Ok(i) => offsets.get(i + 1).copied().unwrap_or(trailer),
-            Err(i) => offsets.get(i).copied().unwrap_or(trailer),
-        };
-        Some(end.clamp(offset, trailer.max(offset)))
     }
 
     /// Where the entries end: the start of the trailing checksum.

@@ -2,10 +2,9 @@
 //! entries.
 //!
 //! An entry is a header (kind, inflated size, and for a delta where its base is) followed by
-//! a zlib stream. Where an entry ends is known exactly once the pack's index is loaded (the
-//! next entry's start); without the index, as when a writer is handed an entry's location,
-//! reads are bounded by the end of the pack's entries, and the zlib stream's own end and the
-//! announced size decide where the entry stops.
+//! a zlib stream. Where an entry ends is not looked up (see `odb::pack`): reads are bounded
+//! by the end of the pack's entries, and the zlib stream's own end and the announced size
+//! decide where the entry stops.
 //!
 //! Reads go through the read-ahead windows ([`super::ahead`]), with the entry's header and
 //! the start of its data in one read. A blob stored whole streams to its sink through the
@@ -55,10 +54,8 @@ enum Want {
 /// A pack entry's header, and what is known of its extent.
 struct Entry {
     inner: gix_pack::data::Entry,
-    /// Where the entry ends at most: exactly where the next one starts when the pack's index
-    /// is loaded (`exact`), or else the end of the pack's entries.
+    /// Where the entry ends at most: the end of the pack's entries.
     end: u64,
-    exact: bool,
     /// The entry's data is held up to here, in the [`Filled`] returned with it.
     held_to: u64,
 }
@@ -69,9 +66,7 @@ impl Entry {
     /// the announced size.
     fn held_whole(&self) -> bool {
         self.held_to >= self.end
-            || (!self.exact
-                && self.held_to - self.inner.data_offset
-                    >= zlib_bound(self.inner.decompressed_size))
+            || self.held_to - self.inner.data_offset >= zlib_bound(self.inner.decompressed_size)
     }
 
     /// The rest of the entry's bytes, after those held.
@@ -136,16 +131,8 @@ fn read_entry<'i>(
             ),
         ));
     }
-    let (end, exact) = match pack.entry_end(offset) {
-        Some(end) => (end, true),
-        None => (data_end, false),
-    };
     let room = data_end - offset;
-    let first = match want {
-        Want::Data if exact => (end - offset).clamp(PEEK as u64, CHUNK as u64),
-        _ => PEEK as u64,
-    }
-    .min(room) as usize;
+    let first = (PEEK as u64).min(room) as usize;
     let io = |source| Error::Io {
         path: pack.path.clone(),
         source,
@@ -165,10 +152,8 @@ fn read_entry<'i>(
             Error::corrupt(id, &pack.path, format!("entry at offset {offset}: {err}"))
         })?;
     let header_len = (inner.data_offset - offset) as usize;
-    if exact {
-        filled.truncate(usize::try_from(end - offset).unwrap_or(usize::MAX));
-    } else if want == Want::Data {
-        // Without the index, read as much as could be this entry's stream, if it fits.
+    if want == Want::Data {
+        // Read as much as could be this entry's stream, if it fits.
         let wanted = (header_len as u64)
             .saturating_add(zlib_bound(inner.decompressed_size))
             .min(CHUNK as u64)
@@ -186,8 +171,7 @@ fn read_entry<'i>(
     Ok((
         Entry {
             inner,
-            end,
-            exact,
+            end: data_end,
             held_to,
         },
         filled,
@@ -412,7 +396,7 @@ impl Reader<'_> {
                 }
                 _ => {
                     let kind = header_kind(&entry.header);
-                    let data = Arc::new(self.inflate_entry(pack, at, &entry, id)?);
+                    let data = Arc::new(self.inflate_entry(pack, &entry, id)?);
                     if !chain.is_empty() {
                         self.cache.put(number, at, kind, data.clone());
                     }
@@ -422,7 +406,7 @@ impl Reader<'_> {
         };
         // Apply the deltas from the base up.
         while let Some((at, entry)) = chain.pop() {
-            let delta_bytes = self.inflate_entry(pack, at, &entry, id)?;
+            let delta_bytes = self.inflate_entry(pack, &entry, id)?;
             let mut result = Vec::new();
             delta::apply(&data, &delta_bytes, &mut result)
                 .map_err(|e| Error::corrupt(id, &pack.path, e))?;
@@ -446,20 +430,16 @@ impl Reader<'_> {
         }
     }
 
-    /// Inflate the whole data of `entry`, at `offset` of `pack` (an object, or a delta's
+    /// Inflate the whole data of `entry`, an entry of `pack` (an object, or a delta's
     /// instructions).
     fn inflate_entry(
         &mut self,
         pack: &Pack,
-        offset: u64,
         entry: &gix_pack::data::Entry,
         id: &oid,
     ) -> Result<Vec<u8>, Error> {
         let size = entry.decompressed_size;
-        let (end, exact) = match pack.entry_end(offset) {
-            Some(end) => (end, true),
-            None => (pack.data_end(), false),
-        };
+        let end = pack.data_end();
         let available = end.saturating_sub(entry.data_offset);
         if size > available.saturating_mul(MAX_RATIO).saturating_add(64) {
             return Err(Error::corrupt(
@@ -468,12 +448,8 @@ impl Reader<'_> {
                 "entry announces more data than it holds",
             ));
         }
-        // Exactly the entry's bytes; without the index, as many as could be its stream.
-        let want = if exact {
-            available
-        } else {
-            available.min(zlib_bound(size))
-        };
+        // As many bytes as could be its stream.
+        let want = available.min(zlib_bound(size));
         let mut filled = self
             .inflater
             .fill(want.min(CHUNK as u64) as usize, |buf| {
@@ -489,13 +465,9 @@ impl Reader<'_> {
         {
             return Ok(data);
         }
-        // Without the index, the announced size is trusted for an allocation only as far as
-        // one chunk of input could produce it; the buffer grows with the real output.
-        let capacity = if exact {
-            size
-        } else {
-            size.min(CHUNK as u64 * MAX_RATIO)
-        };
+        // The announced size is trusted for an allocation only as far as one chunk of input
+        // could produce it; the buffer grows with the real output.
+        let capacity = size.min(CHUNK as u64 * MAX_RATIO);
         let mut rest = PackInput {
             ahead: &mut self.ahead,
             pack,
