@@ -32,6 +32,14 @@ impl Bytes {
     }
 }
 
+#[cfg(test)]
+impl Bytes {
+    /// Bytes already in memory, as a test's made-up file.
+    pub(crate) fn from_vec(bytes: Vec<u8>) -> Bytes {
+        Bytes(Inner::Read(bytes))
+    }
+}
+
 impl Deref for Bytes {
     type Target = [u8];
 

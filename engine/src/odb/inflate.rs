@@ -21,6 +21,10 @@ use super::whole::Whole;
 
 /// How much compressed input is read at a time, and the size of the streaming output buffer.
 pub(super) const CHUNK: usize = 64 * 1024;
+/// The most one [`Inflater::fill`] reads: an entry of up to 1 MiB that is to be decoded
+/// whole, whatever it compressed to (see `odb::packed`). The input buffer of a reader that
+/// met such an entry keeps this size.
+pub(super) const MAX_FILL: usize = 1088 * 1024;
 /// Output room zlib's fast decoding loop needs (its longest match, 258, and some): without
 /// it, the end of every small object (most trees) would be decoded by the slow loop.
 const FAST_ROOM: usize = 320;
@@ -40,7 +44,8 @@ pub(super) enum InflateError {
 pub(super) struct Inflater {
     z: Decompress,
     whole: Whole,
-    /// Compressed input, one chunk at a time.
+    /// Compressed input: one chunk at a time when streaming, up to [`MAX_FILL`] for an
+    /// entry decoded whole.
     input: Vec<u8>,
     /// Inflated output on its way to a sink; grown by [`Filled::whole_reusing`].
     output: Vec<u8>,
@@ -80,14 +85,17 @@ impl Inflater {
         self.inflated
     }
 
-    /// Read up to `len` bytes (at most [`CHUNK`]) with `read` into the input buffer; the
-    /// bytes stay there for the stream that starts with them.
+    /// Read up to `len` bytes (at most [`MAX_FILL`]) with `read` into the input buffer,
+    /// which grows to hold them; the bytes stay there for the stream that starts with them.
     pub(super) fn fill(
         &mut self,
         len: usize,
         read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
     ) -> io::Result<Filled<'_>> {
-        let len = len.min(CHUNK);
+        let len = len.min(MAX_FILL);
+        if len > self.input.len() {
+            self.input.resize(len, 0);
+        }
         let n = read(&mut self.input[..len])?.min(len);
         Ok(Filled {
             inflater: self,

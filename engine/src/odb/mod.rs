@@ -30,6 +30,7 @@
 mod ahead;
 mod cache;
 pub(crate) mod delta;
+mod index;
 mod inflate;
 mod location;
 mod loose;

@@ -18,9 +18,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use gix_hash::{ObjectId, oid};
 
 use super::Error;
+use super::index::Index;
 use crate::cap::{Dir, ReadAt};
-
-type Index = gix_pack::index::File<crate::cap::Bytes>;
 
 /// A pack data file, and its index once loaded.
 pub(crate) struct Pack {
@@ -138,19 +137,20 @@ impl Pack {
             path: path.to_owned(),
             message,
         };
-        let index = Index::from_data(data, self.idx_path.clone(), gix_hash::Kind::Sha1)
-            .map_err(|err| corrupt(&self.idx_path, err.to_string()))?;
-        if self.count != index.num_objects() {
+        let index = Index::new(data, self.idx_path.clone())
+            .map_err(|message| corrupt(&self.idx_path, message))?;
+        let file = index.file();
+        if self.count != file.num_objects() {
             return Err(corrupt(
                 &self.path,
                 format!(
                     "pack holds {} objects but its index lists {}",
                     self.count,
-                    index.num_objects()
+                    file.num_objects()
                 ),
             ));
         }
-        if index.pack_checksum() != self.checksum {
+        if file.pack_checksum() != self.checksum {
             return Err(corrupt(
                 &self.path,
                 "pack checksum does not match its index (truncated or replaced pack)".into(),
@@ -162,7 +162,7 @@ impl Pack {
     /// Where the entry of `id` starts, if this pack has it.
     pub(crate) fn offset_of(&self, id: &oid) -> Result<Option<u64>, Error> {
         let index = self.index()?;
-        Ok(index.lookup(id).map(|i| index.pack_offset_at_index(i)))
+        Ok(index.offset_of(id))
     }
 
     /// Every id in this pack that starts with `prefix`, added to `out`.
@@ -171,7 +171,7 @@ impl Pack {
         prefix: gix_hash::Prefix,
         out: &mut Vec<ObjectId>,
     ) -> Result<(), Error> {
-        let index = self.index()?;
+        let index = self.index()?.file();
         let mut candidates = 0..0;
         if index.lookup_prefix(prefix, Some(&mut candidates)).is_some() {
             out.extend(candidates.map(|i| index.oid_at_index(i).to_owned()));
