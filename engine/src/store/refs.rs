@@ -58,7 +58,7 @@ impl Packed {
                         && listed.trim_end_with(|c| c == '\r') == name
                 })
             })
-            .last()
+            .next_back()
             .and_then(|line| parse(line).expect("checked when read"))
             .map(|(_, id)| id)
     }
