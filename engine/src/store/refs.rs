@@ -51,14 +51,13 @@ impl Packed {
         // Names are compared before ids are decoded: one id is decoded, not thousands.
         self.0
             .lines()
-            .filter(|line| {
+            .rfind(|line| {
                 line.split_once_str(" ").is_some_and(|(_, listed)| {
                     !line.starts_with(b"#")
                         && !line.starts_with(b"^")
                         && listed.trim_end_with(|c| c == '\r') == name
                 })
             })
-            .next_back()
             .and_then(|line| parse(line).expect("checked when read"))
             .map(|(_, id)| id)
     }
