@@ -113,11 +113,11 @@ impl Reader<'_> {
     /// where the entry is stored whole or deltified against bases by offset. A ref-delta's
     /// base is looked up by id, reading that pack's index.
     ///
-    /// A location that is out of range, or that the pack's index (if it is loaded already)
-    /// contradicts, is an [`Error::BadLocation`]. Without the index, an offset that is not
-    /// where an entry starts fails as corrupt data, the wrong kind or the wrong size, never
-    /// with a panic, an allocation beyond what the entry's bytes could produce, or a loop;
-    /// but an offset where another blob's entry starts yields that blob.
+    /// A location out of range is an [`Error::BadLocation`]; the pack's index is not
+    /// consulted. An offset that is not where an entry starts fails as corrupt data, the
+    /// wrong kind or the wrong size, never with a panic, an allocation beyond what the
+    /// entry's bytes could produce, or a loop; but an offset where another blob's entry
+    /// starts yields that blob (which `--verify-objects` catches).
     pub(crate) fn write_blob_at(
         &mut self,
         id: &oid,
