@@ -16,7 +16,7 @@
 //! 4. [`publish`]: build in a staging directory beside the destination, then rename.
 //!
 //! Where stages 1 to 3 run is a [`Backend`]: [`Native`] (threads in this process), or the
-//! host crate's sandbox (WASI guests speaking [`wire`]). The orchestrator is the same.
+//! host crate's sandbox (WASI guests speaking `wire`). The orchestrator is the same.
 //!
 //! The engine never turns a path into a capability: it takes [`Dir`] handles from its
 //! caller, and reaches nothing else. It compiles natively and for `wasm32-wasip1`.

@@ -30,6 +30,7 @@
 mod ahead;
 mod cache;
 pub(crate) mod delta;
+mod entry;
 mod index;
 mod inflate;
 mod location;
