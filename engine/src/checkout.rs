@@ -6,17 +6,20 @@
 //! are this module's, so a feature added to the pipeline works in every runtime.
 
 mod case;
+mod claims;
 mod error;
+mod native;
 mod stage;
 #[cfg(not(target_os = "wasi"))]
 mod switch;
 pub use case::{CaseCollision, CaseCollisions};
+pub use claims::Claims;
 pub use error::{BackendError, Error};
+pub use native::Native;
 
 use std::ffi::OsStr;
-use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use gix_hash::ObjectId;
@@ -27,7 +30,7 @@ use crate::progress::Progress;
 use crate::publish::Staging;
 use crate::store::Store;
 use crate::write::Stats;
-use crate::{gitdir, plan, publish, resolve, submodule, write};
+use crate::{gitdir, plan, publish, submodule, write};
 
 /// How to check out.
 #[derive(Debug, Clone, Default)]
@@ -172,142 +175,6 @@ pub trait Backend {
         progress: &dyn Progress,
         interrupt: &AtomicBool,
     ) -> Result<Stats, Error>;
-}
-
-/// The backend that runs everything in this process: a pool of threads writes the files,
-/// claiming a group (up to 256 files of one directory) at a time.
-#[derive(Debug, Clone, Copy)]
-pub struct Native<'a> {
-    store: &'a Store,
-}
-
-impl<'a> Native<'a> {
-    /// Read objects from `store`.
-    pub fn new(store: &'a Store) -> Native<'a> {
-        Native { store }
-    }
-}
-
-impl Backend for Native<'_> {
-    fn plan(&self, rev: &str, options: &Options, interrupt: &AtomicBool) -> Result<Planned, Error> {
-        let start = Instant::now();
-        let verify = options.write.verify_objects;
-        let resolved = resolve::resolve_verifying(self.store, rev, verify)?;
-        let resolve = start.elapsed();
-        // The walk gets the whole delta-base budget; the writers share it out after.
-        let cache = options.write.delta_cache_bytes;
-        // With a `.git`, the index lists the entries outside the selected paths too.
-        let selection = plan::Selection::new(&options.paths)?
-            .keeping_outside(options.git.mode != gitdir::Mode::None);
-        let plan = plan::plan_with(
-            self.store,
-            resolved.tree,
-            cache,
-            verify,
-            &selection,
-            &options.attributes,
-            options.archive.then_some(resolved.commit),
-            interrupt,
-        )?;
-        // Every LFS object is there, or the checkout fails before writing, naming each.
-        crate::lfs::check_present(self.store, &plan)?;
-        let refs = match options.git.mode {
-            gitdir::Mode::None => None,
-            _ => Some(gitdir::store_refs(self.store)?),
-        };
-        let gitmodules = if options.submodules.gitmodules || options.submodules.stores.is_some() {
-            submodule::read_gitmodules(self.store, resolved.tree)?
-        } else {
-            None
-        };
-        Ok(Planned {
-            commit: resolved.commit,
-            tree: resolved.tree,
-            plan: Arc::new(plan),
-            resolve,
-            planning: start.elapsed() - resolve,
-            refs,
-            gitmodules,
-        })
-    }
-
-    fn write(
-        &self,
-        plan: &Arc<Plan>,
-        staging: &Staging<'_>,
-        options: &Options,
-        progress: &dyn Progress,
-        interrupt: &AtomicBool,
-    ) -> Result<Stats, Error> {
-        let work = Claims::new(plan.clone(), options.write.group_files);
-        let claim = || Ok(work.next());
-        let mut write = options.write.clone();
-        write.jobs = write.writers().min(work.len()).max(1);
-        Ok(write::write_files(
-            self.store,
-            staging.dir(),
-            &claim,
-            &write,
-            progress,
-            interrupt,
-        )?)
-    }
-}
-
-/// A plan's groups, handed out one at a time to whichever writer asks first: a writer on a
-/// busy core simply takes fewer.
-#[derive(Debug)]
-pub struct Claims {
-    plan: Arc<Plan>,
-    groups: Vec<Range<usize>>,
-    next: AtomicUsize,
-    /// Files in the groups handed out so far.
-    files: AtomicUsize,
-}
-
-impl Claims {
-    /// Every group of `plan` (runs of at most `group_files` files of one directory), none
-    /// claimed yet.
-    pub fn new(plan: Arc<Plan>, group_files: usize) -> Claims {
-        Claims {
-            groups: plan.groups_of(group_files),
-            plan,
-            next: AtomicUsize::new(0),
-            files: AtomicUsize::new(0),
-        }
-    }
-
-    /// How many groups there are.
-    pub fn len(&self) -> usize {
-        self.groups.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
-    }
-
-    /// Hand out nothing more: the checkout failed, the other writers may stop.
-    pub fn stop(&self) {
-        self.next.store(usize::MAX, Ordering::Relaxed);
-    }
-
-    /// The next unclaimed group, or `None` when all are taken.
-    pub fn next(&self) -> Option<write::Group> {
-        let index = self
-            .next
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
-            .ok()?;
-        let range = self.groups.get(index)?;
-        self.files.fetch_add(range.len(), Ordering::Relaxed);
-        Some(self.plan.group(range.clone()))
-    }
-
-    /// How many files the groups handed out so far hold: progress, for a caller whose
-    /// writers report none as they go.
-    pub fn claimed_files(&self) -> usize {
-        self.files.load(Ordering::Relaxed)
-    }
 }
 
 /// Check out `rev` as the new directory `dest` in `parent`, running stages 1 to 3 on
@@ -470,6 +337,8 @@ pub fn run(
     }
     let write = write_start.elapsed();
     let publish_start = Instant::now();
+    // The orchestrator never runs under WASI, where switching does not exist.
+    #[cfg_attr(target_os = "wasi", allow(unused_mut))]
     let mut unchanged = false;
     if let Err(err) = staging.publish() {
         // Another process published this destination first. If it holds this commit,
