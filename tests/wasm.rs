@@ -288,6 +288,61 @@ fn the_guest_cache_is_private_ignored_when_others_can_write_it_and_pruned_of_sta
     );
 }
 
+/// An exec bit a guest asks the host to set lands on a regular file only: a symlink in its
+/// place (to a file inside or outside the checkout), a directory, a FIFO (which must not
+/// block the host) or nothing there is refused, and nothing changes; a regular file becomes
+/// 0o755.
+#[test]
+fn the_host_sets_exec_bits_on_regular_files_only() {
+    use std::os::unix::fs::PermissionsExt;
+    use unfurl_engine::write::{Deferred, apply_deferred};
+    let tmp = TempDir::new("deferred-exec");
+    let root = tmp.join("root");
+    fs::create_dir_all(root.join("d")).unwrap();
+    fs::write(root.join("plain"), b"#!/bin/sh\n").unwrap();
+    fs::set_permissions(root.join("plain"), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(root.join("target"), b"t").unwrap();
+    fs::set_permissions(root.join("target"), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(tmp.join("outside"), b"outside").unwrap();
+    fs::set_permissions(tmp.join("outside"), fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink("target", root.join("link-in")).unwrap();
+    std::os::unix::fs::symlink(tmp.join("outside"), root.join("link-out")).unwrap();
+    let fifo = root.join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "expected mkfifo to make {}",
+        fifo.display()
+    );
+    let dir = || {
+        unfurl_engine::Dir::from(
+            cap_std::fs::Dir::open_ambient_dir(&root, cap_std::ambient_authority()).unwrap(),
+        )
+    };
+    let exec = |path: &str| Deferred::Executable { path: path.into() };
+    let before = snapshot(tmp.path());
+    for path in ["link-in", "link-out", "d", "fifo", "missing", "d/missing"] {
+        let result = apply_deferred(&dir(), &[exec(path)]);
+        assert!(
+            result.is_err(),
+            "expected an exec bit on {path} to be refused"
+        );
+    }
+    assert_same_tree(
+        &before,
+        &snapshot(tmp.path()),
+        "the tree after refused exec bits",
+    );
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&root.join("target")), 0o644);
+    assert_eq!(mode(&tmp.join("outside")), 0o644);
+    apply_deferred(&dir(), &[exec("plain")]).expect("a regular file is made executable");
+    assert_eq!(mode(&root.join("plain")), 0o755);
+}
+
 /// What a guest asks the host to finish is not trusted: a rename must stay one entry moved
 /// within its directory, to a valid name that is free, or the whole list is refused.
 /// Renames run deepest first whatever the order of the list.

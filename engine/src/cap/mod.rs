@@ -58,6 +58,20 @@ pub(crate) enum Kind {
     Other,
 }
 
+/// What [`Dir::set_executable`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Chmod {
+    /// The file's mode is now 0o755.
+    #[cfg_attr(not(all(unix, not(target_os = "wasi"))), allow(dead_code))]
+    Done,
+    /// The runtime has no way to change a mode (WASI preview 1, Windows).
+    #[cfg_attr(all(unix, not(target_os = "wasi")), allow(dead_code))]
+    Unsupported,
+    /// What is there is not a regular file (a symlink, a directory, a FIFO): unchanged.
+    #[cfg_attr(not(all(unix, not(target_os = "wasi"))), allow(dead_code))]
+    NotRegular,
+}
+
 /// The `lstat` fields git's index keeps for an entry, to tell later whether it changed
 /// without reading it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -270,9 +284,9 @@ impl Dir {
         self.inner.symlink(target, name)
     }
 
-    /// Make the regular file at `path` below this one executable (0o755, less the umask
-    /// natively); `false` if the runtime has no way to do it (WASI preview 1).
-    pub(crate) fn set_executable(&self, path: &Path) -> io::Result<bool> {
+    /// Make the regular file at `path` below this one executable (mode 0o755), never
+    /// following a symlink there; see [`Chmod`] for what else can come of it.
+    pub(crate) fn set_executable(&self, path: &Path) -> io::Result<Chmod> {
         self.inner.set_executable(path)
     }
 

@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Kind, Stat, SymlinkOutcome};
+use super::{Chmod, Kind, Stat, SymlinkOutcome};
 
 pub(super) struct Dir(PathBuf);
 
@@ -118,8 +118,8 @@ impl Dir {
         Ok(SymlinkOutcome::Created)
     }
 
-    pub(super) fn set_executable(&self, _path: &Path) -> io::Result<bool> {
-        Ok(false)
+    pub(super) fn set_executable(&self, _path: &Path) -> io::Result<Chmod> {
+        Ok(Chmod::Unsupported)
     }
 
     pub(super) fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {

@@ -77,13 +77,14 @@ pub fn apply_deferred_on(
             }
             Deferred::Executable { path } => {
                 let rel = checked_path(path)?;
-                if root.kind(rel).ok().flatten() != Some(cap::Kind::File) {
-                    return Err(Error::Refused {
-                        path: path.clone(),
-                        reason: "it is not a regular file",
-                    });
-                }
                 if !filesystem.exec_bits {
+                    // Only a regular file is ever made executable, here too.
+                    if root.kind(rel).ok().flatten() != Some(cap::Kind::File) {
+                        return Err(Error::Refused {
+                            path: path.clone(),
+                            reason: "it is not a regular file",
+                        });
+                    }
                     // Nothing to set: the file reads back however the filesystem shows
                     // every file (FAT: executable; Windows: not).
                     continue;
@@ -92,11 +93,35 @@ pub fn apply_deferred_on(
                     path: path.clone(),
                     source,
                 };
-                if !root.set_executable(rel).map_err(set_mode)? {
-                    return Err(set_mode(std::io::Error::new(
-                        std::io::ErrorKind::Unsupported,
-                        "no file modes here",
-                    )));
+                // Checked and changed in one go (see `cap`): a symlink, a directory or a
+                // FIFO a guest left at that name is refused, never followed.
+                match root.set_executable(rel) {
+                    Ok(cap::Chmod::Done) => {}
+                    Ok(cap::Chmod::NotRegular) => {
+                        return Err(Error::Refused {
+                            path: path.clone(),
+                            reason: "it is not a regular file",
+                        });
+                    }
+                    Ok(cap::Chmod::Unsupported) => {
+                        return Err(set_mode(std::io::Error::new(
+                            std::io::ErrorKind::Unsupported,
+                            "no file modes here",
+                        )));
+                    }
+                    // Nothing by that name: as refused as anything else that is no file.
+                    Err(err)
+                        if matches!(
+                            err.kind(),
+                            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                        ) =>
+                    {
+                        return Err(Error::Refused {
+                            path: path.clone(),
+                            reason: "it is not a regular file",
+                        });
+                    }
+                    Err(err) => return Err(set_mode(err)),
                 }
             }
             Deferred::Symlink { path, target } => {

@@ -311,16 +311,25 @@ impl<'a> Writer<'a> {
             self.stats.executables += 1;
             if !mode_set {
                 let dir = &self.open[0].1;
-                let done =
+                let outcome =
                     dir.set_executable(Path::new(name))
                         .map_err(|source| Error::SetMode {
                             path: path(),
                             source,
                         })?;
-                if !done {
-                    self.stats
+                match outcome {
+                    cap::Chmod::Done => {}
+                    cap::Chmod::Unsupported => self
+                        .stats
                         .deferred
-                        .push(Deferred::Executable { path: path() });
+                        .push(Deferred::Executable { path: path() }),
+                    // This writer created the file a moment ago, with `O_EXCL`.
+                    cap::Chmod::NotRegular => {
+                        return Err(Error::SetMode {
+                            path: path(),
+                            source: std::io::Error::other("it is no longer a regular file"),
+                        });
+                    }
                 }
             }
         }
