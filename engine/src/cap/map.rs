@@ -24,11 +24,10 @@ enum Inner {
 impl Bytes {
     /// Hold all of `file`: map it where the platform can, else read it.
     pub(crate) fn of(file: File) -> io::Result<Bytes> {
-        let len = file.metadata()?.len();
-        if let Some(mapped) = map(&file, len) {
+        if let Some(mapped) = map(&file, file.metadata()?.len()) {
             return Ok(Bytes(mapped));
         }
-        read(file, len).map(|bytes| Bytes(Inner::Read(bytes)))
+        read_all(file).map(|bytes| Bytes(Inner::Read(bytes)))
     }
 }
 
@@ -52,8 +51,10 @@ impl Deref for Bytes {
     }
 }
 
-/// Read all of `file`, `len` bytes long, into one allocation.
-fn read(mut file: File, len: u64) -> io::Result<Vec<u8>> {
+/// Read all of `file`, into one allocation sized from its length (not one that doubles and
+/// copies as it grows: a pack index under WASI is tens of megabytes).
+pub(super) fn read_all(mut file: File) -> io::Result<Vec<u8>> {
+    let len = file.metadata()?.len();
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
     file.read_to_end(&mut bytes)?;
     Ok(bytes)

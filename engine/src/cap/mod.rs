@@ -58,6 +58,21 @@ pub(crate) enum Kind {
     Other,
 }
 
+impl Kind {
+    /// What a file type, read without following a symlink, says an entry is.
+    fn of(is_symlink: bool, is_dir: bool, is_file: bool) -> Kind {
+        if is_symlink {
+            Kind::Symlink
+        } else if is_dir {
+            Kind::Dir
+        } else if is_file {
+            Kind::File
+        } else {
+            Kind::Other
+        }
+    }
+}
+
 /// What [`Dir::set_executable`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Chmod {
@@ -236,14 +251,7 @@ impl Dir {
 
     /// Read the whole file at `path` below this one.
     pub(crate) fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        use std::io::Read;
-        let mut file = self.open_file(path)?;
-        // Sized from the file's length, so that a large file (a pack index) is read into
-        // one allocation instead of one that doubles and copies as it grows.
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
-        file.read_to_end(&mut buf)?;
-        Ok(buf)
+        map::read_all(self.open_file(path)?)
     }
 
     /// Hold all of the file at `path` below this one for random access: mapped natively,

@@ -288,15 +288,11 @@ pub(super) fn os_str(bytes: &[u8]) -> io::Result<&OsStr> {
 
 /// What a file type (not followed) is.
 fn kind_of(file_type: cap_std::fs::FileType) -> Kind {
-    if file_type.is_symlink() {
-        Kind::Symlink
-    } else if file_type.is_dir() {
-        Kind::Dir
-    } else if file_type.is_file() {
-        Kind::File
-    } else {
-        Kind::Other
-    }
+    Kind::of(
+        file_type.is_symlink(),
+        file_type.is_dir(),
+        file_type.is_file(),
+    )
 }
 
 #[cfg(unix)]

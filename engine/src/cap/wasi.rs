@@ -51,15 +51,11 @@ impl Dir {
 
     pub(super) fn kind(&self, path: &Path) -> io::Result<Kind> {
         let file_type = std::fs::symlink_metadata(self.at(path))?.file_type();
-        Ok(if file_type.is_symlink() {
-            Kind::Symlink
-        } else if file_type.is_dir() {
-            Kind::Dir
-        } else if file_type.is_file() {
-            Kind::File
-        } else {
-            Kind::Other
-        })
+        Ok(Kind::of(
+            file_type.is_symlink(),
+            file_type.is_dir(),
+            file_type.is_file(),
+        ))
     }
 
     #[allow(dead_code)]

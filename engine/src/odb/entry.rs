@@ -18,9 +18,9 @@ pub(super) const WHOLE_MAX: u64 = 1 << 20;
 /// The most input read at once for an object of at most [`WHOLE_MAX`] bytes: enough to
 /// hold its stream whatever it compressed to, so that it can be decoded whole. Where an
 /// entry ends is not known (see `odb::pack`), so this reads past a well-compressed entry
-/// into the next ones; copying those bytes costs far less than streaming the entry through
-/// zlib-rs instead of the whole-buffer decoder (libdeflate natively decodes about twice as
-/// fast).
+/// into the next ones; copying those bytes cost less than streaming the entry through
+/// zlib-rs instead of the whole-buffer decoder (see `odb::whole`): git/git, warm, 115 ->
+/// 110 ms.
 pub(super) const WHOLE_INPUT: u64 = zlib_bound(WHOLE_MAX) + PEEK as u64;
 const _: () = assert!(WHOLE_INPUT <= MAX_FILL as u64);
 /// How much is read to parse an entry's header: its longest is a ref-delta's, 30 bytes.

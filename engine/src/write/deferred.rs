@@ -77,13 +77,14 @@ pub fn apply_deferred_on(
             }
             Deferred::Executable { path } => {
                 let rel = checked_path(path)?;
+                let not_regular = || Error::Refused {
+                    path: path.clone(),
+                    reason: "it is not a regular file",
+                };
                 if !filesystem.exec_bits {
                     // Only a regular file is ever made executable, here too.
                     if root.kind(rel).ok().flatten() != Some(cap::Kind::File) {
-                        return Err(Error::Refused {
-                            path: path.clone(),
-                            reason: "it is not a regular file",
-                        });
+                        return Err(not_regular());
                     }
                     // Nothing to set: the file reads back however the filesystem shows
                     // every file (FAT: executable; Windows: not).
@@ -97,12 +98,7 @@ pub fn apply_deferred_on(
                 // FIFO a guest left at that name is refused, never followed.
                 match root.set_executable(rel) {
                     Ok(cap::Chmod::Done) => {}
-                    Ok(cap::Chmod::NotRegular) => {
-                        return Err(Error::Refused {
-                            path: path.clone(),
-                            reason: "it is not a regular file",
-                        });
-                    }
+                    Ok(cap::Chmod::NotRegular) => return Err(not_regular()),
                     Ok(cap::Chmod::Unsupported) => {
                         return Err(set_mode(std::io::Error::new(
                             std::io::ErrorKind::Unsupported,
@@ -116,10 +112,7 @@ pub fn apply_deferred_on(
                             std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
                         ) =>
                     {
-                        return Err(Error::Refused {
-                            path: path.clone(),
-                            reason: "it is not a regular file",
-                        });
+                        return Err(not_regular());
                     }
                     Err(err) => return Err(set_mode(err)),
                 }
