@@ -17,6 +17,9 @@ use super::{Error, Limits};
 /// The most a guest may print: a planner's reply is the whole plan (about 130 bytes a file).
 const MAX_REPLY: usize = 1 << 30;
 
+/// How often the watchdog looks at the interrupt flag and the clock.
+const POLL: Duration = Duration::from_millis(10);
+
 /// What one guest instance sees: the store read-only at [`wire::STORE`], each alternate
 /// read-only at its guest path, and, for a writer, the staging directory read-write at
 /// [`wire::DEST`].
@@ -78,22 +81,31 @@ impl Sandbox {
         interrupt: &AtomicBool,
         f: impl FnOnce() -> R,
     ) -> R {
-        let done = AtomicBool::new(false);
         *self.deadline.lock().expect("no panics while held") = deadline;
+        // The watchdog polls `interrupt` (set from a signal handler, which cannot wake a
+        // thread portably) every 10 ms, but must not hold the scope open once `f` is done:
+        // dropping `finished` wakes it at once (a sleep here added up to 10 ms to every run).
+        let (finished, done) = std::sync::mpsc::channel::<()>();
         std::thread::scope(|scope| {
-            scope.spawn(|| {
-                while !done.load(Ordering::Relaxed) {
+            scope.spawn(move || {
+                loop {
                     let late = deadline.is_some_and(|d| Instant::now() >= d);
                     if late || interrupt.load(Ordering::Relaxed) {
                         self.timed_out.store(late, Ordering::Relaxed);
                         self.engine.increment_epoch();
                         return;
                     }
-                    std::thread::sleep(Duration::from_millis(10));
+                    let tick = deadline.map_or(POLL, |d| {
+                        d.saturating_duration_since(Instant::now()).min(POLL)
+                    });
+                    match done.recv_timeout(tick) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
                 }
             });
             let result = f();
-            done.store(true, Ordering::Relaxed);
+            drop(finished);
             result
         })
     }
