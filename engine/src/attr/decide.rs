@@ -12,7 +12,7 @@ use bstr::{BStr, BString, ByteSlice};
 use gix_attributes::search::{MetadataCollection, Outcome};
 use gix_attributes::{Search, StateRef};
 
-use super::{AutoCrlf, Conversion, CoreEol, Eol, Options};
+use super::{AutoCrlf, Conversion, CoreEol, Eol, Options, relevant};
 
 /// The largest attributes file read; a larger one is ignored, as git ignores it
 /// (`ATTR_MAX_FILE_SIZE`).
@@ -74,9 +74,30 @@ impl Rules {
         mut files: Vec<(BString, Vec<u8>)>,
         info: Option<Vec<u8>>,
     ) -> Option<Rules> {
-        if options.ignore
-            || (files.is_empty() && info.is_none() && options.autocrlf == AutoCrlf::False)
-        {
+        if options.ignore {
+            return None;
+        }
+        // Only the lines that can change what a checkout reads are matched (see
+        // `relevant`); without any, and without `core.autocrlf`, no file is converted.
+        let keep = {
+            let sources: Vec<&[u8]> = files
+                .iter()
+                .map(|(_, data)| data.as_slice())
+                .chain(info.as_deref())
+                .collect();
+            relevant::names(&NAMES, &sources)
+        };
+        let mut assigning = 0;
+        let mut relevant = |data: &[u8]| {
+            let (lines, n) = relevant::filter(data, &keep);
+            assigning += n;
+            lines
+        };
+        for (_, data) in &mut files {
+            *data = relevant(data);
+        }
+        let info = info.map(|data| relevant(&data));
+        if assigning == 0 && options.autocrlf == AutoCrlf::False {
             return None;
         }
         let mut collection = MetadataCollection::default();

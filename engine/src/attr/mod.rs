@@ -18,6 +18,7 @@
 
 mod convert;
 mod decide;
+mod relevant;
 
 pub(crate) use convert::write_converted;
 pub(crate) use decide::{Decision, MAX_FILE_SIZE, Rules};
