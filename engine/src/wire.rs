@@ -106,8 +106,12 @@ pub struct GuestPhases {
 }
 
 /// What a guest answers.
+///
+/// Externally tagged (`{"planned": {…}}`), unlike [`Request`]: serde reads an internally
+/// tagged enum by buffering all of it as generic values first, which for a plan of 100 000
+/// files cost the host 52 MB on top of the plan itself.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "reply")]
+#[serde(rename_all = "kebab-case")]
 pub enum Reply {
     /// The planner's answer: the validated plan.
     Planned {

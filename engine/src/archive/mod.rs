@@ -79,10 +79,10 @@ pub(crate) fn expand(
             }
         }
         let expanded = pretty::format_subst(&content, &parsed, &mut cx);
-        plan.files[i].conversion = Some(Conversion {
+        plan.files[i].conversion = Some(Box::new(Conversion {
             replace: Some(expanded),
             ..Conversion::default()
-        });
+        }));
     }
     Ok(())
 }

@@ -29,7 +29,9 @@ use crate::cap::Dir;
 /// fails with an error rather than misbehaving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "kebab-case"))]
+// Externally tagged (`{"packed": {…}}`): an internally tagged enum is buffered whole before
+// it is read, for every file of a plan.
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 pub enum ObjectLocation {
     /// An entry of a pack.
     Packed {

@@ -62,7 +62,7 @@ pub(super) fn assign(
         for file in files.iter_mut() {
             let path: BString = arena.entry_path(file.dir, file.name.as_bstr());
             let decision = rules.decide(path.as_bstr(), false);
-            file.conversion = conversion(objects, file, decision, options)?;
+            file.conversion = conversion(objects, file, decision, options)?.map(Box::new);
         }
         return Ok(Vec::new());
     }
@@ -101,7 +101,7 @@ pub(super) fn assign(
         if decision.export_subst {
             subst.push(kept.len());
         }
-        file.conversion = conversion(objects, &file, decision, options)?;
+        file.conversion = conversion(objects, &file, decision, options)?.map(Box::new);
         kept.push(file);
     }
     *files = kept;

@@ -167,7 +167,10 @@ pub(crate) struct File {
         feature = "serde",
         serde(default, skip_serializing_if = "Option::is_none")
     )]
-    pub(crate) conversion: Option<crate::attr::Conversion>,
+    ///
+    /// Boxed: most files have none, and a plan holds every file at once (the sandbox's
+    /// host parses it whole), so the common case is 8 bytes, not the ~100 of a conversion.
+    pub(crate) conversion: Option<Box<crate::attr::Conversion>>,
 }
 
 /// A symbolic link to create.

@@ -53,7 +53,7 @@ impl Plan {
                     id: f.id,
                     executable: f.executable,
                     at: f.at,
-                    conversion: f.conversion.clone(),
+                    conversion: f.conversion.as_deref().cloned(),
                 })
                 .collect(),
         }
