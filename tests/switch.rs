@@ -20,6 +20,7 @@ runtime_tests!(
     switching_between_every_pair_equals_a_fresh_checkout,
     kind_and_mode_changes_switch_both_ways,
     local_changes_are_refused_and_listed_and_force_overwrites_them,
+    converted_files_touched_but_unchanged_are_not_local_changes,
     the_same_revision_is_a_no_op,
     concurrent_switches_of_one_checkout_never_mix_trees,
     a_switch_killed_at_random_points_is_repaired_by_the_next_run,
@@ -243,6 +244,70 @@ fn local_changes_are_refused_and_listed_and_force_overwrites_them(rt: Runtime) {
     checkout(rt, store, "v4", &dest, &["--force"]);
     fs::remove_file(dest.join("untracked-elsewhere")).expect("the untracked file stays");
     assert_is(store, "v4", &dest, "forced switch");
+}
+
+/// Files the attributes convert (CRLF line endings, `ident`) never hash to their blob:
+/// when their `lstat` data changed (touched, copied, restored), the switch must compare
+/// them in the form a checkout writes, as git does, and still catch a real edit.
+fn converted_files_touched_but_unchanged_are_not_local_changes(rt: Runtime) {
+    let tmp = TempDir::new("switch-converted");
+    let store = init_bare(&tmp.join("converted.git"));
+    let blob = |s: &[u8]| write_blob(&store, s);
+    let attributes = blob(b"*.txt text eol=crlf\n*.id ident\n");
+    let (text, more, ident) = (
+        blob(b"one\ntwo\n"),
+        blob(b"three\nfour\n"),
+        blob(b"x $Id$ y\n"),
+    );
+    let (a, b) = (blob(b"a\n"), blob(b"b\n"));
+    let tree = |other: &str| {
+        write_tree(
+            &store,
+            &[
+                (FILE, b".gitattributes", &attributes),
+                (FILE, b"f.txt", &text),
+                (FILE, b"g.txt", &more),
+                (FILE, b"h.id", &ident),
+                (FILE, b"other", other),
+            ],
+        )
+    };
+    let c1 = commit_tree(&store, &tree(&a), "one");
+    let c2 = commit_tree(&store, &tree(&b), "two");
+    let dest = tmp.join("dest");
+    checkout(rt, &store, &c1, &dest, &[]);
+    assert_eq!(fs::read(dest.join("f.txt")).unwrap(), b"one\r\ntwo\r\n");
+    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+    for name in ["f.txt", "g.txt", "h.id"] {
+        let file = fs::File::options()
+            .write(true)
+            .open(dest.join(name))
+            .unwrap();
+        file.set_modified(day_ago).unwrap();
+    }
+    // A real edit of a converted file, its line endings kept.
+    let written = fs::read(dest.join("g.txt")).unwrap();
+    fs::write(dest.join("g.txt"), b"three\r\nFOUR\r\n").unwrap();
+    let run = unfurl(&checkout_args(rt, &["--json"], &store, &c2, &dest));
+    assert_eq!(run.code, Some(1), "expected the edit refused, got {run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["error"]["kind"], "local-changes", "{report}");
+    assert_eq!(
+        report["error"]["changed"],
+        serde_json::json!(["g.txt"]),
+        "only the edited file, not the touched ones: {report}"
+    );
+    // Undone (still touched): the switch goes through and leaves every converted file.
+    fs::write(dest.join("g.txt"), &written).unwrap();
+    let report = checkout(rt, &store, &c2, &dest, &[]);
+    assert_eq!(count(&report, "written"), 1, "{report}");
+    assert_eq!(count(&report, "unchanged"), 4, "{report}");
+    assert_eq!(fs::read(dest.join("other")).unwrap(), b"b\n");
+    assert_eq!(
+        fs::read(dest.join("h.id")).unwrap(),
+        format!("x $Id: {ident} $ y\n").into_bytes()
+    );
+    assert_eq!(git(&dest, &["status", "--porcelain"]), "", "git status");
 }
 
 fn the_same_revision_is_a_no_op(rt: Runtime) {

@@ -19,9 +19,13 @@
 mod convert;
 mod decide;
 mod relevant;
+#[cfg(not(target_os = "wasi"))]
+mod written;
 
 pub(crate) use convert::write_converted;
 pub(crate) use decide::{Decision, MAX_FILE_SIZE, Rules};
+#[cfg(not(target_os = "wasi"))]
+pub(crate) use written::is_written_form;
 
 /// git's `core.autocrlf`, as a caller opts in to it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -72,7 +72,17 @@ pub(super) fn run(
     // The tree as this filesystem holds it: what the index records and the diff compares.
     let plan = stage::fold(planned.plan.clone(), &filesystem, options, &mut fallbacks)?;
     let new = gitdir::index_entries(&plan);
-    let changes = switch::compare(&root, &recorded, &new, filesystem)?;
+    // What the new tree's attributes do to each file they convert, by path.
+    let conversions = plan
+        .files
+        .iter()
+        .filter_map(|f| {
+            let conversion = f.conversion.as_deref()?;
+            let path = crate::write::join(plan.dir_path(f.dir).as_ref(), f.name.as_ref());
+            Some((path, conversion))
+        })
+        .collect();
+    let changes = switch::compare(&root, &recorded, &new, filesystem, &conversions)?;
     if !changes.local.is_empty() && !options.force {
         return Err(switch::Error::LocalChanges {
             paths: changes.local.into_iter().collect(),

@@ -11,6 +11,7 @@ use gix_hash::ObjectId;
 
 use super::Error;
 use super::state::{Entry, Recorded};
+use crate::attr::Conversion;
 use crate::cap::{self, Dir, Filesystem, Kind, Lstat, Stat};
 use crate::gitdir::{IndexEntry, IndexEntryKind};
 
@@ -115,12 +116,17 @@ pub(crate) fn kind_of(mode: gix_index::entry::Mode) -> Option<IndexEntryKind> {
 ///
 /// Recorded `lstat` data is trusted only when `trust_stat`; otherwise (repairing after an
 /// interrupted switch) every entry is hashed. `filesystem` says how the checkout was
-/// written (symlinks as files, exec bits ignored).
+/// written (symlinks as files, exec bits ignored). `conversions` holds what the new tree's
+/// attributes do to each converted file: a file whose `lstat` data changed is then also
+/// accepted as unchanged if it is exactly what a checkout writes for its recorded blob
+/// through that conversion (see [`crate::attr::is_written_form`]; the attributes of a path
+/// rarely change between revisions, and when they do the file counts as changed).
 pub(crate) fn compare(
     root: &Dir,
     recorded: &Recorded,
     new: &[IndexEntry],
     filesystem: Filesystem,
+    conversions: &HashMap<BString, &Conversion>,
 ) -> Result<Changes, Error> {
     let repair = recorded.journal.is_some();
     let journal: BTreeSet<&BStr> = recorded
@@ -151,7 +157,12 @@ pub(crate) fn compare(
         };
         let disk = lookup.get(path).map_err(read(path))?;
         let stat = (!repair).then_some(&entry.stat);
-        if matches(root, path, &disk, kind, entry.id, filesystem, stat).map_err(read(path))? {
+        let conversion = conversions.get(path).copied();
+        if matches(
+            root, path, &disk, kind, entry.id, filesystem, stat, conversion,
+        )
+        .map_err(read(path))?
+        {
             clean.insert(path);
         } else if !repair {
             changes.local.insert(entry.path.clone());
@@ -192,8 +203,11 @@ pub(crate) fn compare(
                 changes.remove.insert(entry.path.clone());
             }
             disk => {
-                let right = matches(root, path, &disk, entry.kind, entry.id, filesystem, None)
-                    .map_err(read(path))?;
+                let conversion = conversions.get(path).copied();
+                let right = matches(
+                    root, path, &disk, entry.kind, entry.id, filesystem, None, conversion,
+                )
+                .map_err(read(path))?;
                 if right && (before.is_none() || repair) {
                     changes.unchanged += 1;
                     continue;
@@ -240,7 +254,9 @@ fn is_ancestor(path: &BStr, wanted: &BTreeMap<&BStr, &IndexEntry>) -> bool {
 
 /// Whether `disk` is what an entry of `kind` holding `id` should be. `stat`, when given
 /// and equal to what is on disk, is taken as proof without reading (git's rule); otherwise
-/// the content is hashed.
+/// the content is hashed, and a file with a `conversion` is also checked in the form a
+/// checkout writes it.
+#[allow(clippy::too_many_arguments)] // Each says one thing about the entry compared.
 fn matches(
     root: &Dir,
     path: &BStr,
@@ -249,6 +265,7 @@ fn matches(
     id: ObjectId,
     filesystem: Filesystem,
     stat: Option<&gix_index::entry::Stat>,
+    conversion: Option<&Conversion>,
 ) -> io::Result<bool> {
     let same_stat = |on_disk: &Stat| stat.is_some_and(|recorded| stat_matches(recorded, on_disk));
     Ok(match (kind, disk) {
@@ -258,7 +275,16 @@ fn matches(
             if filesystem.exec_bits && (on_disk.mode & 0o100 != 0) != executable {
                 false
             } else {
-                same_stat(on_disk) || crate::verify::blob_id(root, rel(path)?)? == id
+                same_stat(on_disk)
+                    || crate::verify::blob_id(root, rel(path)?)? == id
+                    || match conversion {
+                        Some(conversion) => crate::attr::is_written_form(
+                            conversion,
+                            &id,
+                            &mut root.open_file(rel(path)?)?,
+                        )?,
+                        None => false,
+                    }
             }
         }
         (IndexEntryKind::Symlink, Disk::Symlink(on_disk)) if filesystem.symlinks => {
