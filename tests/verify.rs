@@ -76,3 +76,70 @@ fn verify_passes_on_a_clean_checkout_and_names_every_kind_of_difference() {
     expected.sort();
     assert_eq!(found, expected, "every difference, and only those");
 }
+
+/// A `--path` checkout is compared with its selection (read back from the `.git`), not
+/// with the whole tree: clean as written; a selected file deleted is missing, a file
+/// outside the selection is extra.
+#[test]
+fn verify_compares_a_sparse_checkout_with_its_selection() {
+    let store = &corpus().store;
+    let tmp = TempDir::new("verify-sparse");
+    let dest = tmp.join("checkout");
+    let top = git(store, &["ls-tree", "-d", "--name-only", "main"]);
+    let dir = top
+        .lines()
+        .next()
+        .expect("the corpus has a directory")
+        .to_owned();
+    let run = unfurl(&checkout_args(
+        Runtime::Native,
+        &["--path", &dir],
+        store,
+        "main",
+        &dest,
+    ));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let (run, json) = verify(store, "main", &dest);
+    assert_eq!(run.code, Some(0), "a clean sparse checkout: {run:?}");
+    assert_eq!(json["identical"], true, "{json}");
+
+    let selected = git(store, &["ls-tree", "-r", "--name-only", "main", &dir]);
+    let deleted = selected.lines().next().unwrap().to_owned();
+    fs::remove_file(dest.join(&deleted)).unwrap();
+    let outside = git(store, &["ls-tree", "-r", "--name-only", "main"])
+        .lines()
+        .find(|p| !p.starts_with(&format!("{dir}/")))
+        .expect("the corpus has files outside the directory")
+        .to_owned();
+    fs::create_dir_all(dest.join(&outside).parent().unwrap()).unwrap();
+    fs::write(dest.join(&outside), b"not selected").unwrap();
+    let (run, json) = verify(store, "main", &dest);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let mut found: Vec<String> = json["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["change"].as_str().unwrap(),
+                d["path"].as_str().unwrap()
+            )
+        })
+        .collect();
+    found.sort();
+    let mut want = vec![format!("missing {deleted}"), format!("extra {outside}")];
+    // A new directory on the way to the extra file is extra too.
+    let mut parent = Path::new(&outside).parent();
+    while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+        if !selected
+            .lines()
+            .any(|s| s.starts_with(&format!("{}/", p.display())))
+        {
+            want.push(format!("extra {}", p.display()));
+        }
+        parent = p.parent();
+    }
+    want.sort();
+    assert_eq!(found, want, "{json}");
+}

@@ -1,6 +1,7 @@
 //! Is a checkout on disk still what it claims to be? Compare it with a commit's tree:
 //! content (hashed as git hashes blobs), exec bits, symlink targets, and missing and extra
-//! entries. A top-level `.git` is the checkout's own repository and is not compared.
+//! entries. A top-level `.git` is the checkout's own repository and is not compared; a
+//! sparse checkout's (its `info/sparse-checkout`) says which paths it selected.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -71,7 +72,17 @@ pub fn verify(
     exec_bits: bool,
     symlinks: bool,
 ) -> Result<Verified, Error> {
-    let planned = Native::new(store).plan(rev, &Options::default(), &AtomicBool::new(false))?;
+    // A sparse checkout (`--path`) is compared with its selection, which its `.git` records
+    // as `switch` reads it back; the index's entries outside it are not needed here.
+    let mut options = Options::default();
+    options.git.mode = crate::gitdir::Mode::None;
+    let sparse = Path::new(".git/info/sparse-checkout");
+    match root.read(sparse) {
+        Ok(patterns) => options.paths = crate::gitdir::sparse_paths_of(&patterns),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(io_error(".git/info/sparse-checkout", source)),
+    }
+    let planned = Native::new(store).plan(rev, &options, &AtomicBool::new(false))?;
     let plan = &planned.plan;
     let mut expected: BTreeMap<BString, Expected> = BTreeMap::new();
     for i in 1..plan.dirs.len() {
