@@ -143,3 +143,32 @@ fn verify_compares_a_sparse_checkout_with_its_selection() {
     want.sort();
     assert_eq!(found, want, "{json}");
 }
+
+/// A checkout written with `-c core.autocrlf=true` records it in its `.git/config`, and
+/// verify converts as it was written: identical, though its text files have CRLF endings.
+#[test]
+fn verify_converts_as_the_checkout_recorded() {
+    let store = &corpus().store;
+    let tmp = TempDir::new("verify-autocrlf");
+    let dest = tmp.join("checkout");
+    let run = unfurl(&checkout_args(
+        Runtime::Native,
+        &["-c", "core.autocrlf=true"],
+        store,
+        "main",
+        &dest,
+    ));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let files = git(store, &["ls-tree", "-r", "--name-only", "main"]);
+    let converted = files.lines().any(|p| {
+        fs::symlink_metadata(dest.join(p)).is_ok_and(|m| m.is_file())
+            && fs::read(dest.join(p))
+                .unwrap()
+                .windows(2)
+                .any(|w| w == b"\r\n")
+    });
+    assert!(converted, "expected text files with CRLF endings");
+    let (run, json) = verify(store, "main", &dest);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(json["identical"], true, "{json}");
+}

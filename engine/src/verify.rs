@@ -64,18 +64,21 @@ enum Expected {
 
 /// Compare the checkout below `root` with `rev` of `store`. Exec bits are compared only
 /// where `exec_bits` (the filesystem keeps them), symlinks as files holding their target
-/// where `symlinks` is false, as a checkout there writes them.
+/// where `symlinks` is false, as a checkout there writes them; files are converted as
+/// `attributes` says (the line-ending settings the checkout was written with).
 pub fn verify(
     store: &Store,
     rev: &str,
     root: &Dir,
     exec_bits: bool,
     symlinks: bool,
+    attributes: &crate::attr::Options,
 ) -> Result<Verified, Error> {
     // A sparse checkout (`--path`) is compared with its selection, which its `.git` records
     // as `switch` reads it back; the index's entries outside it are not needed here.
     let mut options = Options::default();
     options.git.mode = crate::gitdir::Mode::None;
+    options.attributes = *attributes;
     let sparse = Path::new(".git/info/sparse-checkout");
     match root.read(sparse) {
         Ok(patterns) => options.paths = crate::gitdir::sparse_paths_of(&patterns),

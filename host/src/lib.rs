@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 mod dest;
+pub mod git_config;
 mod lfs;
 mod report;
 mod store;

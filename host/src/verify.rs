@@ -22,7 +22,9 @@ pub struct VerifyReport {
 /// Compare the checkout at `dest` with `rev` of the store at `store`: content, exec bits,
 /// symlink targets, missing and extra entries (a top-level `.git` aside). Where the
 /// checkout's `.git/config` says the filesystem keeps no exec bits or symlinks
-/// (`core.filemode`, `core.symlinks`), those are compared as a checkout there writes them.
+/// (`core.filemode`, `core.symlinks`), those are compared as a checkout there writes them,
+/// and files are converted with the `core.autocrlf` and `core.eol` it records (what `-c`
+/// gave the checkout).
 pub fn verify(store_path: &Path, rev: &str, dest: &Path) -> Result<VerifyReport, Error> {
     let located = store::locate(store_path)?;
     let store = store::open_located(store_path, &located)?;
@@ -34,18 +36,32 @@ pub fn verify(store_path: &Path, rev: &str, dest: &Path) -> Result<VerifyReport,
             kind: ErrorKind::DestinationUnusable,
         })?;
     let config = std::fs::read_to_string(dest.join(".git/config")).unwrap_or_default();
+    // The `[core]` lines unfurl writes, as `key=value` without blanks.
+    let settings: Vec<String> = config
+        .lines()
+        .map(|line| line.chars().filter(|c| !c.is_whitespace()).collect())
+        .collect();
     let says_false = |key: &str| {
-        config.lines().any(|line| {
-            let line: String = line.chars().filter(|c| !c.is_whitespace()).collect();
-            line.eq_ignore_ascii_case(&format!("{key}=false"))
-        })
+        settings
+            .iter()
+            .any(|line| line.eq_ignore_ascii_case(&format!("{key}=false")))
     };
+    let mut attributes = unfurl_engine::attr::Options::default();
+    for line in &settings {
+        // A value unfurl did not write is left at the default, as git would ignore it.
+        if let Ok(setting) = crate::git_config::parse(&format!("core.{line}"))
+            && line.contains('=')
+        {
+            setting.apply(&mut attributes);
+        }
+    }
     let verified = unfurl_engine::verify::verify(
         &store,
         rev,
         &root,
         !says_false("filemode"),
         !says_false("symlinks"),
+        &attributes,
     )?;
     Ok(VerifyReport {
         commit: verified.commit.map(|c| c.to_string()),
