@@ -98,6 +98,11 @@ mod native {
         let entries = entries(plan);
         let mut lstat = crate::cap::Lstat::new(root);
         let mut state = gix_index::State::new(gix_hash::Kind::Sha1);
+        // Sized up front, here and for the file below: grown by doubling, the buffers of a
+        // 100 000-file index took 17 MB more than they hold.
+        let paths: usize = entries.iter().map(|e| e.path.len()).sum::<usize>()
+            + plan.outside.iter().map(|o| o.path.len()).sum::<usize>();
+        state.return_path_backing(Vec::with_capacity(paths));
         let mut newest = (0i64, 0u32);
         for entry in &entries {
             let (stat, mode) = match entry.kind {
@@ -142,6 +147,9 @@ mod native {
                 entry.path.as_ref(),
             );
         }
+        let count = entries.len() + plan.outside.len();
+        // The index holds them now (the list's paths are a copy: 4 MB at 100 000 files).
+        drop(entries);
         // Entries outside the selected paths (`--path`): not in the work tree, so no stat
         // data; skip-worktree tells git not to look for them (an extended flag: the index
         // is then written as version 3).
@@ -162,7 +170,8 @@ mod native {
         }
         state.sort_entries();
         let file = gix_index::File::from_state(state, PathBuf::from(".git/index"));
-        let mut data = Vec::new();
+        // Each entry: 62 bytes, its path, up to 8 of padding, 2 of extended flags.
+        let mut data = Vec::with_capacity(12 + count * 72 + paths + 64);
         file.write_to(&mut data, gix_index::write::Options::default())
             .map_err(|e| Error::Io {
                 path: ".git/index".into(),
