@@ -21,6 +21,7 @@ runtime_tests!(
     kind_and_mode_changes_switch_both_ways,
     local_changes_are_refused_and_listed_and_force_overwrites_them,
     converted_files_touched_but_unchanged_are_not_local_changes,
+    line_endings_stay_as_the_checkout_was_made,
     the_same_revision_is_a_no_op,
     concurrent_switches_of_one_checkout_never_mix_trees,
     a_switch_killed_at_random_points_is_repaired_by_the_next_run,
@@ -307,6 +308,38 @@ fn converted_files_touched_but_unchanged_are_not_local_changes(rt: Runtime) {
         fs::read(dest.join("h.id")).unwrap(),
         format!("x $Id: {ident} $ y\n").into_bytes()
     );
+    assert_eq!(git(&dest, &["status", "--porcelain"]), "", "git status");
+}
+
+/// A checkout made with `-c core.autocrlf=true` keeps it when switched without `-c`: the
+/// files the switch writes get CRLF endings too, so the checkout is still what its
+/// `.git/config` says (`verify` converts as it records) and `git status` stays clean.
+fn line_endings_stay_as_the_checkout_was_made(rt: Runtime) {
+    let store = &corpus().store;
+    let tmp = TempDir::new("switch-autocrlf");
+    let dest = tmp.join("dest");
+    checkout(rt, store, "v1", &dest, &["-c", "core.autocrlf=true"]);
+    let report = checkout(rt, store, "v4", &dest, &[]);
+    assert!(count(&report, "written") > 0, "{report}");
+    let changed = git(
+        store,
+        &["diff", "--name-only", "--diff-filter=AM", "v1", "v4"],
+    );
+    let crlf = changed.lines().any(|p| {
+        fs::symlink_metadata(dest.join(p)).is_ok_and(|m| m.is_file())
+            && fs::read(dest.join(p))
+                .unwrap()
+                .windows(2)
+                .any(|w| w == b"\r\n")
+    });
+    assert!(crlf, "expected the files the switch wrote converted");
+    let run = unfurl(&[
+        "verify".as_ref(),
+        store.as_os_str(),
+        "v4".as_ref(),
+        dest.as_os_str(),
+    ]);
+    assert_eq!(run.code, Some(0), "verify after the switch: {run:?}");
     assert_eq!(git(&dest, &["status", "--porcelain"]), "", "git status");
 }
 

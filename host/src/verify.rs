@@ -46,15 +46,7 @@ pub fn verify(store_path: &Path, rev: &str, dest: &Path) -> Result<VerifyReport,
             .iter()
             .any(|line| line.eq_ignore_ascii_case(&format!("{key}=false")))
     };
-    let mut attributes = unfurl_engine::attr::Options::default();
-    for line in &settings {
-        // A value unfurl did not write is left at the default, as git would ignore it.
-        if let Ok(setting) = crate::git_config::parse(&format!("core.{line}"))
-            && line.contains('=')
-        {
-            setting.apply(&mut attributes);
-        }
-    }
+    let attributes = unfurl_engine::gitdir::line_endings_of(config.as_bytes());
     let verified = unfurl_engine::verify::verify(
         &store,
         rev,

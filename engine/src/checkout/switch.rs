@@ -60,6 +60,15 @@ pub(super) fn run(
             }
         }
     }
+    if options.attributes == crate::attr::Options::default() {
+        // Line endings stay as the checkout was made (`-c core.autocrlf`, `core.eol`, which
+        // its `.git/config` records) unless given anew: a switch that dropped them would
+        // leave old files converted and new ones not.
+        if let Ok(config) = root.read(Path::new(".git/config")) {
+            options.attributes = gitdir::line_endings_of(&config);
+            options.git.line_endings = options.attributes;
+        }
+    }
     let options = &options;
     // Held until this function returns: a second switch of this checkout waits here.
     let _lock = lock(&root)?;

@@ -426,6 +426,39 @@ impl Files<'_> {
     }
 }
 
+/// The line-ending settings a checkout's `.git/config` records (what the checkout wrote from
+/// [`Options::line_endings`]): `core.autocrlf` and `core.eol`; the defaults for what it
+/// does not say, or says in a way unfurl never writes.
+pub fn line_endings_of(config: &[u8]) -> crate::attr::Options {
+    use crate::attr::{AutoCrlf, CoreEol};
+    let mut options = crate::attr::Options::default();
+    let mut in_core = false;
+    for line in config.split(|&b| b == b'\n') {
+        let line: Vec<u8> = line
+            .iter()
+            .filter(|b| !b.is_ascii_whitespace())
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        if line.starts_with(b"[") {
+            in_core = line == b"[core]";
+            continue;
+        }
+        if !in_core {
+            continue;
+        }
+        match line.as_slice() {
+            b"autocrlf=true" => options.autocrlf = AutoCrlf::True,
+            b"autocrlf=input" => options.autocrlf = AutoCrlf::Input,
+            b"autocrlf=false" => options.autocrlf = AutoCrlf::False,
+            b"eol=crlf" => options.eol = CoreEol::Crlf,
+            b"eol=native" => options.eol = CoreEol::Native,
+            b"eol=lf" => options.eol = CoreEol::Lf,
+            _ => {}
+        }
+    }
+    options
+}
+
 /// The repository's `config`: what the filesystem can do, and where the store is.
 fn config(options: &Options, capabilities: Capabilities) -> String {
     let mut config = String::from("[core]\n\trepositoryformatversion = 0\n\tbare = false\n");
