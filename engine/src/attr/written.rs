@@ -19,6 +19,11 @@ use sha2::{Digest, Sha256};
 use super::convert::write_converted;
 use super::{Conversion, Eol};
 
+/// The largest converted file compared in memory (it is held twice, with its candidate
+/// blob); a larger one counts as changed rather than taking memory in proportion to it.
+/// Git LFS objects, which can be much larger, are hashed as a stream.
+const MAX_IN_MEMORY: u64 = 64 << 20;
+
 /// Whether the content `file` reads is what a checkout writes for blob `id` with
 /// `conversion`.
 pub(crate) fn is_written_form(
@@ -41,7 +46,10 @@ pub(crate) fn is_written_form(
         return Ok(blob_id(pointer.as_bytes()).as_deref() == Some(id));
     }
     let mut disk = Vec::new();
-    file.read_to_end(&mut disk)?;
+    file.take(MAX_IN_MEMORY + 1).read_to_end(&mut disk)?;
+    if disk.len() as u64 > MAX_IN_MEMORY {
+        return Ok(false);
+    }
     let mut candidate = disk.clone();
     if conversion.eol != Eol::Keep {
         candidate = crlf_to_lf(&candidate);
