@@ -22,6 +22,7 @@ runtime_tests!(
     local_changes_are_refused_and_listed_and_force_overwrites_them,
     converted_files_touched_but_unchanged_are_not_local_changes,
     line_endings_stay_as_the_checkout_was_made,
+    a_switch_with_fsync_syncs_before_the_journal_and_after_the_renames,
     the_same_revision_is_a_no_op,
     concurrent_switches_of_one_checkout_never_mix_trees,
     a_switch_killed_at_random_points_is_repaired_by_the_next_run,
@@ -341,6 +342,77 @@ fn line_endings_stay_as_the_checkout_was_made(rt: Runtime) {
     ]);
     assert_eq!(run.code, Some(0), "verify after the switch: {run:?}");
     assert_eq!(git(&dest, &["status", "--porcelain"]), "", "git status");
+}
+
+/// `--fsync` on a switch: every file written is synced before the journal appears (so a
+/// power cut never finds the journal naming entries whose data is not on disk), the
+/// journal before the first entry changes, and the changed directories and the `.git`
+/// after the renames, with `.git` synced once more after the journal goes. Without the
+/// option, no `fsync` at all.
+fn a_switch_with_fsync_syncs_before_the_journal_and_after_the_renames(rt: Runtime) {
+    require(
+        "strace",
+        "it records the fsync calls of a switch with --fsync",
+    );
+    let store = &corpus().store;
+    let tmp = TempDir::new("switch-fsync");
+    let dest = tmp.join("dest");
+    checkout(rt, store, "v1", &dest, &[]);
+    let traced = |extra: &[&str], rev: &str, log: &Path| {
+        let mut args: Vec<std::ffi::OsString> =
+            vec!["-f".into(), "-qq".into(), "-o".into(), log.into()];
+        args.extend(
+            [
+                "-e",
+                "trace=fsync,rename,renameat,renameat2,unlink,unlinkat",
+            ]
+            .map(Into::into),
+        );
+        args.push(unfurl_bin().as_os_str().to_owned());
+        let mut flags = vec!["--json"];
+        flags.extend_from_slice(extra);
+        args.extend(checkout_args(rt, &flags, store, rev, &dest));
+        let out = run(Command::new("strace").args(&args));
+        assert!(out.status.success(), "switch to {rev}: {out:?}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let trace = fs::read_to_string(log).unwrap();
+        (json, trace)
+    };
+    let (json, trace) = traced(&["--fsync"], "v4", &tmp.join("fsync.log"));
+    assert_is(store, "v4", &dest, "switch with --fsync");
+    let lines: Vec<&str> = trace.lines().collect();
+    let ok_sync = |l: &&&str| l.contains("fsync(") && l.ends_with("= 0");
+    let journal = lines
+        .iter()
+        .position(|l| l.contains("rename") && l.contains("unfurl-switch.new") && l.ends_with("= 0"))
+        .unwrap_or_else(|| panic!("expected the journal's rename in the trace:\n{trace}"));
+    let gone = lines
+        .iter()
+        .rposition(|l| l.contains("unlink") && l.contains("unfurl-switch\"") && l.ends_with("= 0"))
+        .unwrap_or_else(|| panic!("expected the journal removed in the trace:\n{trace}"));
+    let written = count(&json, "written");
+    let before = lines[..journal].iter().filter(ok_sync).count() as u64;
+    assert!(
+        before > written,
+        "expected the {written} written entries and the journal synced before the journal \
+         appears, got {before} fsync calls"
+    );
+    let between = lines[journal..gone].iter().filter(ok_sync).count();
+    assert!(
+        between >= 3,
+        "expected `.git`, the changed directories and the root synced, got {between} fsync calls"
+    );
+    assert_eq!(
+        lines[gone..].iter().filter(ok_sync).count(),
+        1,
+        "expected `.git` synced once after the journal goes:\n{trace}"
+    );
+    let (_, trace) = traced(&[], "v1", &tmp.join("plain.log"));
+    assert!(
+        !trace.contains("fsync("),
+        "expected no fsync without the option:\n{trace}"
+    );
+    assert_is(store, "v1", &dest, "switch back without --fsync");
 }
 
 fn the_same_revision_is_a_no_op(rt: Runtime) {

@@ -149,9 +149,24 @@ pub(super) fn run(
     )?;
     stage::finish(&mut written, &staging, &filesystem, &mut fallbacks)?;
     let stats = written.stats;
+    // With `--fsync`, every step below is made durable before the next, as a fresh
+    // checkout's publish is: what is written, before anything of the checkout changes;
+    // the journal, before the first entry does; the changed directories and the `.git`,
+    // before the journal goes.
+    let fsync = options.publish.fsync;
+    if fsync {
+        publish::durable::sync_tree(staging.dir(), Path::new(staging.name()))?;
+    }
     // From here on the checkout changes: the journal first, so that a crash is seen.
-    switch::write_journal(&root, changes.write.iter().chain(changes.remove.iter()))?;
+    switch::write_journal(
+        &root,
+        changes.write.iter().chain(changes.remove.iter()),
+        fsync,
+    )?;
     switch::apply(&root, staging.dir(), &changes, &new)?;
+    if fsync {
+        switch::sync_changed(&root, &changes)?;
+    }
     gitdir::update(
         &root,
         staging.dir(),
@@ -165,7 +180,16 @@ pub(super) fn run(
             ignorecase: filesystem.case_insensitive,
         },
     )?;
-    switch::remove_journal(&root)?;
+    if fsync {
+        let git = root
+            .open_dir(Path::new(".git"))
+            .map_err(|source| switch::Error::Write {
+                path: ".git".into(),
+                source,
+            })?;
+        publish::durable::sync_tree(&git, Path::new(".git"))?;
+    }
+    switch::remove_journal(&root, fsync)?;
     drop(staging);
     Ok(outcome(stats, switched, fallbacks, write_start))
 }

@@ -95,6 +95,30 @@ pub(crate) fn apply(
     Ok(())
 }
 
+/// With `--fsync`, after [`apply`]: sync every directory of the checkout whose entries the
+/// switch changed (the parents of what it wrote and removed, and the directories it made),
+/// deepest first, the checkout's root last, so that the renames and unlinks are durable.
+/// The files' data were synced in the staging directory before the first rename.
+pub(crate) fn sync_changed(root: &Dir, changes: &Changes) -> Result<(), Error> {
+    let mut dirs: BTreeSet<&BStr> = BTreeSet::new();
+    for path in changes.write.iter().chain(changes.remove.iter()) {
+        for i in path.find_iter(b"/") {
+            dirs.insert(path[..i].as_bstr());
+        }
+    }
+    for dir in dirs.iter().rev() {
+        let error = write_error(dir);
+        let at = rel(dir).map_err(&error)?;
+        match root.open_dir(at) {
+            Ok(handle) => handle.sync_self().map_err(&error)?,
+            // Removed with what it held: nothing of it is left to make durable.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(error(e)),
+        }
+    }
+    root.sync_self().map_err(write_error(b"".as_bstr()))
+}
+
 /// Create the missing directories on the way to `path` below `root`.
 fn make_parents(root: &Dir, path: &BStr, made: &mut HashSet<BString>) -> io::Result<()> {
     for i in path.find_iter(b"/") {

@@ -33,7 +33,7 @@ mod diff;
 mod state;
 
 #[cfg(not(target_os = "wasi"))]
-pub(crate) use apply::apply;
+pub(crate) use apply::{apply, sync_changed};
 #[cfg(not(target_os = "wasi"))]
 pub(crate) use diff::compare;
 #[cfg(not(target_os = "wasi"))]

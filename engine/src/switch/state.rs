@@ -144,6 +144,7 @@ fn parse_journal(data: &[u8]) -> Vec<BString> {
 pub(crate) fn write_journal<'a>(
     root: &Dir,
     paths: impl Iterator<Item = &'a BString>,
+    fsync: bool,
 ) -> Result<(), Error> {
     let mut data = JOURNAL_HEADER.to_vec();
     for path in paths {
@@ -153,21 +154,37 @@ pub(crate) fn write_journal<'a>(
     let new = format!("{JOURNAL}.new");
     let _ = root.remove_file(OsStr::new(&new));
     root.write_new(Path::new(&new), &data)
+        // With `--fsync`, the journal is on disk before the first entry changes: a power
+        // cut after that finds it, and the next run repairs.
+        .and_then(|()| match fsync {
+            true => root.open_file(Path::new(&new))?.sync_all(),
+            false => Ok(()),
+        })
         .and_then(|()| root.rename(OsStr::new(&new), OsStr::new(JOURNAL)))
+        .and_then(|()| sync_git_dir(root, fsync))
         .map_err(|source| Error::Write {
             path: JOURNAL.into(),
             source,
         })
 }
 
-/// The switch finished: the journal goes.
-pub(crate) fn remove_journal(root: &Dir) -> Result<(), Error> {
+/// With `fsync`, sync the checkout's `.git` directory itself (its entries).
+pub(crate) fn sync_git_dir(root: &Dir, fsync: bool) -> io::Result<()> {
+    match fsync {
+        true => root.open_dir(Path::new(".git"))?.sync_self(),
+        false => Ok(()),
+    }
+}
+
+/// The switch finished: the journal goes (durably, with `fsync`).
+pub(crate) fn remove_journal(root: &Dir, fsync: bool) -> Result<(), Error> {
+    let error = |source| Error::Write {
+        path: JOURNAL.into(),
+        source,
+    };
     match root.remove_file(OsStr::new(JOURNAL)) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::Write {
-            path: JOURNAL.into(),
-            source: e,
-        }),
-        _ => Ok(()),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(error(e)),
+        _ => sync_git_dir(root, fsync).map_err(error),
     }
 }
 
