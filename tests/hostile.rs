@@ -848,7 +848,9 @@ fn a_tree_as_deep_as_linux_paths_allow_matches_git_archive(rt: Runtime) {
 
 /// 2100 levels of `d/` make paths of over 4200 bytes, past Linux's `PATH_MAX`. Natively the
 /// writer never hands the system more than one name (it opens each directory from its
-/// parent's handle), so the tree checks out whole. Under wasm the guest names each file by
+/// parent's handle), so the tree checks out whole with `--git none`; with a `.git`, whose
+/// index stats each entry by its path (as git does), it fails with a short line that says
+/// to pass `--git none`. Under wasm the guest names each file by
 /// its path below the preopen, which wasmtime resolves in one call: the checkout fails with
 /// one line naming the file and "too long" in the host's words, and leaves nothing.
 fn a_tree_whose_paths_exceed_path_max_checks_out_natively_and_fails_clearly_under_wasm(
@@ -909,6 +911,20 @@ fn a_tree_whose_paths_exceed_path_max_checks_out_natively_and_fails_clearly_unde
     assert_eq!(
         bottom, "bottom\n",
         "{what}: expected the deepest file's content, got {bottom:?}"
+    );
+    // With a `.git` (the default), the index cannot record such a path: one short line
+    // that says so and what to do, and nothing left behind.
+    let site = FailureSite::new();
+    let run = assert_fails_cleanly(
+        &checkout_args(rt, &[], &store, &commit, &site.dest),
+        &site.parent,
+        &["longer than this system allows", "--git none"],
+        &what,
+    );
+    assert!(
+        run.stderr.trim().len() < 300,
+        "{what}: expected a short line, not the whole path, got {} bytes",
+        run.stderr.len()
     );
 }
 

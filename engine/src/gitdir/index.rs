@@ -113,20 +113,14 @@ mod native {
                         // Files got their time as they were written; links are made last,
                         // by the orchestrator, and get theirs here (see `settled_mtime`).
                         root.set_mtime_nofollow(path, crate::gitdir::settled_mtime())
-                            .map_err(|source| Error::Io {
-                                path: path.to_owned(),
-                                source,
-                            })?;
+                            .map_err(|source| Error::io(path, source))?;
                     }
                     let stat = lstat
                         .stat(entry.path.as_ref())
                         .and_then(|stat| {
                             stat.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
                         })
-                        .map_err(|source| Error::Io {
-                            path: path.to_owned(),
-                            source,
-                        })?;
+                        .map_err(|source| Error::io(path, source))?;
                     newest = newest.max(stat.mtime);
                     let mode = match kind {
                         EntryKind::Executable => gix_index::entry::Mode::FILE_EXECUTABLE,

@@ -150,6 +150,21 @@ pub enum Error {
         /// What went wrong.
         source: io::Error,
     },
+    /// An entry's path is longer than this system takes in one call (Linux: 4 096 bytes), so
+    /// the index cannot record its `lstat` data. The files are written (one name at a time);
+    /// only the index cannot be, and git could not use the checkout either.
+    #[error(
+        "could not index {shown}: its path is {len} bytes, longer than this system allows; \
+         check out with --git none, which writes no index"
+    )]
+    PathTooLong {
+        /// The entry, relative to the checkout root.
+        path: PathBuf,
+        /// The path shortened for the message: its first components and its name.
+        shown: String,
+        /// Its length in bytes.
+        len: usize,
+    },
     /// The store's references could not be read.
     #[error("could not read the store's references for the checkout's .git")]
     Store(#[from] crate::store::Error),
@@ -162,8 +177,31 @@ impl Error {
     /// The path involved, if any.
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Error::Io { path, .. } => Some(path),
+            Error::Io { path, .. } | Error::PathTooLong { path, .. } => Some(path),
             _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// [`Error::Io`] for `path`, or [`Error::PathTooLong`] when that is what `source` says.
+    pub(crate) fn io(path: &Path, source: io::Error) -> Error {
+        if source.kind() != io::ErrorKind::InvalidFilename {
+            return Error::Io {
+                path: path.to_owned(),
+                source,
+            };
+        }
+        let text = path.to_string_lossy();
+        let parts: Vec<&str> = text.split('/').collect();
+        let shown = match parts.as_slice() {
+            [first @ .., last] if first.len() > 3 => format!("{}/…/{last}", first[..3].join("/")),
+            _ => text.clone().into_owned(),
+        };
+        Error::PathTooLong {
+            path: path.to_owned(),
+            shown,
+            len: text.len(),
         }
     }
 }
