@@ -326,14 +326,10 @@ fn line_endings_stay_as_the_checkout_was_made(rt: Runtime) {
         store,
         &["diff", "--name-only", "--diff-filter=AM", "v1", "v4"],
     );
-    let crlf = changed.lines().any(|p| {
-        fs::symlink_metadata(dest.join(p)).is_ok_and(|m| m.is_file())
-            && fs::read(dest.join(p))
-                .unwrap()
-                .windows(2)
-                .any(|w| w == b"\r\n")
-    });
-    assert!(crlf, "expected the files the switch wrote converted");
+    assert!(
+        any_has_crlf(&dest, &changed),
+        "expected the files the switch wrote converted"
+    );
     let run = unfurl(&[
         "verify".as_ref(),
         store.as_os_str(),

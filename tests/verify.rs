@@ -160,14 +160,10 @@ fn verify_converts_as_the_checkout_recorded() {
     ));
     assert_eq!(run.code, Some(0), "{run:?}");
     let files = git(store, &["ls-tree", "-r", "--name-only", "main"]);
-    let converted = files.lines().any(|p| {
-        fs::symlink_metadata(dest.join(p)).is_ok_and(|m| m.is_file())
-            && fs::read(dest.join(p))
-                .unwrap()
-                .windows(2)
-                .any(|w| w == b"\r\n")
-    });
-    assert!(converted, "expected text files with CRLF endings");
+    assert!(
+        any_has_crlf(&dest, &files),
+        "expected text files with CRLF endings"
+    );
     let (run, json) = verify(store, "main", &dest);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(json["identical"], true, "{json}");

@@ -209,6 +209,13 @@ fn walk(root: &Dir, dir: BString, out: &mut BTreeSet<BString>) -> std::io::Resul
     Ok(())
 }
 
+/// The id git gives `data` as a blob; the null id (which no entry has) if SHA-1 collision
+/// detection refuses it.
+pub(crate) fn blob_of(data: &[u8]) -> ObjectId {
+    gix_object::compute_hash(gix_hash::Kind::Sha1, gix_object::Kind::Blob, data)
+        .unwrap_or_else(|_| ObjectId::null(gix_hash::Kind::Sha1))
+}
+
 /// The id git gives the file at `path` as a blob: SHA-1 of `blob <size>\0` and the bytes.
 pub(crate) fn blob_id(root: &Dir, path: &Path) -> std::io::Result<ObjectId> {
     let mut file = root.open_file(path)?;

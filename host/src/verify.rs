@@ -35,25 +35,16 @@ pub fn verify(store_path: &Path, rev: &str, dest: &Path) -> Result<VerifyReport,
             message: format!("cannot open it: {e}"),
             kind: ErrorKind::DestinationUnusable,
         })?;
-    let config = std::fs::read_to_string(dest.join(".git/config")).unwrap_or_default();
-    // The `[core]` lines unfurl writes, as `key=value` without blanks.
-    let settings: Vec<String> = config
-        .lines()
-        .map(|line| line.chars().filter(|c| !c.is_whitespace()).collect())
-        .collect();
-    let says_false = |key: &str| {
-        settings
-            .iter()
-            .any(|line| line.eq_ignore_ascii_case(&format!("{key}=false")))
-    };
-    let attributes = unfurl_engine::gitdir::line_endings_of(config.as_bytes());
+    // How the checkout was written, as its `.git` records it (git's defaults without one).
+    let config = std::fs::read(dest.join(".git/config")).unwrap_or_default();
+    let recorded = unfurl_engine::gitdir::recorded(&config);
     let verified = unfurl_engine::verify::verify(
         &store,
         rev,
         &root,
-        !says_false("filemode"),
-        !says_false("symlinks"),
-        &attributes,
+        recorded.capabilities.filemode,
+        recorded.capabilities.symlinks,
+        &recorded.line_endings,
     )?;
     Ok(VerifyReport {
         commit: verified.commit.map(|c| c.to_string()),

@@ -630,6 +630,18 @@ pub fn extract_archive_of(store: &Path, rev: &str, paths: &[&str], into: &Path) 
     );
 }
 
+/// Whether any of `paths` (one per line, below `dir`) is a regular file with a CRLF line
+/// ending: proof that a line-ending conversion wrote it.
+pub fn any_has_crlf(dir: &Path, paths: &str) -> bool {
+    paths.lines().any(|p| {
+        fs::symlink_metadata(dir.join(p)).is_ok_and(|m| m.is_file())
+            && fs::read(dir.join(p))
+                .unwrap()
+                .windows(2)
+                .any(|w| w == b"\r\n")
+    })
+}
+
 /// What git says `rev` is: (the commit it peels to, if any; the tree it peels to).
 pub fn expected_ids(store: &Path, rev: &str) -> (Option<String>, String) {
     let id = git(store, &["rev-parse", "--verify", "--end-of-options", rev]);

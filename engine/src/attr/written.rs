@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::convert::write_converted;
 use super::{Conversion, Eol};
+use crate::verify::blob_of;
 
 /// The largest converted file compared in memory (it is held twice, with its candidate
 /// blob); a larger one counts as changed rather than taking memory in proportion to it.
@@ -39,11 +40,8 @@ pub(crate) fn is_written_form(
         // can be large).
         let mut hasher = Sha256::new();
         let size = io::copy(file, &mut HashWriter(&mut hasher))?;
-        let pointer = format!(
-            "version https://git-lfs.github.com/spec/v1\noid sha256:{:x}\nsize {size}\n",
-            hasher.finalize()
-        );
-        return Ok(blob_id(pointer.as_bytes()).as_deref() == Some(id));
+        let pointer = crate::lfs::Pointer::canonical(&format!("{:x}", hasher.finalize()), size);
+        return Ok(blob_of(pointer.as_bytes()) == id);
     }
     let mut disk = Vec::new();
     file.take(MAX_IN_MEMORY + 1).read_to_end(&mut disk)?;
@@ -57,7 +55,7 @@ pub(crate) fn is_written_form(
     if conversion.ident {
         candidate = collapse_ident(&candidate);
     }
-    if blob_id(&candidate).as_deref() != Some(id) {
+    if blob_of(&candidate) != id {
         return Ok(false);
     }
     let mut again = Vec::with_capacity(disk.len());
@@ -84,10 +82,6 @@ impl Write for HashWriter<'_> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-fn blob_id(data: &[u8]) -> Option<gix_hash::ObjectId> {
-    gix_object::compute_hash(gix_hash::Kind::Sha1, gix_object::Kind::Blob, data).ok()
 }
 
 /// Every CRLF as LF.
@@ -130,7 +124,7 @@ mod tests {
     use super::*;
 
     fn written(conversion: &Conversion, blob: &[u8]) -> (gix_hash::ObjectId, Vec<u8>) {
-        let id = blob_id(blob).unwrap();
+        let id = blob_of(blob);
         let mut out = Vec::new();
         let mut read = |sink: &mut dyn Write| {
             sink.write_all(blob).unwrap();
@@ -196,16 +190,15 @@ mod tests {
     #[test]
     fn an_lfs_object_is_recognized_by_the_pointer_naming_it() {
         let object = b"large content\n";
-        let pointer = format!(
-            "version https://git-lfs.github.com/spec/v1\noid sha256:{:x}\nsize {}\n",
-            Sha256::digest(object),
-            object.len()
+        let pointer = crate::lfs::Pointer::canonical(
+            &format!("{:x}", Sha256::digest(object)),
+            object.len() as u64,
         );
         let lfs = Conversion {
             lfs: crate::lfs::Pointer::parse(pointer.as_bytes()),
             ..Conversion::default()
         };
-        let id = blob_id(pointer.as_bytes()).unwrap();
+        let id = blob_of(pointer.as_bytes());
         assert!(check(&lfs, &id, object));
         assert!(!check(&lfs, &id, b"large content!\n"));
         assert!(!check(&lfs, &id, pointer.as_bytes()));

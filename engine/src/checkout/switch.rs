@@ -65,7 +65,7 @@ pub(super) fn run(
         // its `.git/config` records) unless given anew: a switch that dropped them would
         // leave old files converted and new ones not.
         if let Ok(config) = root.read(Path::new(".git/config")) {
-            options.attributes = gitdir::line_endings_of(&config);
+            options.attributes = gitdir::recorded(&config).line_endings;
             options.git.line_endings = options.attributes;
         }
     }

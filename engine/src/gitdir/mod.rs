@@ -19,6 +19,7 @@
 //! natively, or inside the planner guest under the sandbox ([`StoreRefs`] travels in the
 //! plan's reply). Everything here is written by the orchestrator through its own handle.
 
+mod config;
 mod index;
 mod objects;
 mod sparse;
@@ -36,6 +37,7 @@ use crate::cap::Dir;
 use crate::plan::Plan;
 use crate::store::Store;
 
+pub use config::{Recorded, recorded};
 pub(crate) use index::RealNames;
 pub use index::{Entry as IndexEntry, EntryKind as IndexEntryKind, entries as index_entries};
 
@@ -410,12 +412,12 @@ impl Files<'_> {
         options: &Options,
         capabilities: Capabilities,
     ) -> Result<(), Error> {
-        let mut config = config(options, capabilities);
+        let mut config = config::text(options, capabilities);
         for (name, url) in &options.submodules {
             config.push_str(&format!(
                 "[submodule \"{}\"]\n\tactive = true\n\turl = \"{}\"\n",
-                quoted(&name.to_str_lossy()),
-                quoted(url)
+                config::quoted(&name.to_str_lossy()),
+                config::quoted(url)
             ));
         }
         if options.sparse_paths.is_empty() {
@@ -462,72 +464,6 @@ impl Files<'_> {
         };
         self.put("HEAD", head.as_bytes())
     }
-}
-
-/// The line-ending settings a checkout's `.git/config` records (what the checkout wrote from
-/// [`Options::line_endings`]): `core.autocrlf` and `core.eol`; the defaults for what it
-/// does not say, or says in a way unfurl never writes.
-pub fn line_endings_of(config: &[u8]) -> crate::attr::Options {
-    use crate::attr::{AutoCrlf, CoreEol};
-    let mut options = crate::attr::Options::default();
-    let mut in_core = false;
-    for line in config.split(|&b| b == b'\n') {
-        let line: Vec<u8> = line
-            .iter()
-            .filter(|b| !b.is_ascii_whitespace())
-            .map(u8::to_ascii_lowercase)
-            .collect();
-        if line.starts_with(b"[") {
-            in_core = line == b"[core]";
-            continue;
-        }
-        if !in_core {
-            continue;
-        }
-        match line.as_slice() {
-            b"autocrlf=true" => options.autocrlf = AutoCrlf::True,
-            b"autocrlf=input" => options.autocrlf = AutoCrlf::Input,
-            b"autocrlf=false" => options.autocrlf = AutoCrlf::False,
-            b"eol=crlf" => options.eol = CoreEol::Crlf,
-            b"eol=native" => options.eol = CoreEol::Native,
-            b"eol=lf" => options.eol = CoreEol::Lf,
-            _ => {}
-        }
-    }
-    options
-}
-
-/// The repository's `config`: what the filesystem can do, and where the store is.
-fn config(options: &Options, capabilities: Capabilities) -> String {
-    let mut config = String::from("[core]\n\trepositoryformatversion = 0\n\tbare = false\n");
-    config.push_str(&format!(
-        "\tfilemode = {}\n\tsymlinks = {}\n\tignorecase = {}\n\tlogallrefupdates = true\n",
-        capabilities.filemode, capabilities.symlinks, capabilities.ignorecase
-    ));
-    match options.line_endings.autocrlf {
-        crate::attr::AutoCrlf::False => {}
-        crate::attr::AutoCrlf::True => config.push_str("\tautocrlf = true\n"),
-        crate::attr::AutoCrlf::Input => config.push_str("\tautocrlf = input\n"),
-    }
-    match options.line_endings.eol {
-        crate::attr::CoreEol::Lf => {}
-        crate::attr::CoreEol::Crlf => config.push_str("\teol = crlf\n"),
-        crate::attr::CoreEol::Native => config.push_str("\teol = native\n"),
-    }
-    if let Some(url) = &options.origin {
-        // A value in quotes, with the two characters config syntax escapes escaped.
-        let url = url.replace('\\', "\\\\").replace('"', "\\\"");
-        config.push_str(&format!(
-            "[remote \"origin\"]\n\turl = \"{url}\"\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n"
-        ));
-    }
-    config
-}
-
-/// `text` for the inside of a quoted config value or subsection: `\\` and `\"` escaped (a
-/// submodule's name and URL hold no control character: they were validated).
-fn quoted(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// `packed-refs` as `git clone` writes it: branches as remote-tracking refs, tags with

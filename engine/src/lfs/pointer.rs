@@ -16,6 +16,12 @@ pub struct Pointer {
 const MAX_SIZE: u64 = i64::MAX as u64;
 
 impl Pointer {
+    /// The pointer as git-lfs's clean filter writes it (the one canonical form): what a
+    /// blob holds for an object of SHA-256 `oid` (lowercase hex) and `size` bytes.
+    pub fn canonical(oid: &str, size: u64) -> String {
+        format!("version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n")
+    }
+
     /// Parse a blob as a pointer; `None` if it is not a valid one (then git-lfs writes the
     /// blob as it is, and so do we).
     ///
@@ -102,6 +108,11 @@ mod tests {
                 oid: OID.into(),
                 size: 12345
             })
+        );
+        assert_eq!(
+            Pointer::canonical(OID, 12345).as_bytes(),
+            text(OID, "12345"),
+            "the canonical form is the one parsed"
         );
     }
 

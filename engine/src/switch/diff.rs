@@ -288,7 +288,7 @@ fn matches(
             }
         }
         (IndexEntryKind::Symlink, Disk::Symlink(on_disk)) if filesystem.symlinks => {
-            same_stat(on_disk) || blob_of(&root.read_link(rel(path)?)?) == id
+            same_stat(on_disk) || crate::verify::blob_of(&root.read_link(rel(path)?)?) == id
         }
         (IndexEntryKind::Symlink, Disk::File(on_disk)) if !filesystem.symlinks => {
             same_stat(on_disk) || crate::verify::blob_id(root, rel(path)?)? == id
@@ -306,12 +306,6 @@ fn stat_matches(recorded: &gix_index::entry::Stat, on_disk: &Stat) -> bool {
         && recorded.ctime.secs == on_disk.ctime.0 as u32
         && recorded.ctime.nsecs == on_disk.ctime.1
         && recorded.ino == on_disk.ino as u32
-}
-
-/// The id of `data` as a blob.
-fn blob_of(data: &[u8]) -> ObjectId {
-    gix_object::compute_hash(gix_hash::Kind::Sha1, gix_object::Kind::Blob, data)
-        .unwrap_or_else(|_| ObjectId::null(gix_hash::Kind::Sha1))
 }
 
 /// Add to `out` every entry below the directory `dir` that the index does not record.
