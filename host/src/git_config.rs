@@ -7,7 +7,7 @@ use unfurl_engine::attr::{AutoCrlf, CoreEol, Options};
 
 /// One `-c` setting, as parsed.
 #[derive(Debug, Clone, Copy)]
-pub enum Setting {
+pub(crate) enum Setting {
     /// `core.autocrlf`.
     AutoCrlf(AutoCrlf),
     /// `core.eol`.
@@ -16,7 +16,7 @@ pub enum Setting {
 
 impl Setting {
     /// Apply it to `options`; a later setting of the same key wins, as in git.
-    pub fn apply(self, options: &mut Options) {
+    pub(crate) fn apply(self, options: &mut Options) {
         match self {
             Setting::AutoCrlf(value) => options.autocrlf = value,
             Setting::Eol(value) => options.eol = value,
@@ -25,7 +25,7 @@ impl Setting {
 }
 
 /// Parse `KEY=VALUE`; keys are case-insensitive, as git's are.
-pub fn parse(text: &str) -> Result<Setting, String> {
+pub(crate) fn parse(text: &str) -> Result<Setting, String> {
     let Some((key, value)) = text.split_once('=') else {
         return Err(format!(
             "expected KEY=VALUE, e.g. core.autocrlf=true, not {text:?}"

@@ -16,7 +16,6 @@
 #![deny(missing_docs)]
 
 mod dest;
-pub mod git_config;
 mod lfs;
 mod report;
 mod store;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod cli;
+mod git_config;
 
 use cli::commands::{lfs_objects, print_json, submodules, verify};
 use cli::parse::{parse_cache_size, parse_duration, parse_size, parse_url_dir};
@@ -152,8 +153,8 @@ struct CheckoutArgs {
     #[command(flatten)]
     stores: SubmoduleStoreArgs,
     /// A git setting to apply, as git's -c does: only core.autocrlf=true|input|false and core.eol=lf|crlf|native (by default no git configuration is read).
-    #[arg(short = 'c', value_name = "KEY=VALUE", value_parser = unfurl::git_config::parse)]
-    config: Vec<unfurl::git_config::Setting>,
+    #[arg(short = 'c', value_name = "KEY=VALUE", value_parser = git_config::parse)]
+    config: Vec<git_config::Setting>,
     /// Write the tree exactly as `git archive REV | tar -x` would: leave out export-ignore paths, expand export-subst files; implies --git none.
     #[arg(long, conflicts_with = "git")]
     archive: bool,
