@@ -22,6 +22,7 @@ runtime_tests!(
     local_changes_are_refused_and_listed_and_force_overwrites_them,
     converted_files_touched_but_unchanged_are_not_local_changes,
     line_endings_stay_as_the_checkout_was_made,
+    line_endings_given_anew_override_the_recorded_ones_even_at_their_defaults,
     a_switch_with_fsync_syncs_before_the_journal_and_after_the_renames,
     the_same_revision_is_a_no_op,
     concurrent_switches_of_one_checkout_never_mix_trees,
@@ -338,6 +339,41 @@ fn line_endings_stay_as_the_checkout_was_made(rt: Runtime) {
     ]);
     assert_eq!(run.code, Some(0), "verify after the switch: {run:?}");
     assert_eq!(git(&dest, &["status", "--porcelain"]), "", "git status");
+}
+
+/// `-c core.autocrlf=false` on a switch of a checkout made with `true` is used, though it
+/// is the default: the files the switch writes are the blobs' bytes, and the `.git/config`
+/// no longer records `autocrlf`. (It used to be taken for "no `-c`" and inherited.)
+fn line_endings_given_anew_override_the_recorded_ones_even_at_their_defaults(rt: Runtime) {
+    let store = &corpus().store;
+    let tmp = TempDir::new("switch-autocrlf-false");
+    let dest = tmp.join("dest");
+    checkout(rt, store, "v1", &dest, &["-c", "core.autocrlf=true"]);
+    let config = || fs::read_to_string(dest.join(".git/config")).unwrap();
+    assert!(config().contains("autocrlf = true"), "{}", config());
+    let report = checkout(rt, store, "v4", &dest, &["-c", "core.autocrlf=false"]);
+    assert!(count(&report, "written") > 0, "{report}");
+    let blobs = reference(store, "v4");
+    let changed = git(
+        store,
+        &["diff", "--name-only", "--diff-filter=AM", "v1", "v4"],
+    );
+    let mut compared = 0;
+    for path in changed.lines() {
+        let expected = blobs.join(path);
+        if fs::symlink_metadata(&expected).is_ok_and(|m| m.is_file()) {
+            assert!(
+                fs::read(dest.join(path)).unwrap() == fs::read(&expected).unwrap(),
+                "{path}: expected the blob's bytes, unconverted"
+            );
+            compared += 1;
+        }
+    }
+    assert!(
+        compared > 0,
+        "no regular file changed between v1 and v4: {changed}"
+    );
+    assert!(!config().contains("autocrlf"), "{}", config());
 }
 
 /// `--fsync` on a switch: every file written is synced before the journal appears (so a

@@ -3,7 +3,7 @@
 //! on different machines, and the store's could name commands to run); a caller who wants
 //! git's behaviour for a setting names it here.
 
-use unfurl_engine::attr::{AutoCrlf, CoreEol, Options};
+use unfurl_engine::attr::{AutoCrlf, CoreEol, Given, Options};
 
 /// One `-c` setting, as parsed.
 #[derive(Debug, Clone, Copy)]
@@ -15,11 +15,19 @@ pub(crate) enum Setting {
 }
 
 impl Setting {
-    /// Apply it to `options`; a later setting of the same key wins, as in git.
-    pub(crate) fn apply(self, options: &mut Options) {
+    /// Apply it to `options`, and note in `given` that it was given (so that a switch in
+    /// place uses it, not what the checkout records); a later setting of the same key wins,
+    /// as in git.
+    pub(crate) fn apply(self, options: &mut Options, given: &mut Given) {
         match self {
-            Setting::AutoCrlf(value) => options.autocrlf = value,
-            Setting::Eol(value) => options.eol = value,
+            Setting::AutoCrlf(value) => {
+                options.autocrlf = value;
+                given.autocrlf = true;
+            }
+            Setting::Eol(value) => {
+                options.eol = value;
+                given.eol = true;
+            }
         }
     }
 }

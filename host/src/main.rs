@@ -330,7 +330,10 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
     request.options.attributes.lfs_pointers = matches!(args.lfs, LfsArg::Pointers);
     request.lfs_objects = args.lfs_objects.clone();
     for setting in &args.config {
-        setting.apply(&mut request.options.attributes);
+        setting.apply(
+            &mut request.options.attributes,
+            &mut request.options.line_endings_given,
+        );
     }
     if let Some(jobs) = args.jobs {
         request.options.write.jobs = usize::from(jobs);

@@ -79,6 +79,22 @@ pub struct Options {
     pub lfs_pointers: bool,
 }
 
+/// Which of git's line-ending settings in [`Options`] a caller gave for this run (`-c
+/// core.autocrlf=…`, `-c core.eol=…`), as opposed to leaving them at their defaults.
+///
+/// It matters only when a checkout is switched in place: a setting not given, and at its
+/// default, is taken from what the checkout's `.git/config` records (what it was made
+/// with), so the files a switch writes are converted as the others were. A setting given
+/// is used as it is, even when it equals the default (`-c core.autocrlf=false` on a
+/// checkout made with `true`). A setting that differs from its default counts as given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Given {
+    /// `core.autocrlf` was given. Default: `false`.
+    pub autocrlf: bool,
+    /// `core.eol` was given. Default: `false`.
+    pub eol: bool,
+}
+
 /// What a writer does to one file's blob on its way to the file, in git's order: `ident`,
 /// then line endings, then the encoding.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -60,14 +60,24 @@ pub(super) fn run(
             }
         }
     }
-    if options.attributes == crate::attr::Options::default() {
-        // Line endings stay as the checkout was made (`-c core.autocrlf`, `core.eol`, which
-        // its `.git/config` records) unless given anew: a switch that dropped them would
-        // leave old files converted and new ones not.
-        if let Ok(config) = root.read(Path::new(".git/config")) {
-            options.attributes = gitdir::recorded(&config).line_endings;
-            options.git.line_endings = options.attributes;
+    // Line endings stay as the checkout was made (`-c core.autocrlf`, `core.eol`, which its
+    // `.git/config` records) unless given anew, one setting at a time as git's `-c` does: a
+    // switch that dropped them would leave old files converted and new ones not.
+    let defaults = crate::attr::Options::default();
+    let given = options.line_endings_given;
+    let keep_autocrlf = !given.autocrlf && options.attributes.autocrlf == defaults.autocrlf;
+    let keep_eol = !given.eol && options.attributes.eol == defaults.eol;
+    if (keep_autocrlf || keep_eol)
+        && let Ok(config) = root.read(Path::new(".git/config"))
+    {
+        let recorded = gitdir::recorded(&config).line_endings;
+        if keep_autocrlf {
+            options.attributes.autocrlf = recorded.autocrlf;
         }
+        if keep_eol {
+            options.attributes.eol = recorded.eol;
+        }
+        options.git.line_endings = options.attributes;
     }
     let options = &options;
     // Held until this function returns: a second switch of this checkout waits here.
