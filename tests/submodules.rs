@@ -1,7 +1,8 @@
 //! `--recurse-submodules`: a superproject with two levels of nested submodules (a relative
 //! and an absolute URL, a commit on a side branch) equals `git clone --recurse-submodules`;
 //! `update = none`; hostile `.gitmodules` refused; missing stores and commits in one error;
-//! `unfurl submodules` agrees with `git submodule status --recursive`.
+//! `unfurl submodules` agrees with `git submodule status --recursive`; `unfurl verify`
+//! compares each submodule with its own commit.
 
 mod fixture;
 
@@ -17,6 +18,7 @@ runtime_tests!(
     hostile_gitmodules_are_refused_and_nothing_is_published,
     missing_stores_and_commits_are_listed_in_one_error,
     a_selected_path_checks_out_only_the_submodules_within_it,
+    verify_compares_submodules_with_their_own_commits,
 );
 
 fn checkout(rt: Runtime, extra: &[String], store: &Path, dest: &Path) -> Run {
@@ -466,4 +468,86 @@ fn a_selected_path_checks_out_only_the_submodules_within_it(rt: Runtime) {
         "only those within libs/"
     );
     assert_eq!(git(&dest, &["status", "--porcelain"]), "", "git status");
+}
+
+/// `unfurl verify` of a checkout made with `--recurse-submodules`: identical (its
+/// submodules' contents are theirs, not the parent's "extra" files); with
+/// `--recurse-submodules` and the stores, each submodule, nested ones included, is compared
+/// with its own commit, and a change in one is listed by its path from the top; a
+/// submodule moved to another commit is a `submodule` difference; a store missing fails
+/// (exit 2, `submodules-missing`), not "different".
+fn verify_compares_submodules_with_their_own_commits(rt: Runtime) {
+    let f = fixture();
+    let tmp = TempDir::new("sub-verify");
+    let dest = tmp.join("dest");
+    let mut args = vec!["--recurse-submodules".to_owned()];
+    args.extend(f.store_args());
+    let run = checkout(rt, &args, &f.store("top"), &dest);
+    assert_eq!(run.code, Some(0), "expected exit 0, got {run:?}");
+    let verify = |extra: &[String]| {
+        let mut all: Vec<std::ffi::OsString> = vec!["verify".into(), "--json".into()];
+        all.extend(extra.iter().map(Into::into));
+        all.extend([f.store("top").into(), "main".into(), dest.clone().into()]);
+        let run = unfurl(&all);
+        let json: serde_json::Value = serde_json::from_str(run.stdout.trim())
+            .unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {run:?}"));
+        (run.code, json)
+    };
+    let differences = |json: &serde_json::Value| -> Vec<(String, String)> {
+        json["differences"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no differences array: {json}"))
+            .iter()
+            .map(|d| {
+                (
+                    d["path"].as_str().unwrap().to_owned(),
+                    d["change"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (code, json) = verify(&[]);
+    assert_eq!(code, Some(0), "without --recurse-submodules: {json}");
+    let (code, json) = verify(&args);
+    assert_eq!(code, Some(0), "with --recurse-submodules: {json}");
+
+    fs::write(dest.join("libs/mid/deps/leaf/f.txt"), "changed\n").unwrap();
+    fs::write(dest.join("libs/mid/new.txt"), "new\n").unwrap();
+    let (code, json) = verify(&[]);
+    assert_eq!(
+        code,
+        Some(0),
+        "contents are not compared without it: {json}"
+    );
+    let (code, json) = verify(&args);
+    assert_eq!(code, Some(1), "{json}");
+    assert_eq!(
+        differences(&json),
+        [
+            ("libs/mid/deps/leaf/f.txt".to_owned(), "modified".to_owned()),
+            ("libs/mid/new.txt".to_owned(), "extra".to_owned()),
+        ],
+        "{json}"
+    );
+
+    // tools/tool moved to another commit, as `git -C tools/tool checkout` would.
+    let head = dest.join("tools/tool/.git/HEAD");
+    fs::write(&head, format!("{}\n", "1".repeat(40))).unwrap();
+    let (code, json) = verify(&[]);
+    assert_eq!(code, Some(1), "{json}");
+    assert_eq!(
+        differences(&json),
+        [("tools/tool".to_owned(), "submodule".to_owned())],
+        "{json}"
+    );
+
+    // Stores not named: the submodules cannot be compared.
+    let url = vec![
+        "--recurse-submodules".to_owned(),
+        args[1].clone(),
+        args[2].clone(),
+    ];
+    let (code, json) = verify(&url);
+    assert_eq!(code, Some(2), "{json}");
+    assert_eq!(json["error"]["kind"], "submodules-missing", "{json}");
 }

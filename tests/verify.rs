@@ -168,3 +168,29 @@ fn verify_converts_as_the_checkout_recorded() {
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(json["identical"], true, "{json}");
 }
+
+/// A checkout that cannot be compared (no such store, no such checkout, no such revision)
+/// fails with exit 2, as `cmp` and `diff` do: never 1, which says "different".
+#[test]
+fn verify_that_cannot_compare_exits_2_not_1() {
+    let store = &corpus().store;
+    let tmp = TempDir::new("verify-fails");
+    let dest = tmp.join("checkout");
+    assert_checkout_matches(Runtime::Native, store, "main", &dest, &[]);
+    let missing = tmp.join("missing");
+    let cases: [(&Path, &str, &Path, &str); 3] = [
+        (&missing, "main", &dest, "no such store"),
+        (store, "main", &missing, "no such checkout"),
+        (store, "no-such-rev", &dest, "no such revision"),
+    ];
+    for (store, rev, dest, what) in cases {
+        let run = unfurl(&[
+            "verify".as_ref(),
+            store.as_os_str(),
+            rev.as_ref(),
+            dest.as_os_str(),
+        ]);
+        assert_eq!(run.code, Some(2), "{what}: {run:?}");
+        assert!(run.stderr.starts_with("error: "), "{what}: {run:?}");
+    }
+}

@@ -12,7 +12,7 @@ use bstr::{BString, ByteSlice};
 use gix_hash::ObjectId;
 
 use crate::cap::{self, Dir, Kind};
-use crate::checkout::{Backend, Error, Native, Options};
+use crate::checkout::{Backend, Error, Native, Options, Planned};
 use crate::store::Store;
 
 /// How an entry differs from the commit.
@@ -32,6 +32,9 @@ pub enum Change {
     Target,
     /// Another kind of entry than the commit's (a file where a link or directory should be).
     Kind,
+    /// A submodule checked out at another commit than the one its parent records (as its
+    /// `.git/HEAD` says).
+    Submodule,
 }
 
 /// One difference.
@@ -66,6 +69,9 @@ enum Expected {
 /// where `exec_bits` (the filesystem keeps them), symlinks as files holding their target
 /// where `symlinks` is false, as a checkout there writes them; files are converted as
 /// `attributes` says (the line-ending settings the checkout was written with).
+///
+/// This is [`plan`] then [`compare`]; a caller that also verifies submodules plans with
+/// their `.gitmodules` read and finds them from that plan.
 pub fn verify(
     store: &Store,
     rev: &str,
@@ -74,18 +80,49 @@ pub fn verify(
     symlinks: bool,
     attributes: &crate::attr::Options,
 ) -> Result<Verified, Error> {
+    let options = options(root, attributes, Default::default())?;
+    let planned = plan(store, rev, &options)?;
+    compare(store, &planned, root, exec_bits, symlinks)
+}
+
+/// The checkout options a checkout below `root` is planned with to be compared: no `.git`,
+/// the line-ending settings it was written with, its selection if it is sparse, and
+/// `submodules` (with [`submodule::Options::gitmodules`](crate::submodule::Options) set,
+/// for a caller that finds its submodules from the plan).
+pub fn options(
+    root: &Dir,
+    attributes: &crate::attr::Options,
+    submodules: crate::submodule::Options,
+) -> Result<Options, Error> {
     // A sparse checkout (`--path`) is compared with its selection, which its `.git` records
     // as `switch` reads it back; the index's entries outside it are not needed here.
     let mut options = Options::default();
     options.git.mode = crate::gitdir::Mode::None;
     options.attributes = *attributes;
+    options.submodules = submodules;
     let sparse = Path::new(".git/info/sparse-checkout");
     match root.read(sparse) {
         Ok(patterns) => options.paths = crate::gitdir::sparse_paths_of(&patterns),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(source) => return Err(io_error(".git/info/sparse-checkout", source)),
     }
-    let planned = Native::new(store).plan(rev, &options, &AtomicBool::new(false))?;
+    Ok(options)
+}
+
+/// Resolve `rev` and walk its tree as a checkout with `options` (see [`options()`]) would.
+pub fn plan(store: &Store, rev: &str, options: &Options) -> Result<Planned, Error> {
+    Native::new(store).plan(rev, options, &AtomicBool::new(false))
+}
+
+/// Compare the checkout below `root` with `planned`, a plan of `store` (see [`verify`]; the
+/// plan's conversions carry the line-ending settings it was made with).
+pub fn compare(
+    store: &Store,
+    planned: &Planned,
+    root: &Dir,
+    exec_bits: bool,
+    symlinks: bool,
+) -> Result<Verified, Error> {
     let plan = &planned.plan;
     let mut expected: BTreeMap<BString, Expected> = BTreeMap::new();
     for i in 1..plan.dirs.len() {
@@ -122,9 +159,43 @@ pub fn verify(
             },
         );
     }
+    // A submodule is its own checkout: its directory is expected, what lies in it is not
+    // the parent's (it is compared with the submodule's own commit and store, if at all),
+    // but where it has a `.git`, that must name the commit the parent records.
+    let mut gitlinks = BTreeMap::new();
+    for module in &plan.submodules {
+        gitlinks.insert(plan.dir_path(module.dir), module.id);
+    }
     let mut differences = BTreeSet::new();
     let mut found = BTreeSet::new();
-    walk(root, BString::default(), &mut found).map_err(|source| io_error("", source))?;
+    walk(root, BString::default(), &gitlinks, &mut found).map_err(|source| io_error("", source))?;
+    for (path, commit) in &gitlinks {
+        if !found.contains(path) {
+            continue;
+        }
+        let head = crate::write::join(path.as_ref(), b".git/HEAD".as_bstr());
+        let head = cap::os_str(&head).map_err(|source| io_error(&head, source))?;
+        match root.read(Path::new(head)) {
+            Ok(head) => {
+                let names = head
+                    .trim()
+                    .to_str()
+                    .ok()
+                    .and_then(|h| ObjectId::from_hex(h.as_bytes()).ok());
+                if names != Some(*commit) {
+                    differences.insert(difference(path, Change::Submodule));
+                }
+            }
+            // Not checked out (an empty directory, as without `--recurse-submodules`), or
+            // checked out without a `.git`.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) => {}
+            Err(source) => return Err(io_error(path, source)),
+        }
+    }
     for path in found.iter().filter(|p| !expected.contains_key(*p)) {
         differences.insert(difference(path, Change::Extra));
     }
@@ -187,8 +258,14 @@ fn io_error(path: impl AsRef<[u8]>, source: std::io::Error) -> Error {
     }
 }
 
-/// Every entry below `root` (directories included), but a top-level `.git`.
-fn walk(root: &Dir, dir: BString, out: &mut BTreeSet<BString>) -> std::io::Result<()> {
+/// Every entry below `root` (directories included), but a top-level `.git` and what lies
+/// in a submodule's directory (one of `gitlinks`).
+fn walk(
+    root: &Dir,
+    dir: BString,
+    gitlinks: &BTreeMap<BString, ObjectId>,
+    out: &mut BTreeSet<BString>,
+) -> std::io::Result<()> {
     let rel = if dir.is_empty() {
         Path::new(".")
     } else {
@@ -202,8 +279,8 @@ fn walk(root: &Dir, dir: BString, out: &mut BTreeSet<BString>) -> std::io::Resul
         let path = crate::write::join(dir.as_ref(), name.as_bstr());
         let kind = root.kind(Path::new(cap::os_str(&path)?))?;
         out.insert(path.clone());
-        if kind == Some(Kind::Dir) {
-            walk(root, path, out)?;
+        if kind == Some(Kind::Dir) && !gitlinks.contains_key(&path) {
+            walk(root, path, gitlinks, out)?;
         }
     }
     Ok(())

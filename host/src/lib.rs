@@ -35,7 +35,7 @@ pub use lfs::{LfsObject, lfs_objects};
 pub use report::{CaseCollision, Fallback, Preopen, Report, ReportModule, Switch};
 pub use store::open_store;
 pub use submodules::{ListedModule, SubmoduleStores, list as list_submodules};
-pub use verify::{VerifyReport, verify};
+pub use verify::{Recurse, VerifyReport, verify};
 
 /// Where the engine runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -26,7 +26,7 @@ struct Cli {
 enum Command {
     /// Check out REV of STORE into DEST (which must not exist, or be empty).
     Checkout(CheckoutArgs),
-    /// Compare the checkout DEST with REV of STORE: exit 0 if identical, 1 if not (the differences are listed).
+    /// Compare the checkout DEST with REV of STORE: exit 0 if identical, 1 if not (the differences are listed), 2 if it cannot be compared.
     Verify(VerifyArgs),
     /// List the submodules of REV of STORE: what `checkout --recurse-submodules` needs (status, commit, path, name, URL).
     Submodules(SubmodulesArgs),
@@ -49,6 +49,23 @@ struct SubmoduleStoreArgs {
 }
 
 impl SubmoduleStoreArgs {
+    /// Exit with a usage error if any is given without `--recurse-submodules`.
+    fn require_recurse(&self, recurse_submodules: bool) {
+        if !recurse_submodules
+            && (!self.submodule_store.is_empty()
+                || self.submodule_stores.is_some()
+                || self.url.is_some())
+        {
+            use clap::CommandFactory;
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--submodule-store, --submodule-stores and --url apply only with --recurse-submodules",
+                )
+                .exit();
+        }
+    }
+
     fn stores(&self) -> unfurl::SubmoduleStores {
         unfurl::SubmoduleStores {
             by_url: self.submodule_store.clone(),
@@ -98,6 +115,11 @@ struct VerifyArgs {
     /// Print one JSON object on stdout: `commit`, `tree`, `identical`, `differences` (`path`, `change`).
     #[arg(long)]
     json: bool,
+    /// Also compare each submodule, recursively, with its commit from its store (see --submodule-store, --submodule-stores); without it, a submodule's contents are not compared.
+    #[arg(long)]
+    recurse_submodules: bool,
+    #[command(flatten)]
+    stores: SubmoduleStoreArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -215,6 +237,13 @@ fn main() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
         }
     };
+    // `verify` answers with 0 (identical) or 1 (different), so it fails with 2, as `cmp` and
+    // `diff` do: a script must not take a checkout it could not read for one that differs.
+    let failure_code = if matches!(cli.command, Command::Verify(_)) {
+        2
+    } else {
+        1
+    };
     let json = match &cli.command {
         Command::Checkout(args) => args.json,
         Command::Verify(args) => args.json,
@@ -258,7 +287,7 @@ fn main() -> ExitCode {
             // Stopped by a signal: 128 + its number, as a shell reports a process it killed.
             match signals.received() {
                 Some(signal) => ExitCode::from(128u8.saturating_add(signal.number)),
-                None => ExitCode::from(1),
+                None => ExitCode::from(failure_code),
             }
         }
     }
@@ -286,19 +315,7 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
             )
             .exit();
     }
-    if !args.recurse_submodules
-        && (!args.stores.submodule_store.is_empty()
-            || args.stores.submodule_stores.is_some()
-            || args.stores.url.is_some())
-    {
-        use clap::CommandFactory;
-        Cli::command()
-            .error(
-                clap::error::ErrorKind::ArgumentConflict,
-                "--submodule-store, --submodule-stores and --url apply only with --recurse-submodules",
-            )
-            .exit();
-    }
+    args.stores.require_recurse(args.recurse_submodules);
     let interrupt = &signals.interrupt;
     let mut request = unfurl::Request::new(&args.store, &args.rev, &args.dest);
     request.runtime = match args.runtime {

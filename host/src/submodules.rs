@@ -91,6 +91,14 @@ impl HostStores {
         Ok(HostStores { stores, sandbox })
     }
 
+    /// Stores for reading natively (listing or verifying submodules, not checking out).
+    pub(crate) fn native(stores: SubmoduleStores) -> HostStores {
+        HostStores {
+            stores,
+            sandbox: None,
+        }
+    }
+
     fn engine_error(err: crate::Error) -> unfurl_engine::Error {
         match err {
             crate::Error::Engine(e) => e,
@@ -212,10 +220,7 @@ pub fn list(
     options.submodules.url = superproject_url(&located.git_dir, url);
     let interrupt = AtomicBool::new(false);
     let planned = unfurl_engine::Native::new(&store).plan(rev, &options, &interrupt)?;
-    let host = HostStores {
-        stores: stores.clone(),
-        sandbox: None,
-    };
+    let host = HostStores::native(stores.clone());
     let found =
         unfurl_engine::submodule::discover(&host, &planned, &options, recursive, &interrupt)?;
     Ok(found

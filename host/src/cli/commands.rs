@@ -79,7 +79,13 @@ pub(crate) fn lfs_objects(args: LfsObjectsArgs) -> anyhow::Result<()> {
 
 /// `unfurl verify`: print the differences (or the JSON report); `Ok(true)` if identical.
 pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
-    let report = unfurl::verify(&args.store, &args.rev, &args.dest).map_err(|err| {
+    args.stores.require_recurse(args.recurse_submodules);
+    let recurse = args.recurse_submodules.then(|| unfurl::Recurse {
+        stores: args.stores.stores(),
+        url: args.stores.url.clone(),
+    });
+    let report = unfurl::verify(&args.store, &args.rev, &args.dest, recurse.as_ref());
+    let report = report.map_err(|err| {
         anyhow::Error::new(err).context(format!(
             "could not verify {} against '{}' of {}",
             args.dest.display(),
