@@ -23,6 +23,7 @@ runtime_tests!(
     converted_files_touched_but_unchanged_are_not_local_changes,
     line_endings_stay_as_the_checkout_was_made,
     line_endings_given_anew_override_the_recorded_ones_even_at_their_defaults,
+    files_whose_attributes_change_are_written_anew,
     a_switch_with_fsync_syncs_before_the_journal_and_after_the_renames,
     the_same_revision_is_a_no_op,
     concurrent_switches_of_one_checkout_never_mix_trees,
@@ -343,7 +344,9 @@ fn line_endings_stay_as_the_checkout_was_made(rt: Runtime) {
 
 /// `-c core.autocrlf=false` on a switch of a checkout made with `true` is used, though it
 /// is the default: the files the switch writes are the blobs' bytes, and the `.git/config`
-/// no longer records `autocrlf`. (It used to be taken for "no `-c`" and inherited.)
+/// no longer records `autocrlf`. (It used to be taken for "no `-c`" and inherited.) The
+/// files the two revisions share are written anew too: the checkout is then what a fresh
+/// one of v4 is, every byte (git would keep their CRLF endings).
 fn line_endings_given_anew_override_the_recorded_ones_even_at_their_defaults(rt: Runtime) {
     let store = &corpus().store;
     let tmp = TempDir::new("switch-autocrlf-false");
@@ -374,6 +377,68 @@ fn line_endings_given_anew_override_the_recorded_ones_even_at_their_defaults(rt:
         "no regular file changed between v1 and v4: {changed}"
     );
     assert!(!config().contains("autocrlf"), "{}", config());
+    assert_same_tree(
+        &snapshot(blobs.path()),
+        &snapshot(&dest),
+        "switched with autocrlf=false",
+    );
+    assert_eq!(git(&dest, &["status", "--porcelain"]), "", "git status");
+}
+
+/// A `.gitattributes` that changes between two revisions changes how files the two share
+/// are written: a switch writes them anew, so that the checkout is what a fresh checkout of
+/// the new revision is (git's own checkout keeps them as they were). Here `a.sh`, the same
+/// blob in both, gets CRLF with `core.autocrlf=true`, LF once `*.sh eol=lf` applies, and
+/// CRLF again when it goes; `b.txt` stays CRLF and untouched throughout.
+fn files_whose_attributes_change_are_written_anew(rt: Runtime) {
+    let tmp = TempDir::new("switch-attributes");
+    let store = init_bare(&tmp.join("store.git"));
+    let a = write_blob(&store, b"echo a\n");
+    let b = write_blob(&store, b"b\n");
+    let plain = write_blob(&store, b"* text=auto\n");
+    let sh_lf = write_blob(&store, b"* text=auto\n*.sh text eol=lf\n");
+    let commit = |attributes: &str, message: &str| {
+        let tree = write_tree(
+            &store,
+            &[
+                (FILE, b".gitattributes", attributes),
+                (FILE, b"a.sh", &a),
+                (FILE, b"b.txt", &b),
+            ],
+        );
+        commit_tree(&store, &tree, message)
+    };
+    let (c1, c2) = (commit(&plain, "crlf"), commit(&sh_lf, "sh lf"));
+    let dest = tmp.join("dest");
+    let autocrlf = ["-c", "core.autocrlf=true"];
+    checkout(rt, &store, &c1, &dest, &autocrlf);
+    let read = |name: &str| fs::read(dest.join(name)).unwrap();
+    assert_eq!(read("a.sh"), b"echo a\r\n");
+    let fresh = |rev: &str, name: &str| {
+        let fresh = tmp.join(format!("fresh-{name}"));
+        checkout(rt, &store, rev, &fresh, &autocrlf);
+        fresh
+    };
+    for (rev, want, name) in [(&c2, "echo a\n", "c2"), (&c1, "echo a\r\n", "c1")] {
+        let report = checkout(rt, &store, rev, &dest, &[]);
+        assert_eq!(read("a.sh"), want.as_bytes(), "{name}: {report}");
+        assert_eq!(read("b.txt"), b"b\r\n", "{name}");
+        // .gitattributes and a.sh written, b.txt left.
+        assert_eq!(count(&report, "written"), 2, "{name}: {report}");
+        assert_same_tree(&snapshot(&fresh(rev, name)), &snapshot(&dest), name);
+        assert_eq!(
+            git(&dest, &["status", "--porcelain"]),
+            "",
+            "{name}: git status"
+        );
+        let run = unfurl(&[
+            "verify".as_ref(),
+            store.as_os_str(),
+            rev.as_ref(),
+            dest.as_os_str(),
+        ]);
+        assert_eq!(run.code, Some(0), "{name}: verify: {run:?}");
+    }
 }
 
 /// `--fsync` on a switch: every file written is synced before the journal appears (so a

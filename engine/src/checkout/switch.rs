@@ -67,18 +67,17 @@ pub(super) fn run(
     let given = options.line_endings_given;
     let keep_autocrlf = !given.autocrlf && options.attributes.autocrlf == defaults.autocrlf;
     let keep_eol = !given.eol && options.attributes.eol == defaults.eol;
-    if (keep_autocrlf || keep_eol)
-        && let Ok(config) = root.read(Path::new(".git/config"))
-    {
-        let recorded = gitdir::recorded(&config).line_endings;
-        if keep_autocrlf {
-            options.attributes.autocrlf = recorded.autocrlf;
-        }
-        if keep_eol {
-            options.attributes.eol = recorded.eol;
-        }
-        options.git.line_endings = options.attributes;
+    let written_with = root
+        .read(Path::new(".git/config"))
+        .map(|config| gitdir::recorded(&config).line_endings)
+        .unwrap_or_default();
+    if keep_autocrlf {
+        options.attributes.autocrlf = written_with.autocrlf;
     }
+    if keep_eol {
+        options.attributes.eol = written_with.eol;
+    }
+    options.git.line_endings = options.attributes;
     let options = &options;
     // Held until this function returns: a second switch of this checkout waits here.
     let _lock = lock(&root)?;
@@ -101,7 +100,22 @@ pub(super) fn run(
             Some((path, conversion))
         })
         .collect();
-    let changes = switch::compare(&root, &recorded, &new, filesystem, &conversions)?;
+    // Did what decides how files are converted change since the checkout was written (a
+    // `.gitattributes` added, changed or removed, or other line-ending settings)? Then a
+    // file whose blob did not change may still have to be written anew: a switch leaves
+    // the checkout as a fresh checkout of REV would be, where git would keep the old form.
+    let mut attributes: Vec<(bstr::BString, gix_hash::ObjectId)> = new
+        .iter()
+        .map(|e| (&e.path, e.id))
+        .chain(plan.outside.iter().map(|o| (&o.path, o.id)))
+        .filter(|(path, _)| switch::is_attributes(path))
+        .map(|(path, id)| (path.clone(), id))
+        .collect();
+    attributes.sort();
+    let line_endings = |o: &crate::attr::Options| (o.autocrlf, o.eol);
+    let recheck = attributes != recorded.attributes
+        || line_endings(&options.attributes) != line_endings(&written_with);
+    let changes = switch::compare(&root, &recorded, &new, filesystem, &conversions, recheck)?;
     if !changes.local.is_empty() && !options.force {
         return Err(switch::Error::LocalChanges {
             paths: changes.local.into_iter().collect(),

@@ -121,12 +121,18 @@ pub(crate) fn kind_of(mode: gix_index::entry::Mode) -> Option<IndexEntryKind> {
 /// accepted as unchanged if it is exactly what a checkout writes for its recorded blob
 /// through that conversion (see [`crate::attr::is_written_form`]; the attributes of a path
 /// rarely change between revisions, and when they do the file counts as changed).
+///
+/// With `recheck` (the attributes or line-ending settings changed since the checkout was
+/// written), a file whose blob is the same in both trees is kept only if it is already in
+/// the form the new tree's attributes write (read and compared); otherwise it is written
+/// anew, like a changed one.
 pub(crate) fn compare(
     root: &Dir,
     recorded: &Recorded,
     new: &[IndexEntry],
     filesystem: Filesystem,
     conversions: &HashMap<BString, &Conversion>,
+    recheck: bool,
 ) -> Result<Changes, Error> {
     let repair = recorded.journal.is_some();
     let journal: BTreeSet<&BStr> = recorded
@@ -177,6 +183,15 @@ pub(crate) fn compare(
             && clean.contains(path)
             && before.id == entry.id
             && kind_of(before.mode) == Some(entry.kind)
+            && (!recheck
+                || written_as(
+                    root,
+                    path,
+                    entry.kind,
+                    entry.id,
+                    conversions.get(path).copied(),
+                )
+                .map_err(read(path))?)
         {
             changes.unchanged += 1;
             continue;
@@ -295,6 +310,27 @@ fn matches(
         }
         _ => false,
     })
+}
+
+/// Whether the entry at `path`, a clean one holding `id`, is in the form a checkout of the
+/// new tree writes: a file read and compared with its blob through `conversion` (or with
+/// the blob itself, without one); other kinds are not converted.
+fn written_as(
+    root: &Dir,
+    path: &BStr,
+    kind: IndexEntryKind,
+    id: ObjectId,
+    conversion: Option<&Conversion>,
+) -> io::Result<bool> {
+    match kind {
+        IndexEntryKind::File | IndexEntryKind::Executable => match conversion {
+            Some(conversion) => {
+                crate::attr::is_written_form(conversion, &id, &mut root.open_file(rel(path)?)?)
+            }
+            None => Ok(crate::verify::blob_id(root, rel(path)?)? == id),
+        },
+        IndexEntryKind::Symlink | IndexEntryKind::Submodule => Ok(true),
+    }
 }
 
 /// git's test: times, size and inode as the index recorded them (truncated to 32 bits,

@@ -39,7 +39,7 @@ pub(crate) use diff::compare;
 #[cfg(not(target_os = "wasi"))]
 pub use state::is_checkout;
 #[cfg(not(target_os = "wasi"))]
-pub(crate) use state::{LOCK, read, remove_journal, write_journal};
+pub(crate) use state::{LOCK, is_attributes, read, remove_journal, write_journal};
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;

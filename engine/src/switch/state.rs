@@ -52,6 +52,14 @@ pub(crate) struct Recorded {
     pub(crate) entries: Vec<Entry>,
     /// The paths of a switch that did not finish, if its journal is there.
     pub(crate) journal: Option<Vec<BString>>,
+    /// Every `.gitattributes` the index records (skip-worktree ones too) and its blob,
+    /// sorted: what decided how the files were converted.
+    pub(crate) attributes: Vec<(BString, ObjectId)>,
+}
+
+/// Whether `path` names a `.gitattributes` file (at any depth).
+pub(crate) fn is_attributes(path: &[u8]) -> bool {
+    path.rsplit(|&b| b == b'/').next() == Some(b".gitattributes".as_slice())
 }
 
 fn read_error(path: &str) -> impl Fn(io::Error) -> Error + '_ {
@@ -88,6 +96,14 @@ pub(crate) fn read(root: &Dir) -> Result<Recorded, Error> {
         path: ".git/index".into(),
         what: err.to_string(),
     })?;
+    let mut attributes: Vec<(BString, ObjectId)> = state
+        .entries()
+        .iter()
+        .map(|e| (e.path(&state), e.id))
+        .filter(|(path, _)| is_attributes(path))
+        .map(|(path, id)| (path.to_owned(), id))
+        .collect();
+    attributes.sort();
     let mut entries: Vec<Entry> = state
         .entries()
         .iter()
@@ -118,6 +134,7 @@ pub(crate) fn read(root: &Dir) -> Result<Recorded, Error> {
         commit,
         entries,
         journal,
+        attributes,
     })
 }
 
