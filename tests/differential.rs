@@ -12,6 +12,7 @@ runtime_tests!(
     missing_parents_of_the_destination_are_created,
     success_prints_a_one_line_summary_on_stderr_and_nothing_on_stdout,
     quiet_success_prints_nothing,
+    progress_into_a_pipe_logs_the_count_of_files_written,
     relative_store_and_destination_are_resolved_from_the_working_directory,
     a_destination_with_a_trailing_slash_is_that_destination,
     racing_checkouts_into_one_destination_leave_exactly_one_complete_tree,
@@ -357,4 +358,37 @@ fn listing_of(dir: &std::path::Path) -> Vec<String> {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect()
+}
+
+/// `--progress` into a pipe (a CI log): a line when writing starts, one a second, and one
+/// with the final count, which is the number of files the summary reports.
+fn progress_into_a_pipe_logs_the_count_of_files_written(rt: Runtime) {
+    let c = corpus();
+    let tmp = TempDir::new("progress");
+    let dest = tmp.join("dest");
+    let run = unfurl(&checkout_args(
+        rt,
+        &["--progress", "--json"],
+        &c.store,
+        "main",
+        &dest,
+    ));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let files = json["files"].as_u64().expect("files");
+    let counts: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("unfurl: ")?.strip_suffix(" files"))
+        .collect();
+    assert_eq!(
+        counts.first(),
+        Some(&format!("0/{files}").as_str()),
+        "{run:?}"
+    );
+    assert_eq!(
+        counts.last(),
+        Some(&format!("{files}/{files}").as_str()),
+        "{run:?}"
+    );
 }

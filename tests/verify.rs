@@ -194,3 +194,37 @@ fn verify_that_cannot_compare_exits_2_not_1() {
         assert!(run.stderr.starts_with("error: "), "{what}: {run:?}");
     }
 }
+
+/// `--progress` into a pipe (a CI log): a line when the comparing starts, one a second, and
+/// one with the final count, every entry compared.
+#[test]
+fn verify_with_progress_logs_the_count_of_entries_compared() {
+    let store = &corpus().store;
+    let tmp = TempDir::new("verify-progress");
+    let dest = tmp.join("checkout");
+    assert_checkout_matches(Runtime::Native, store, "main", &dest, &[]);
+    let run = unfurl(&[
+        "verify".as_ref(),
+        "--progress".as_ref(),
+        store.as_os_str(),
+        "main".as_ref(),
+        dest.as_os_str(),
+    ]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let counts: Vec<(u64, u64)> = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("unfurl: ")?.strip_suffix(" files"))
+        .map(|c| {
+            let (done, total) = c.split_once('/').expect("done/total");
+            (done.parse().unwrap(), total.parse().unwrap())
+        })
+        .collect();
+    let (first, last) = (counts.first(), counts.last());
+    let total = first
+        .map(|c| c.1)
+        .unwrap_or_else(|| panic!("no progress line: {run:?}"));
+    assert!(total > 0, "{run:?}");
+    assert_eq!(first, Some(&(0, total)), "{run:?}");
+    assert_eq!(last, Some(&(total, total)), "{run:?}");
+}

@@ -11,6 +11,13 @@ pub trait Progress: Sync {
     fn wrote_file(&self, bytes: u64) {
         let _ = bytes;
     }
+    /// A checkout on disk is about to be compared with a revision (`verify`): `entries`
+    /// entries of the revision will be.
+    fn comparing(&self, entries: u64) {
+        let _ = entries;
+    }
+    /// One more entry was compared.
+    fn compared(&self) {}
 }
 
 /// Reports nowhere.

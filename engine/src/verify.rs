@@ -82,7 +82,7 @@ pub fn verify(
 ) -> Result<Verified, Error> {
     let options = options(root, attributes, Default::default())?;
     let planned = plan(store, rev, &options)?;
-    compare(store, &planned, root, exec_bits, symlinks)
+    compare(store, &planned, root, exec_bits, symlinks, &())
 }
 
 /// The checkout options a checkout below `root` is planned with to be compared: no `.git`,
@@ -115,13 +115,15 @@ pub fn plan(store: &Store, rev: &str, options: &Options) -> Result<Planned, Erro
 }
 
 /// Compare the checkout below `root` with `planned`, a plan of `store` (see [`verify`]; the
-/// plan's conversions carry the line-ending settings it was made with).
+/// plan's conversions carry the line-ending settings it was made with), telling `progress`
+/// each entry compared (every file is read and hashed: long for a large checkout).
 pub fn compare(
     store: &Store,
     planned: &Planned,
     root: &Dir,
     exec_bits: bool,
     symlinks: bool,
+    progress: &dyn crate::Progress,
 ) -> Result<Verified, Error> {
     let plan = &planned.plan;
     let mut expected: BTreeMap<BString, Expected> = BTreeMap::new();
@@ -199,7 +201,9 @@ pub fn compare(
     for path in found.iter().filter(|p| !expected.contains_key(*p)) {
         differences.insert(difference(path, Change::Extra));
     }
+    progress.comparing(expected.len() as u64);
     for (path, want) in &expected {
+        progress.compared();
         if !found.contains(path) {
             differences.insert(difference(path, Change::Missing));
             continue;

@@ -118,6 +118,9 @@ struct VerifyArgs {
     /// Also compare each submodule, recursively, with its commit from its store (see --submodule-store, --submodule-stores); without it, a submodule's contents are not compared.
     #[arg(long)]
     recurse_submodules: bool,
+    /// Show progress even when stderr is not a terminal (a line a second).
+    #[arg(long)]
+    progress: bool,
     #[command(flatten)]
     stores: SubmoduleStoreArgs,
 }

@@ -49,6 +49,7 @@ pub fn verify(
     rev: &str,
     dest: &Path,
     recurse: Option<&Recurse>,
+    progress: &dyn unfurl_engine::Progress,
 ) -> Result<VerifyReport, Error> {
     let located = store::locate(store_path)?;
     let store = store::open_located(store_path, &located)?;
@@ -63,11 +64,19 @@ pub fn verify(
     let options = unfurl_engine::verify::options(&root, &recorded.line_endings, submodules)?;
     let planned = unfurl_engine::verify::plan(&store, rev, &options)?;
     let caps = &recorded.capabilities;
-    let verified =
-        unfurl_engine::verify::compare(&store, &planned, &root, caps.filemode, caps.symlinks)?;
+    let verified = unfurl_engine::verify::compare(
+        &store,
+        &planned,
+        &root,
+        caps.filemode,
+        caps.symlinks,
+        progress,
+    )?;
     let mut differences = verified.differences;
     if let Some(recurse) = recurse {
-        differences.extend(submodule_differences(recurse, &planned, &options, dest)?);
+        differences.extend(submodule_differences(
+            recurse, &planned, &options, dest, progress,
+        )?);
         differences.sort();
     }
     Ok(VerifyReport {
@@ -85,6 +94,7 @@ fn submodule_differences(
     planned: &unfurl_engine::Planned,
     options: &unfurl_engine::Options,
     dest: &Path,
+    progress: &dyn unfurl_engine::Progress,
 ) -> Result<Vec<Difference>, Error> {
     let interrupt = AtomicBool::new(false);
     let host = HostStores::native(recurse.stores.clone());
@@ -124,8 +134,14 @@ fn submodule_differences(
         let root = open_root(&path)?;
         // A submodule's `.git` records how it was written, as its parent's does.
         let caps = recorded(&path).capabilities;
-        let verified =
-            unfurl_engine::verify::compare(&store, planned, &root, caps.filemode, caps.symlinks)?;
+        let verified = unfurl_engine::verify::compare(
+            &store,
+            planned,
+            &root,
+            caps.filemode,
+            caps.symlinks,
+            progress,
+        )?;
         let prefix = String::from_utf8_lossy(&module.path);
         differences.extend(verified.differences.into_iter().map(|d| Difference {
             path: format!("{prefix}/{}", d.path),

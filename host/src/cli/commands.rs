@@ -1,8 +1,8 @@
 //! The subcommands besides `checkout`: `submodules`, `lfs-objects`, `verify`.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
-use super::progress::printable;
+use super::progress::{Bar, printable};
 use crate::{LfsObjectsArgs, SubmodulesArgs, VerifyArgs};
 
 /// Print `value` as one line of JSON on stdout.
@@ -84,7 +84,9 @@ pub(crate) fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
         stores: args.stores.stores(),
         url: args.stores.url.clone(),
     });
-    let report = unfurl::verify(&args.store, &args.rev, &args.dest, recurse.as_ref());
+    let bar = Bar::new(args.progress || std::io::stderr().is_terminal());
+    let report = unfurl::verify(&args.store, &args.rev, &args.dest, recurse.as_ref(), &bar);
+    bar.finish();
     let report = report.map_err(|err| {
         anyhow::Error::new(err).context(format!(
             "could not verify {} against '{}' of {}",

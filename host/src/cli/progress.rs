@@ -36,8 +36,16 @@ impl Bar {
     }
 
     pub(crate) fn finish(&self) {
-        if let Bar::Terminal(bar) = self {
-            bar.finish_and_clear();
+        match self {
+            Bar::Hidden => {}
+            Bar::Terminal(bar) => bar.finish_and_clear(),
+            // Where it ended, so that a log shows the last count however fast it went.
+            Bar::Lines { total, done, .. } => {
+                let total = total.load(Ordering::Relaxed);
+                if total > 0 {
+                    eprintln!("unfurl: {}/{total} files", done.load(Ordering::Relaxed));
+                }
+            }
         }
     }
 }
@@ -47,8 +55,19 @@ impl unfurl_engine::Progress for Bar {
         match self {
             Bar::Hidden => {}
             Bar::Terminal(bar) => bar.set_length(files),
-            Bar::Lines { total, .. } => total.store(files, Ordering::Relaxed),
+            Bar::Lines { total, done, .. } => {
+                total.store(files, Ordering::Relaxed);
+                eprintln!("unfurl: {}/{files} files", done.load(Ordering::Relaxed));
+            }
         }
+    }
+
+    fn comparing(&self, entries: u64) {
+        self.planned(entries);
+    }
+
+    fn compared(&self) {
+        self.wrote_file(0);
     }
 
     fn wrote_file(&self, _bytes: u64) {
