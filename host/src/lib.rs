@@ -326,7 +326,7 @@ pub(crate) fn git_options(
         return Ok(());
     }
     let objects = located.git_dir.join("objects");
-    let objects = objects.canonicalize().unwrap_or(objects);
+    let objects = dunce::canonicalize(&objects).unwrap_or(objects);
     let mut dirs = vec![objects];
     dirs.extend(located.alternates.iter().cloned());
     if git.mode == Mode::Copy {
@@ -344,7 +344,7 @@ pub(crate) fn git_options(
         git.object_dirs = std::sync::Arc::new(opened);
     }
     git.object_paths = dirs;
-    let origin = store.canonicalize();
+    let origin = dunce::canonicalize(store);
     git.origin = Some(
         origin
             .unwrap_or_else(|_| store.to_owned())

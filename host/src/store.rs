@@ -47,7 +47,7 @@ pub(crate) fn locate(path: &Path) -> Result<Located, Error> {
     // does) is opened as a directory of its own, passed first among the alternates.
     let objects = match std::fs::symlink_metadata(&link) {
         Ok(meta) if meta.file_type().is_symlink() && handle.open_dir("objects").is_err() => {
-            let target = link.canonicalize().map_err(|e| {
+            let target = dunce::canonicalize(&link).map_err(|e| {
                 store_error(
                     path,
                     format!(
@@ -194,16 +194,12 @@ pub(crate) fn open_located(path: &Path, located: &Located) -> Result<Store, Erro
 fn alternates(store: &Path, objects: &Path, listed: Vec<Vec<u8>>) -> Result<Vec<PathBuf>, Error> {
     let mut found = Vec::new();
     let mut queue: Vec<(PathBuf, Vec<Vec<u8>>, usize)> = vec![(objects.to_owned(), listed, 0)];
-    let mut seen = vec![
-        objects
-            .canonicalize()
-            .unwrap_or_else(|_| objects.to_owned()),
-    ];
+    let mut seen = vec![dunce::canonicalize(objects).unwrap_or_else(|_| objects.to_owned())];
     while let Some((base, lines, depth)) = queue.pop() {
         for line in lines {
             // Relative entries are relative to the objects directory that lists them.
             let resolved = base.join(path_from_bytes(&line));
-            let canonical = resolved.canonicalize().map_err(|e| {
+            let canonical = dunce::canonicalize(&resolved).map_err(|e| {
                 store_error(
                     store,
                     format!(

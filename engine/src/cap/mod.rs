@@ -367,8 +367,14 @@ impl Dir {
             let link = OsStr::new(PROBE_LINK);
             let symlinks = match self.symlink(PROBE_FILE.as_bytes(), link) {
                 Ok(SymlinkOutcome::Created) => {
-                    self.remove_file(link)?;
-                    true
+                    // Only a link that reads back as one counts: a layer that reports links
+                    // created and makes none (Wine 8's `CreateSymbolicLinkW`), or makes
+                    // something else, gets files holding the target, as git writes them.
+                    let made = self.kind(Path::new(PROBE_LINK))?;
+                    if made.is_some() {
+                        self.remove_file(link)?;
+                    }
+                    made == Some(Kind::Symlink)
                 }
                 // This runtime creates no link of its own: whoever holds a native handle
                 // probes instead (natively every platform creates or refuses).
