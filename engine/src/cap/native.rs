@@ -88,7 +88,7 @@ impl Dir {
     }
 
     pub(super) fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
-        self.0.rename(from, &self.0, to)
+        rename(&self.0, from, to)
     }
 
     pub(super) fn remove_dir_all(&self, name: &OsStr) -> io::Result<()> {
@@ -143,6 +143,35 @@ fn symlink(dir: &cap_std::fs::Dir, target: &[u8], name: &OsStr) -> io::Result<Sy
     // itself refuses to resolve a path through a link that leaves the directory.
     dir.symlink_contents(OsStr::from_bytes(target), name)?;
     Ok(SymlinkOutcome::Created)
+}
+
+#[cfg(not(windows))]
+fn rename(dir: &cap_std::fs::Dir, from: &OsStr, to: &OsStr) -> io::Result<()> {
+    // rename(2) replaces a file, a symlink or an empty directory at `to` atomically.
+    dir.rename(from, dir, to)
+}
+
+/// Windows cannot rename onto a directory, even an empty one (`ERROR_ACCESS_DENIED`), where
+/// rename(2) replaces it: an empty directory at `to` is removed first, then the rename is
+/// tried again. Not atomic: another process could create `to` in between, and the rename
+/// then fails as it would have; a directory that gained content is never removed (removing
+/// a non-empty directory fails).
+#[cfg(windows)]
+fn rename(dir: &cap_std::fs::Dir, from: &OsStr, to: &OsStr) -> io::Result<()> {
+    match dir.rename(from, dir, to) {
+        Err(err) => {
+            let empty_dir = dir.symlink_metadata(to).is_ok_and(|m| m.is_dir())
+                && dir
+                    .read_dir(to)
+                    .is_ok_and(|mut entries| entries.next().is_none());
+            if !empty_dir {
+                return Err(err);
+            }
+            dir.remove_dir(to)?;
+            dir.rename(from, dir, to)
+        }
+        Ok(()) => Ok(()),
+    }
 }
 
 #[cfg(windows)]
