@@ -2,7 +2,8 @@
 //! few files, one over 100 MiB, a blob that only looks like a pointer). unfurl's checkout
 //! equals git-lfs's (a `git worktree add`, smudged by git-lfs), with peak memory under
 //! 64 MiB; a missing object fails listing every one; a corrupt one is a hash mismatch;
-//! `--lfs pointers` writes the pointers; `unfurl lfs-objects` lists what git-lfs lists.
+//! `--lfs pointers` writes the pointers; `unfurl lfs-objects` lists what git-lfs lists;
+//! `unfurl verify` accepts the checkout and sees an edited LFS file.
 
 use std::fs;
 use std::io::Write;
@@ -159,6 +160,37 @@ fn lfs_files_check_out_as_git_lfs_checks_them_out_in_bounded_memory(rt: Runtime)
         rss < MAX_RSS_KIB,
         "expected the checkout of a {BIG}-byte LFS object to peak under {MAX_RSS_KIB} KiB, it peaked at {rss} KiB ({})",
         rt.name()
+    );
+    // `verify` takes each LFS file for the object its pointer names (it used to compare
+    // it with the pointer, and called every one modified), and sees one byte changed.
+    let verify = || {
+        unfurl(&[
+            "verify".as_ref(),
+            "--json".as_ref(),
+            f.store.as_os_str(),
+            "main".as_ref(),
+            dest.as_os_str(),
+        ])
+    };
+    let run = verify();
+    assert_eq!(run.code, Some(0), "verify of the LFS checkout: {run:?}");
+    let (edited, _) = f
+        .listed
+        .iter()
+        .find(|(path, _)| path != "big.bin")
+        .expect("a small LFS file");
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(dest.join(edited))
+        .unwrap();
+    file.write_all(b"!").unwrap();
+    let run = verify();
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        json["differences"],
+        serde_json::json!([{"path": edited, "change": "modified"}]),
+        "{run:?}"
     );
 }
 

@@ -60,8 +60,16 @@ pub struct Verified {
 
 /// What the commit says an entry is.
 enum Expected {
-    File { id: ObjectId, executable: bool },
-    Symlink { target: BString },
+    /// A regular file: `id`, the blob its content must hash to; for a Git LFS file, the
+    /// conversion whose pointer (blob `id`) names the object the file must be.
+    File {
+        id: ObjectId,
+        executable: bool,
+        lfs: Option<crate::attr::Conversion>,
+    },
+    Symlink {
+        target: BString,
+    },
     Dir,
 }
 
@@ -133,8 +141,12 @@ pub fn compare(
     let mut reader = store.odb().reader(8 << 20);
     for file in &plan.files {
         let path = crate::write::join(plan.dir_path(file.dir).as_ref(), file.name.as_ref());
+        let lfs = file.conversion.as_deref().filter(|c| c.lfs.is_some());
         let id = match &file.conversion {
             None => file.id,
+            // A Git LFS file is the object its pointer names: checked by its SHA-256 and
+            // size (streamed, objects can be large; the store's copy is not needed).
+            Some(_) if lfs.is_some() => file.id,
             // A converted file is compared with the blob as its attributes write it (held
             // in memory here: such files are text files).
             Some(conversion) => {
@@ -149,6 +161,7 @@ pub fn compare(
         let e = Expected::File {
             id,
             executable: file.executable,
+            lfs: lfs.cloned(),
         };
         expected.insert(path, e);
     }
@@ -224,9 +237,22 @@ pub fn compare(
                 let on_disk = root.read(rel).map_err(|source| io_error(path, source))?;
                 (on_disk != target.as_slice()).then_some(Change::Target)
             }
-            (Expected::File { id, executable }, Some(Kind::File)) => {
+            (
+                Expected::File {
+                    id,
+                    executable,
+                    lfs,
+                },
+                Some(Kind::File),
+            ) => {
                 let stat = root.stat(rel).map_err(|source| io_error(path, source))?;
-                if blob_id(root, rel).map_err(|source| io_error(path, source))? != *id {
+                let same = match lfs {
+                    Some(conversion) => root
+                        .open_file(rel)
+                        .and_then(|mut f| crate::attr::is_written_form(conversion, id, &mut f)),
+                    None => blob_id(root, rel).map(|on_disk| on_disk == *id),
+                };
+                if !same.map_err(|source| io_error(path, source))? {
                     Some(Change::Modified)
                 } else if exec_bits && (stat.mode & 0o100 != 0) != *executable {
                     Some(Change::Mode)
