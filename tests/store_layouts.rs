@@ -1,5 +1,6 @@
 //! The same history stored in different layouts (loose, packed, both, borrowed through
-//! alternates, inside a work tree) checks out like `git archive | tar -x` from each.
+//! alternates, inside a work tree) checks out like `git archive | tar -x` from each; a
+//! store whose references are in reftable (git 3's default), by object id.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ runtime_tests!(
     a_store_borrowing_objects_through_alternates_matches_git_archive,
     a_non_bare_repository_given_by_its_work_tree_matches_git_archive,
     a_non_bare_repository_given_by_its_git_dir_matches_git_archive,
+    a_reftable_store_checks_out_a_commit_given_by_its_id,
 );
 
 /// Object files under `objects/xx/` (loose objects) of a store.
@@ -257,4 +259,46 @@ fn a_non_bare_repository_given_by_its_git_dir_matches_git_archive(rt: Runtime) {
         &non_bare_repo().join(".git"),
         &["HEAD", "main", "release"],
     );
+}
+
+/// A store made with `git init --ref-format=reftable` (git 2.45 and later; the default from
+/// git 3), whose references unfurl cannot read: a commit named by its full id (as installers
+/// name them) checks out with `--git none` like `git archive`, and so does a short one; a
+/// branch name, or a `.git` (which needs the store's tags), fails in one line saying what
+/// to do, and nothing is left.
+fn a_reftable_store_checks_out_a_commit_given_by_its_id(rt: Runtime) {
+    let tmp = TempDir::new("reftable");
+    let store = tmp.join("store.git");
+    let out = run(git_cmd(tmp.path())
+        .args(["init", "-q", "--bare", "--ref-format=reftable"])
+        .arg(&store));
+    assert!(
+        out.status.success(),
+        "git init --ref-format=reftable (git 2.45 or later): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    git(
+        &store,
+        &[
+            "fetch",
+            "-q",
+            corpus().store.to_str().unwrap(),
+            "refs/heads/*:refs/heads/*",
+        ],
+    );
+    let commit = git(&store, &["rev-parse", "main"]);
+    assert!(store.join("reftable").is_dir(), "expected a reftable store");
+    let dest = tmp.join("by-id");
+    assert_checkout_matches(rt, &store, &commit, &dest, &["--git", "none"]);
+    let dest = tmp.join("by-short-id");
+    assert_checkout_matches(rt, &store, &commit[..12], &dest, &["--git", "none"]);
+    for (rev, extra, what) in [
+        ("main", &["--git", "none"][..], "a branch name"),
+        (commit.as_str(), &[][..], "with a .git"),
+    ] {
+        let dest = tmp.join("refused");
+        let mut cmd = unfurl_cmd();
+        cmd.args(checkout_args(rt, extra, &store, rev, &dest));
+        assert_fails_cleanly_with(&mut cmd, tmp.path(), &["reftable"], what);
+    }
 }

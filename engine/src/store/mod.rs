@@ -78,6 +78,10 @@ pub struct Store {
     /// Where Git LFS objects are read: set by the caller, or the git directory's
     /// `lfs/objects` (opened when first needed; `None` if there is none).
     lfs_objects: OnceLock<Option<Dir>>,
+    /// Why references cannot be read, if they cannot (a `reftable` store): objects still
+    /// can, so a revision given as an object id checks out; anything that needs a reference
+    /// fails with this.
+    refs_unreadable: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -109,7 +113,7 @@ impl Store {
                 missing: "objects/",
             });
         }
-        check_config(&git_dir)?;
+        let refs_unreadable = check_config(&git_dir)?;
         let mut alternates: Vec<(Dir, PathBuf)> =
             alternates.into_iter().map(|a| (a.dir, a.path)).collect();
         let (objects, label) = match git_dir.open_dir("objects".as_ref()) {
@@ -141,6 +145,7 @@ impl Store {
             packed_refs: OnceLock::new(),
             shallow: OnceLock::new(),
             lfs_objects: OnceLock::new(),
+            refs_unreadable,
         })
     }
 
@@ -173,7 +178,16 @@ impl Store {
     /// Every reference under `prefix` (for example `refs/tags/`), loose and packed, with
     /// the object it points to, sorted by name.
     pub fn refs_under(&self, prefix: &str) -> Result<Vec<(BString, ObjectId)>, Error> {
+        self.refs_readable()?;
         refs::list(self, prefix)
+    }
+
+    /// Fail if this store's references cannot be read (see `refs_unreadable`).
+    fn refs_readable(&self) -> Result<(), Error> {
+        match &self.refs_unreadable {
+            None => Ok(()),
+            Some(what) => Err(Error::Unsupported { what: what.clone() }),
+        }
     }
 
     /// The commits at the store's shallow boundary (its `shallow` file): their parents are
@@ -245,6 +259,8 @@ impl Store {
 
     /// The branch `HEAD` names (`refs/heads/main`), when it is a symbolic reference.
     pub(crate) fn head_target(&self) -> Option<BString> {
+        // A reftable store's `HEAD` file is a placeholder (`refs/heads/.invalid`).
+        self.refs_readable().ok()?;
         let data = self.git_dir.read("HEAD".as_ref()).ok()?;
         Some(data.strip_prefix(b"ref: ")?.trim().into())
     }
@@ -253,6 +269,7 @@ impl Store {
     /// `refs/tags/`, `refs/heads/`, `refs/remotes/` and `refs/remotes/<name>/HEAD`.
     /// Symbolic refs are followed; tags are not peeled.
     pub(crate) fn find_ref(&self, name: &[u8]) -> Result<Option<(BString, ObjectId)>, Error> {
+        self.refs_readable()?;
         refs::find(self, name)
     }
 
@@ -321,11 +338,12 @@ fn read_shallow(git_dir: &Dir) -> Result<HashSet<ObjectId>, Error> {
         .collect()
 }
 
-/// Refuse repository formats whose objects or references this engine would misread.
-fn check_config(git_dir: &Dir) -> Result<(), Error> {
+/// Refuse repository formats whose objects this engine would misread; for references kept
+/// in a format it cannot read, say why (see `Store::refs_unreadable`).
+fn check_config(git_dir: &Dir) -> Result<Option<String>, Error> {
     let config = match git_dir.read("config".as_ref()) {
         Ok(config) => config,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
             return Err(Error::Io {
                 path: "config".into(),
@@ -333,6 +351,7 @@ fn check_config(git_dir: &Dir) -> Result<(), Error> {
             });
         }
     };
+    let mut refs = None;
     for line in config.lines() {
         let line: Vec<u8> = line
             .iter()
@@ -348,13 +367,11 @@ fn check_config(git_dir: &Dir) -> Result<(), Error> {
             });
         }
         if line.starts_with(b"refstorage=") && line != b"refstorage=files" {
-            return Err(Error::Unsupported {
-                what: format!(
-                    "the store keeps references in {} (only the files backend is supported; run `git refs migrate --ref-format=files`)",
-                    line[11..].as_bstr()
-                ),
-            });
+            refs = Some(format!(
+                "the store keeps references in {}, which unfurl cannot read: a revision given by object id checks out with --git none (a .git would need the store's tags); or run `git refs migrate --ref-format=files` in the store",
+                line[11..].as_bstr()
+            ));
         }
     }
-    Ok(())
+    Ok(refs)
 }
