@@ -18,6 +18,7 @@ runtime_tests!(
     missing_lfs_objects_fail_once_listing_every_one,
     a_corrupt_lfs_object_is_a_hash_mismatch,
     lfs_pointers_mode_writes_the_pointers_as_stored,
+    a_pointers_checkout_is_verified_and_switched_as_pointers,
 );
 
 /// The largest file: over 100 MiB.
@@ -324,6 +325,57 @@ fn lfs_pointers_mode_writes_the_pointers_as_stored(rt: Runtime) {
             written.len()
         );
     }
+}
+
+/// A checkout made with `--lfs pointers` and a `.git` records it (`unfurl.lfsPointers`):
+/// `verify` compares its LFS files with the pointers (it used to expect the objects and
+/// call each one modified), a switch in place without `--lfs` keeps writing pointers, and
+/// `--lfs smudge` given anew writes the objects, after which `verify` expects those.
+fn a_pointers_checkout_is_verified_and_switched_as_pointers(rt: Runtime) {
+    let f = fixture();
+    let tmp = TempDir::new("lfs-pointers-git");
+    let dest = tmp.join("dest");
+    let checkout = |extra: &[&str]| {
+        let run = unfurl(&checkout_args(rt, extra, &f.store, "main", &dest));
+        assert_eq!(run.code, Some(0), "checkout {extra:?}: {run:?}");
+    };
+    let verify = || {
+        let run = unfurl(&[
+            "verify".as_ref(),
+            f.store.as_os_str(),
+            "main".as_ref(),
+            dest.as_os_str(),
+        ]);
+        assert_eq!(run.code, Some(0), "verify: {run:?}");
+    };
+    let (small, _) = f
+        .listed
+        .iter()
+        .find(|(path, _)| path != "big.bin")
+        .expect("a small LFS file");
+    checkout(&["--lfs", "pointers"]);
+    let pointer = run_git_blob(&f.store, small);
+    assert_eq!(
+        fs::read(dest.join(small)).unwrap(),
+        pointer,
+        "{small}: the pointer"
+    );
+    verify();
+    // The same commit again, without --lfs: nothing to do, still pointers.
+    checkout(&[]);
+    assert_eq!(
+        fs::read(dest.join(small)).unwrap(),
+        pointer,
+        "{small}: still the pointer"
+    );
+    verify();
+    checkout(&["--lfs", "smudge"]);
+    assert_eq!(
+        fs::read(dest.join(small)).unwrap(),
+        fs::read(f.reference.join(small)).unwrap(),
+        "{small}: the object, once --lfs smudge is given"
+    );
+    verify();
 }
 
 fn run_git_blob(store: &Path, path: &str) -> Vec<u8> {

@@ -65,9 +65,9 @@ pub struct Options {
     /// How `.gitattributes` and git's line-ending settings apply (see [`crate::attr`]).
     /// Default: the repository's attributes, none of the user's git configuration.
     pub attributes: crate::attr::Options,
-    /// Which of [`attributes`](Options::attributes)' line-ending settings were given for
-    /// this run; when switching a checkout in place, the others are those its `.git/config`
-    /// records (see [`crate::attr::Given`]). Default: neither.
+    /// Which of [`attributes`](Options::attributes)' settings (line endings, Git LFS
+    /// pointers) were given for this run; when switching a checkout in place, the others
+    /// are those its `.git/config` records (see [`crate::attr::Given`]). Default: none.
     pub line_endings_given: crate::attr::Given,
     /// Write the tree as `git archive REV | tar -x` would: leave out what `export-ignore`
     /// names, expand `export-subst` files for the commit. A caller wants no `.git` with

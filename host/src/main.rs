@@ -184,8 +184,9 @@ struct CheckoutArgs {
     #[arg(long, conflicts_with = "git")]
     archive: bool,
     /// Git LFS files: smudge (write the objects their pointers name, from the store's lfs/objects or --lfs-objects, checked) or pointers (write the pointers as stored, as GIT_LFS_SKIP_SMUDGE=1 does).
-    #[arg(long, value_enum, value_name = "WHAT", default_value_t = LfsArg::Smudge)]
-    lfs: LfsArg,
+    /// (Default: smudge; a checkout switched in place keeps what it was made with.)
+    #[arg(long, value_enum, value_name = "WHAT")]
+    lfs: Option<LfsArg>,
     /// Where the Git LFS objects are (laid out as .git/lfs/objects: aa/bb/OID); default: the store's lfs/objects. Under --runtime wasm it is preopened read-only.
     #[arg(long, value_name = "DIR")]
     lfs_objects: Option<PathBuf>,
@@ -347,7 +348,8 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
         request.options.archive = true;
         request.options.git.mode = unfurl_engine::gitdir::Mode::None;
     }
-    request.options.attributes.lfs_pointers = matches!(args.lfs, LfsArg::Pointers);
+    request.options.attributes.lfs_pointers = matches!(args.lfs, Some(LfsArg::Pointers));
+    request.options.line_endings_given.lfs_pointers = args.lfs.is_some();
     request.lfs_objects = args.lfs_objects.clone();
     for setting in &args.config {
         setting.apply(

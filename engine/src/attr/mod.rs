@@ -79,8 +79,9 @@ pub struct Options {
     pub lfs_pointers: bool,
 }
 
-/// Which of git's line-ending settings in [`Options`] a caller gave for this run (`-c
-/// core.autocrlf=…`, `-c core.eol=…`), as opposed to leaving them at their defaults.
+/// Which of the settings in [`Options`] that decide how files are written a caller gave for
+/// this run (`-c core.autocrlf=…`, `-c core.eol=…`, `--lfs`), as opposed to leaving them at
+/// their defaults.
 ///
 /// It matters only when a checkout is switched in place: a setting not given, and at its
 /// default, is taken from what the checkout's `.git/config` records (what it was made
@@ -93,6 +94,8 @@ pub struct Given {
     pub autocrlf: bool,
     /// `core.eol` was given. Default: `false`.
     pub eol: bool,
+    /// How Git LFS files are written was given (`--lfs`). Default: `false`.
+    pub lfs_pointers: bool,
 }
 
 /// What a writer does to one file's blob on its way to the file, in git's order: `ident`,

@@ -67,6 +67,7 @@ pub(super) fn run(
     let given = options.line_endings_given;
     let keep_autocrlf = !given.autocrlf && options.attributes.autocrlf == defaults.autocrlf;
     let keep_eol = !given.eol && options.attributes.eol == defaults.eol;
+    let keep_lfs = !given.lfs_pointers && options.attributes.lfs_pointers == defaults.lfs_pointers;
     let written_with = root
         .read(Path::new(".git/config"))
         .map(|config| gitdir::recorded(&config).line_endings)
@@ -76,6 +77,9 @@ pub(super) fn run(
     }
     if keep_eol {
         options.attributes.eol = written_with.eol;
+    }
+    if keep_lfs {
+        options.attributes.lfs_pointers = written_with.lfs_pointers;
     }
     options.git.line_endings = options.attributes;
     let options = &options;
@@ -112,7 +116,7 @@ pub(super) fn run(
         .map(|(path, id)| (path.clone(), id))
         .collect();
     attributes.sort();
-    let line_endings = |o: &crate::attr::Options| (o.autocrlf, o.eol);
+    let line_endings = |o: &crate::attr::Options| (o.autocrlf, o.eol, o.lfs_pointers);
     let recheck = attributes != recorded.attributes
         || line_endings(&options.attributes) != line_endings(&written_with);
     let changes = switch::compare(&root, &recorded, &new, filesystem, &conversions, recheck)?;

@@ -23,6 +23,10 @@ pub(super) fn text(options: &Options, capabilities: Capabilities) -> String {
         CoreEol::Crlf => config.push_str("\teol = crlf\n"),
         CoreEol::Native => config.push_str("\teol = native\n"),
     }
+    if options.line_endings.lfs_pointers {
+        // unfurl's own: git ignores a section it does not know.
+        config.push_str("[unfurl]\n\tlfsPointers = true\n");
+    }
     if let Some(url) = &options.origin {
         config.push_str(&format!(
             "[remote \"origin\"]\n\turl = \"{}\"\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n",
@@ -44,16 +48,18 @@ pub struct Recorded {
     /// `core.filemode`, `core.symlinks` and `core.ignorecase`; git's defaults (exec bits and
     /// symlinks kept, case sensitive) for what it does not say.
     pub capabilities: Capabilities,
-    /// `core.autocrlf` and `core.eol` (what `-c` gave the checkout); the defaults for what
-    /// it does not say.
+    /// How files were converted: `core.autocrlf` and `core.eol` (what `-c` gave the
+    /// checkout), and whether Git LFS pointers were written as stored (`--lfs pointers`,
+    /// recorded as `unfurl.lfsPointers`); the defaults for what it does not say.
     pub line_endings: attr::Options,
 }
 
-/// Read the `[core]` settings a checkout writes back from `config`, its `.git/config`.
-/// A value unfurl never writes leaves the setting at its default.
+/// Read the `[core]` (and `[unfurl]`) settings a checkout writes back from `config`, its
+/// `.git/config`. A value unfurl never writes leaves the setting at its default.
 pub fn recorded(config: &[u8]) -> Recorded {
     let mut recorded = Recorded::default();
     let mut in_core = false;
+    let mut in_unfurl = false;
     for line in config.split(|&b| b == b'\n') {
         let line: Vec<u8> = line
             .iter()
@@ -62,6 +68,13 @@ pub fn recorded(config: &[u8]) -> Recorded {
             .collect();
         if line.starts_with(b"[") {
             in_core = line == b"[core]";
+            in_unfurl = line == b"[unfurl]";
+            continue;
+        }
+        if in_unfurl {
+            if line == b"lfspointers=true" {
+                recorded.line_endings.lfs_pointers = true;
+            }
             continue;
         }
         if !in_core {
@@ -98,10 +111,10 @@ mod tests {
 
     #[test]
     fn what_is_written_reads_back() {
-        for (filemode, symlinks, autocrlf, eol) in [
-            (true, true, AutoCrlf::False, CoreEol::Lf),
-            (false, false, AutoCrlf::True, CoreEol::Crlf),
-            (true, false, AutoCrlf::Input, CoreEol::Native),
+        for (filemode, symlinks, autocrlf, eol, lfs_pointers) in [
+            (true, true, AutoCrlf::False, CoreEol::Lf, false),
+            (false, false, AutoCrlf::True, CoreEol::Crlf, true),
+            (true, false, AutoCrlf::Input, CoreEol::Native, false),
         ] {
             let capabilities = Capabilities {
                 filemode,
@@ -111,6 +124,7 @@ mod tests {
             let mut options = Options::default();
             options.line_endings.autocrlf = autocrlf;
             options.line_endings.eol = eol;
+            options.line_endings.lfs_pointers = lfs_pointers;
             options.origin = Some("/store [core] autocrlf = true".into());
             let read = recorded(text(&options, capabilities).as_bytes());
             assert_eq!(read.capabilities, capabilities);
