@@ -19,6 +19,7 @@ runtime_tests!(
     missing_stores_and_commits_are_listed_in_one_error,
     a_selected_path_checks_out_only_the_submodules_within_it,
     verify_compares_submodules_with_their_own_commits,
+    a_switch_keeps_the_submodules_recorded,
 );
 
 fn checkout(rt: Runtime, extra: &[String], store: &Path, dest: &Path) -> Run {
@@ -550,4 +551,43 @@ fn verify_compares_submodules_with_their_own_commits(rt: Runtime) {
     let (code, json) = verify(&url);
     assert_eq!(code, Some(2), "{json}");
     assert_eq!(json["error"]["kind"], "submodules-missing", "{json}");
+}
+
+/// A switch in place checks out no submodule, but the ones the checkout recorded stay
+/// recorded in its `.git/config`, as git's own checkout leaves them: `git submodule status`
+/// still sees each initialized (it used to see them all uninitialized, `-`).
+fn a_switch_keeps_the_submodules_recorded(rt: Runtime) {
+    let f = fixture();
+    let tmp = TempDir::new("sub-switch");
+    // A second commit of the same tree, in a copy of the store.
+    let store = tmp.join("top.git");
+    g(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            f.store("top").to_str().unwrap(),
+            store.to_str().unwrap(),
+        ],
+    );
+    let tree = g(&store, &["rev-parse", "main^{tree}"]);
+    let next = g(&store, &["commit-tree", &tree, "-p", "main", "-m", "again"]);
+    g(&store, &["update-ref", "refs/heads/main", &next]);
+    let dest = tmp.join("dest");
+    let mut args = vec!["--recurse-submodules".to_owned()];
+    args.extend(f.store_args());
+    let extra: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = unfurl(&checkout_args(rt, &extra, &store, "main~1", &dest));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let before = g(&dest, &["submodule", "status"]);
+    assert!(before.lines().all(|l| l.starts_with(' ')), "{before}");
+    let run = unfurl(&checkout_args(rt, &[], &store, "main", &dest));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(g(&dest, &["rev-parse", "HEAD"]), next, "switched");
+    assert_eq!(
+        g(&dest, &["submodule", "status"]),
+        before,
+        "git submodule status"
+    );
 }

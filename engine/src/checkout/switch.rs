@@ -68,10 +68,19 @@ pub(super) fn run(
     let keep_autocrlf = !given.autocrlf && options.attributes.autocrlf == defaults.autocrlf;
     let keep_eol = !given.eol && options.attributes.eol == defaults.eol;
     let keep_lfs = !given.lfs_pointers && options.attributes.lfs_pointers == defaults.lfs_pointers;
-    let written_with = root
-        .read(Path::new(".git/config"))
-        .map(|config| gitdir::recorded(&config).line_endings)
+    let config = root.read(Path::new(".git/config")).ok();
+    let written_with = config
+        .as_deref()
+        .map(|config| gitdir::recorded(config).line_endings)
         .unwrap_or_default();
+    // A switch checks out no submodule: those the checkout records stay recorded (git's
+    // checkout leaves `.git/config` alone), so git still sees them initialized.
+    if options.git.submodules.is_empty() {
+        options.git.submodules = config
+            .as_deref()
+            .map(gitdir::recorded_submodules)
+            .unwrap_or_default();
+    }
     if keep_autocrlf {
         options.attributes.autocrlf = written_with.autocrlf;
     }

@@ -6,7 +6,8 @@ use bstr::ByteSlice;
 use super::{Capabilities, Options};
 use crate::attr::{self, AutoCrlf, CoreEol};
 
-/// The repository's `config`: what the filesystem can do, and where the store is.
+/// The repository's `config`: what the filesystem can do, how files were converted, where
+/// the store is, and the submodules checked out within.
 pub(super) fn text(options: &Options, capabilities: Capabilities) -> String {
     let mut config = String::from("[core]\n\trepositoryformatversion = 0\n\tbare = false\n");
     config.push_str(&format!(
@@ -30,6 +31,13 @@ pub(super) fn text(options: &Options, capabilities: Capabilities) -> String {
     if let Some(url) = &options.origin {
         config.push_str(&format!(
             "[remote \"origin\"]\n\turl = \"{}\"\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n",
+            quoted(url)
+        ));
+    }
+    for (name, url) in &options.submodules {
+        config.push_str(&format!(
+            "[submodule \"{}\"]\n\tactive = true\n\turl = \"{}\"\n",
+            quoted(&name.to_str_lossy()),
             quoted(url)
         ));
     }
@@ -105,6 +113,21 @@ pub fn recorded(config: &[u8]) -> Recorded {
     recorded
 }
 
+/// The submodules `config` records as `submodule.<name>.url` (what a checkout with
+/// `--recurse-submodules` wrote), by name, in order; none if it does not parse.
+pub fn recorded_submodules(config: &[u8]) -> Vec<(bstr::BString, String)> {
+    let Ok(entries) = crate::submodule::config::parse(config) else {
+        return Vec::new();
+    };
+    entries
+        .into_iter()
+        .filter(|e| {
+            e.section.eq_ignore_ascii_case(b"submodule") && e.key.eq_ignore_ascii_case(b"url")
+        })
+        .filter_map(|e| Some((e.subsection?, e.value?.to_str().ok()?.to_owned())))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +153,18 @@ mod tests {
             assert_eq!(read.capabilities, capabilities);
             assert_eq!(read.line_endings, options.line_endings);
         }
+        let options = Options {
+            submodules: vec![
+                ("libs/mid".into(), "../mid.git".into()),
+                (
+                    "odd \"name\" \\ here".into(),
+                    "C:\\stores\\a \"b\".git".into(),
+                ),
+            ],
+            ..Options::default()
+        };
+        let written = text(&options, Capabilities::default());
+        assert_eq!(recorded_submodules(written.as_bytes()), options.submodules);
         // Another section's keys are not core's.
         let other = recorded(b"[core]\n\tfilemode = false\n[x]\n\tsymlinks = false\n");
         assert!(!other.capabilities.filemode && other.capabilities.symlinks);

@@ -37,7 +37,7 @@ use crate::cap::Dir;
 use crate::plan::Plan;
 use crate::store::Store;
 
-pub use config::{Recorded, recorded};
+pub use config::{Recorded, recorded, recorded_submodules};
 pub(crate) use index::RealNames;
 pub use index::{Entry as IndexEntry, EntryKind as IndexEntryKind, entries as index_entries};
 
@@ -413,13 +413,6 @@ impl Files<'_> {
         capabilities: Capabilities,
     ) -> Result<(), Error> {
         let mut config = config::text(options, capabilities);
-        for (name, url) in &options.submodules {
-            config.push_str(&format!(
-                "[submodule \"{}\"]\n\tactive = true\n\turl = \"{}\"\n",
-                config::quoted(&name.to_str_lossy()),
-                config::quoted(url)
-            ));
-        }
         if options.sparse_paths.is_empty() {
             self.remove("info/sparse-checkout")?;
         } else {

@@ -18,7 +18,7 @@
 //! Every store and commit is found before anything is written; all that are missing are
 //! reported at once ([`Error::Missing`]), so that an installer fetches them in one round.
 
-mod config;
+pub(crate) mod config;
 mod function;
 mod gitmodules;
 mod url;
