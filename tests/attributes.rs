@@ -280,12 +280,7 @@ fn git_status_is_clean_in_a_checkout_with_converted_files(rt: Runtime) {
         "expected git status to be clean, got {status:?}"
     );
     let verify = |what: &str| {
-        let verified = unfurl(&[
-            "verify".as_ref(),
-            f.store.as_os_str(),
-            "main".as_ref(),
-            dest.as_os_str(),
-        ]);
+        let verified = unfurl_verify(&[], &f.store, "main", &dest);
         (
             verified.code,
             verified.stdout.contains("plain.crlf"),

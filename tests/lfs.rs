@@ -164,15 +164,7 @@ fn lfs_files_check_out_as_git_lfs_checks_them_out_in_bounded_memory(rt: Runtime)
     );
     // `verify` takes each LFS file for the object its pointer names (it used to compare
     // it with the pointer, and called every one modified), and sees one byte changed.
-    let verify = || {
-        unfurl(&[
-            "verify".as_ref(),
-            "--json".as_ref(),
-            f.store.as_os_str(),
-            "main".as_ref(),
-            dest.as_os_str(),
-        ])
-    };
+    let verify = || unfurl_verify(&["--json"], &f.store, "main", &dest);
     let run = verify();
     assert_eq!(run.code, Some(0), "verify of the LFS checkout: {run:?}");
     let (edited, _) = f
@@ -340,12 +332,7 @@ fn a_pointers_checkout_is_verified_and_switched_as_pointers(rt: Runtime) {
         assert_eq!(run.code, Some(0), "checkout {extra:?}: {run:?}");
     };
     let verify = || {
-        let run = unfurl(&[
-            "verify".as_ref(),
-            f.store.as_os_str(),
-            "main".as_ref(),
-            dest.as_os_str(),
-        ]);
+        let run = unfurl_verify(&[], &f.store, "main", &dest);
         assert_eq!(run.code, Some(0), "verify: {run:?}");
     };
     let (small, _) = f

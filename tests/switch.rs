@@ -332,12 +332,7 @@ fn line_endings_stay_as_the_checkout_was_made(rt: Runtime) {
         any_has_crlf(&dest, &changed),
         "expected the files the switch wrote converted"
     );
-    let run = unfurl(&[
-        "verify".as_ref(),
-        store.as_os_str(),
-        "v4".as_ref(),
-        dest.as_os_str(),
-    ]);
+    let run = unfurl_verify(&[], store, "v4", &dest);
     assert_eq!(run.code, Some(0), "verify after the switch: {run:?}");
     assert_eq!(git(&dest, &["status", "--porcelain"]), "", "git status");
 }
@@ -431,12 +426,7 @@ fn files_whose_attributes_change_are_written_anew(rt: Runtime) {
             "",
             "{name}: git status"
         );
-        let run = unfurl(&[
-            "verify".as_ref(),
-            store.as_os_str(),
-            rev.as_ref(),
-            dest.as_os_str(),
-        ]);
+        let run = unfurl_verify(&[], &store, rev, &dest);
         assert_eq!(run.code, Some(0), "{name}: verify: {run:?}");
     }
 }
@@ -638,16 +628,7 @@ fn a_switch_killed_at_random_points_is_repaired_by_the_next_run(rt: Runtime) {
         killed += usize::from(!status.success());
         // Whatever the moment: the checkout is REV1 or REV2 as `verify` sees it, or the
         // next checkout repairs it to REV2.
-        let verify = |rev: &str| {
-            unfurl(&[
-                "verify".as_ref(),
-                store.as_os_str(),
-                rev.as_ref(),
-                dest.as_os_str(),
-            ])
-            .code
-                == Some(0)
-        };
+        let verify = |rev: &str| unfurl_verify(&[], &store, rev, &dest).code == Some(0);
         if verify(a) {
             as_before += 1;
         } else if verify(b) {

@@ -8,13 +8,7 @@ use std::path::Path;
 use crate::support::*;
 
 fn verify(store: &Path, rev: &str, dest: &Path) -> (Run, serde_json::Value) {
-    let run = unfurl(&[
-        "verify".as_ref(),
-        "--json".as_ref(),
-        store.as_os_str(),
-        rev.as_ref(),
-        dest.as_os_str(),
-    ]);
+    let run = unfurl_verify(&["--json"], store, rev, dest);
     let json = serde_json::from_str(run.stdout.trim())
         .unwrap_or_else(|e| panic!("verify printed no JSON ({e}): {run:?}"));
     (run, json)
@@ -184,12 +178,7 @@ fn verify_that_cannot_compare_exits_2_not_1() {
         (store, "no-such-rev", &dest, "no such revision"),
     ];
     for (store, rev, dest, what) in cases {
-        let run = unfurl(&[
-            "verify".as_ref(),
-            store.as_os_str(),
-            rev.as_ref(),
-            dest.as_os_str(),
-        ]);
+        let run = unfurl_verify(&[], store, rev, dest);
         assert_eq!(run.code, Some(2), "{what}: {run:?}");
         assert!(run.stderr.starts_with("error: "), "{what}: {run:?}");
     }
@@ -203,13 +192,7 @@ fn verify_with_progress_logs_the_count_of_entries_compared() {
     let tmp = TempDir::new("verify-progress");
     let dest = tmp.join("checkout");
     assert_checkout_matches(Runtime::Native, store, "main", &dest, &[]);
-    let run = unfurl(&[
-        "verify".as_ref(),
-        "--progress".as_ref(),
-        store.as_os_str(),
-        "main".as_ref(),
-        dest.as_os_str(),
-    ]);
+    let run = unfurl_verify(&["--progress"], store, "main", &dest);
     assert_eq!(run.code, Some(0), "{run:?}");
     let counts: Vec<(u64, u64)> = run
         .stderr

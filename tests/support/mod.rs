@@ -698,6 +698,14 @@ pub fn unfurl<S: AsRef<OsStr>>(args: &[S]) -> Run {
 }
 
 /// `unfurl checkout --runtime RT [extra...] STORE REV DEST`.
+/// `unfurl verify EXTRA… STORE REV DEST`.
+pub fn unfurl_verify(extra: &[&str], store: &Path, rev: &str, dest: &Path) -> Run {
+    let mut args: Vec<&OsStr> = vec!["verify".as_ref()];
+    args.extend(extra.iter().map(OsStr::new));
+    args.extend([store.as_os_str(), rev.as_ref(), dest.as_os_str()]);
+    unfurl(&args)
+}
+
 pub fn checkout_args(
     rt: Runtime,
     extra: &[&str],
