@@ -22,7 +22,7 @@ runtime_tests!(
     local_changes_are_refused_and_listed_and_force_overwrites_them,
     converted_files_touched_but_unchanged_are_not_local_changes,
     line_endings_stay_as_the_checkout_was_made,
-    line_endings_given_anew_override_the_recorded_ones_even_at_their_defaults,
+    attributes_given_anew_override_the_recorded_ones_even_at_their_defaults,
     files_whose_attributes_change_are_written_anew,
     a_switch_with_fsync_syncs_before_the_journal_and_after_the_renames,
     the_same_revision_is_a_no_op,
@@ -342,7 +342,7 @@ fn line_endings_stay_as_the_checkout_was_made(rt: Runtime) {
 /// no longer records `autocrlf`. (It used to be taken for "no `-c`" and inherited.) The
 /// files the two revisions share are written anew too: the checkout is then what a fresh
 /// one of v4 is, every byte (git would keep their CRLF endings).
-fn line_endings_given_anew_override_the_recorded_ones_even_at_their_defaults(rt: Runtime) {
+fn attributes_given_anew_override_the_recorded_ones_even_at_their_defaults(rt: Runtime) {
     let store = &corpus().store;
     let tmp = TempDir::new("switch-autocrlf-false");
     let dest = tmp.join("dest");

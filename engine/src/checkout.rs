@@ -68,7 +68,7 @@ pub struct Options {
     /// Which of [`attributes`](Options::attributes)' settings (line endings, Git LFS
     /// pointers) were given for this run; when switching a checkout in place, the others
     /// are those its `.git/config` records (see [`crate::attr::Given`]). Default: none.
-    pub line_endings_given: crate::attr::Given,
+    pub attributes_given: crate::attr::Given,
     /// Write the tree as `git archive REV | tar -x` would: leave out what `export-ignore`
     /// names, expand `export-subst` files for the commit. A caller wants no `.git` with
     /// it (the CLI's `--archive` implies `--git none`). Default: `false`.

@@ -349,12 +349,12 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
         request.options.git.mode = unfurl_engine::gitdir::Mode::None;
     }
     request.options.attributes.lfs_pointers = matches!(args.lfs, Some(LfsArg::Pointers));
-    request.options.line_endings_given.lfs_pointers = args.lfs.is_some();
+    request.options.attributes_given.lfs_pointers = args.lfs.is_some();
     request.lfs_objects = args.lfs_objects.clone();
     for setting in &args.config {
         setting.apply(
             &mut request.options.attributes,
-            &mut request.options.line_endings_given,
+            &mut request.options.attributes_given,
         );
     }
     if let Some(jobs) = args.jobs {

@@ -158,20 +158,18 @@ fn rename(dir: &cap_std::fs::Dir, from: &OsStr, to: &OsStr) -> io::Result<()> {
 /// a non-empty directory fails).
 #[cfg(windows)]
 fn rename(dir: &cap_std::fs::Dir, from: &OsStr, to: &OsStr) -> io::Result<()> {
-    match dir.rename(from, dir, to) {
-        Err(err) => {
-            let empty_dir = dir.symlink_metadata(to).is_ok_and(|m| m.is_dir())
-                && dir
-                    .read_dir(to)
-                    .is_ok_and(|mut entries| entries.next().is_none());
-            if !empty_dir {
-                return Err(err);
-            }
-            dir.remove_dir(to)?;
-            dir.rename(from, dir, to)
-        }
-        Ok(()) => Ok(()),
+    let Err(err) = dir.rename(from, dir, to) else {
+        return Ok(());
+    };
+    let empty_dir = dir.symlink_metadata(to).is_ok_and(|m| m.is_dir())
+        && dir
+            .read_dir(to)
+            .is_ok_and(|mut entries| entries.next().is_none());
+    if !empty_dir {
+        return Err(err);
     }
+    dir.remove_dir(to)?;
+    dir.rename(from, dir, to)
 }
 
 #[cfg(windows)]

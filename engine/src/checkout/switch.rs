@@ -64,7 +64,7 @@ pub(super) fn run(
     // `.git/config` records) unless given anew, one setting at a time as git's `-c` does: a
     // switch that dropped them would leave old files converted and new ones not.
     let defaults = crate::attr::Options::default();
-    let given = options.line_endings_given;
+    let given = options.attributes_given;
     let keep_autocrlf = !given.autocrlf && options.attributes.autocrlf == defaults.autocrlf;
     let keep_eol = !given.eol && options.attributes.eol == defaults.eol;
     let keep_lfs = !given.lfs_pointers && options.attributes.lfs_pointers == defaults.lfs_pointers;
