@@ -25,11 +25,11 @@ pub const STORE: &str = "/store";
 pub const LFS_OBJECTS: &str = "/lfs";
 /// Where a writer guest writes the checkout (the host's staging directory).
 pub const DEST: &str = "/dest";
-/// The import (module `env`) by which a writer claims the next group: it returns the
-/// length of the group's JSON, held for this guest until [`TAKE`] copies it, or `-1` when no
-/// group is left.
+/// The import (module `env`) by which a writer claims the next groups (a run of neighbouring
+/// directories' files, see `Claims`): it returns the length of their JSON (an array of
+/// groups), held for this guest until [`TAKE`] copies it, or `-1` when nothing is left.
 pub const CLAIM: &str = "unfurl_claim";
-/// The import (module `env`) that copies the claimed group's JSON into the guest's memory
+/// The import (module `env`) that copies the claimed groups' JSON into the guest's memory
 /// at `(pointer, length)`; it returns `0`, or `-1` if the guest holds no claim or the
 /// length is not the claimed one.
 pub const TAKE: &str = "unfurl_take";

@@ -185,9 +185,9 @@ fn write(
     }
 }
 
-/// The next group to write, from the host, which hands the plan's groups out to every
-/// writer of the checkout, one at a time.
-fn claim() -> Result<Option<Group>, write::Error> {
+/// The next groups to write, from the host, which hands the plan's groups out to every
+/// writer of the checkout, a run of neighbouring ones at a time.
+fn claim() -> Result<Option<Vec<Group>>, write::Error> {
     // Imports from the default module, `env`, provided by the host (see `wire::CLAIM`).
     #[link(wasm_import_module = "env")]
     unsafe extern "C" {

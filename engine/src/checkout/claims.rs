@@ -1,4 +1,4 @@
-//! A plan's groups of files, handed out to writers one at a time.
+//! A plan's groups of files, handed out to writers a run of neighbouring groups at a time.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -7,12 +7,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::plan::Plan;
 use crate::write;
 
-/// A plan's groups, handed out one at a time to whichever writer asks first: a writer on a
-/// busy core simply takes fewer.
+/// A plan's groups, handed out a claim at a time to whichever writer asks first: a writer on
+/// a busy core simply takes fewer.
+///
+/// A claim is a run of consecutive groups (neighbouring directories, in the plan's
+/// depth-first order) of up to [`CLAIM_FILES`] files, or one group if that is larger. One
+/// directory per claim dealt the two writers neighbouring directories in turn: both then
+/// opened and created the same parents (cargo's tests, one or two files a directory, cost
+/// about two opens per directory and hundreds of `mkdir`s lost to the other writer), and
+/// each created files in the directory the other was creating a subdirectory in, waiting
+/// on its lock.
 #[derive(Debug)]
 pub struct Claims {
     plan: Arc<Plan>,
     groups: Vec<Range<usize>>,
+    /// The claims, as ranges of `groups`.
+    claims: Vec<Range<usize>>,
     next: AtomicUsize,
     /// Files in the groups handed out so far.
     files: AtomicUsize,
@@ -22,22 +32,25 @@ impl Claims {
     /// Every group of `plan` (runs of at most `group_files` files of one directory), none
     /// claimed yet.
     pub fn new(plan: Arc<Plan>, group_files: usize) -> Claims {
+        let groups = plan.groups_of(group_files);
+        let claims = claims_of(&groups, CLAIM_FILES);
         Claims {
-            groups: plan.groups_of(group_files),
+            groups,
+            claims,
             plan,
             next: AtomicUsize::new(0),
             files: AtomicUsize::new(0),
         }
     }
 
-    /// How many groups there are.
+    /// How many claims there are: more writers would have nothing to take.
     pub fn len(&self) -> usize {
-        self.groups.len()
+        self.claims.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.claims.is_empty()
     }
 
     /// Hand out nothing more: the checkout failed, the other writers may stop.
@@ -45,20 +58,60 @@ impl Claims {
         self.next.store(usize::MAX, Ordering::Relaxed);
     }
 
-    /// The next unclaimed group, or `None` when all are taken.
-    pub fn next(&self) -> Option<write::Group> {
+    /// The groups of the next claim, or `None` when all are taken.
+    pub fn next(&self) -> Option<Vec<write::Group>> {
         let index = self
             .next
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
             .ok()?;
-        let range = self.groups.get(index)?;
-        self.files.fetch_add(range.len(), Ordering::Relaxed);
-        Some(self.plan.group(range.clone()))
+        let groups = &self.groups[self.claims.get(index)?.clone()];
+        let files = groups.iter().map(|g| g.len()).sum();
+        self.files.fetch_add(files, Ordering::Relaxed);
+        Some(groups.iter().map(|g| self.plan.group(g.clone())).collect())
     }
 
     /// How many files the groups handed out so far hold: progress, for a caller whose
     /// writers report none as they go.
     pub fn claimed_files(&self) -> usize {
         self.files.load(Ordering::Relaxed)
+    }
+}
+
+/// The most files a claim of several groups holds.
+pub const CLAIM_FILES: usize = 64;
+
+/// `groups` cut into runs of consecutive groups of at most `max` files, or one group.
+fn claims_of(groups: &[Range<usize>], max: usize) -> Vec<Range<usize>> {
+    let mut claims = Vec::new();
+    let mut start = 0;
+    let mut files = 0;
+    for (i, group) in groups.iter().enumerate() {
+        if i > start && files + group.len() > max {
+            claims.push(start..i);
+            start = i;
+            files = 0;
+        }
+        files += group.len();
+    }
+    if start < groups.len() {
+        claims.push(start..groups.len());
+    }
+    claims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claims_of;
+
+    #[test]
+    fn claims_are_runs_of_neighbouring_groups_up_to_the_limit() {
+        let groups = [0..2, 2..3, 3..8, 8..9, 9..109, 109..110];
+        assert_eq!(claims_of(&groups, 8), vec![0..3, 3..4, 4..5, 5..6]);
+        assert_eq!(
+            claims_of(&groups, 1),
+            vec![0..1, 1..2, 2..3, 3..4, 4..5, 5..6]
+        );
+        assert_eq!(claims_of(&groups, 1000), vec![0..6]);
+        assert!(claims_of(&[], 8).is_empty());
     }
 }

@@ -13,7 +13,7 @@ use crate::write::Stats;
 use crate::{gitdir, plan, resolve, submodule, write};
 
 /// The backend that runs everything in this process: a pool of threads writes the files,
-/// claiming a group (up to 256 files of one directory) at a time.
+/// claiming a run of neighbouring groups (see [`Claims`]) at a time.
 #[derive(Debug, Clone, Copy)]
 pub struct Native<'a> {
     store: &'a Store,

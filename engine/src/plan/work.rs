@@ -60,15 +60,23 @@ impl Plan {
     }
 
     /// What is done through the root handle once every file is written: the directories
-    /// that hold no file (submodules, and parents of only those), every symlink, and the
+    /// with no file anywhere below them (submodules, directories of only symlinks, and
+    /// their parents), every symlink, and the
     /// renames of entries written under placeholders.
     pub fn finishing(&self) -> Vec<Deferred> {
-        let mut has_files = vec![false; self.dirs.len()];
+        // A directory with a file anywhere below it exists by then: the writer of that
+        // file created it on the way. Listing it again cost a `mkdir`, a `stat` and an
+        // open per name of its path, serially after the writers (cargo: 1 900 calls).
+        let mut made = vec![false; self.dirs.len()];
         for file in &self.files {
-            has_files[file.dir] = true;
+            let mut dir = file.dir;
+            while dir != 0 && !made[dir] {
+                made[dir] = true;
+                dir = self.dirs[dir].parent;
+            }
         }
         let dirs = (1..self.dirs.len())
-            .filter(|&i| !has_files[i])
+            .filter(|&i| !made[i])
             .map(|i| Deferred::Dir {
                 path: self.dir_path(i),
             });
@@ -229,6 +237,33 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn finishing_leaves_out_directories_a_writer_creates() {
+        // `a` holds only `a/sub`, `b` only a link, `b/c` nothing; `d` holds only `d/e`,
+        // which holds a file: the writer of `d/e/f` creates `d` and `d/e` on its way.
+        let mut plan = sample();
+        plan.dirs = ["", "a", "sub", "b", "c", "d", "e"]
+            .iter()
+            .zip([0, 0, 1, 0, 3, 0, 5])
+            .map(|(name, parent)| Directory {
+                name: (*name).into(),
+                parent,
+            })
+            .collect();
+        plan.files = vec![plan.files[0].clone(), plan.files[0].clone()];
+        plan.files[1].dir = 6;
+        plan.symlinks[0].dir = 3;
+        let dirs: Vec<String> = plan
+            .finishing()
+            .iter()
+            .filter_map(|op| match op {
+                Deferred::Dir { path } => Some(path.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dirs, ["a", "a/sub", "b", "b/c"]);
     }
 
     #[test]

@@ -55,14 +55,14 @@ pub struct GroupFile {
 /// (threads; one, the calling thread, where there are none), each with its own object
 /// reader and a share of the delta-base cache.
 ///
-/// `claim` returns the next group to write, or `None` when none is left; it is shared by
+/// `claim` returns the next groups to write, or `None` when none is left; it is shared by
 /// every writer of the checkout, in this runtime and in others writing the same checkout.
 /// The first error stops every writer and is returned.
 #[allow(clippy::too_many_arguments)]
 pub fn write_files(
     store: &Store,
     root: &Dir,
-    claim: &(dyn Fn() -> Result<Option<Group>, Error> + Sync),
+    claim: &(dyn Fn() -> Result<Option<Vec<Group>>, Error> + Sync),
     options: &super::Options,
     progress: &dyn Progress,
     interrupt: &AtomicBool,
@@ -82,14 +82,16 @@ pub fn write_files(
         );
         writer.mtime = options.mtime;
         let result = (|| {
-            while let Some(group) = claim()? {
-                if failed.load(Ordering::Relaxed) {
-                    return Ok(());
+            while let Some(groups) = claim()? {
+                for group in &groups {
+                    if failed.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    if interrupt.load(Ordering::Relaxed) {
+                        return Err(Error::Interrupted);
+                    }
+                    writer.write_group(group, progress)?;
                 }
-                if interrupt.load(Ordering::Relaxed) {
-                    return Err(Error::Interrupted);
-                }
-                writer.write_group(&group, progress)?;
             }
             Ok(())
         })();

@@ -1,7 +1,8 @@
 //! Stage 3, write: materialize a [`Plan`](crate::plan::Plan) below a directory handle.
 //!
-//! The unit of work is a [`Group`]: one directory's regular files. Writers claim groups one
-//! at a time from a source they share ([`write_files()`] takes it as a function), so the
+//! The unit of work is a [`Group`]: one directory's regular files. Writers claim a few
+//! neighbouring groups at a time from a source they share ([`write_files()`] takes it as a
+//! function), so the
 //! same code serves a pool of native threads claiming from the plan in memory and a set of
 //! WASI guests claiming, through their host, from a plan another guest made. Each writer
 //! creates the directories it needs, parents first, then each file exclusively
@@ -12,7 +13,8 @@
 //! What is left once every file is written, [`apply_deferred()`] does through the root
 //! handle, in a fixed order that keeps the write safe:
 //!
-//! 1. the directories that hold no file (submodules);
+//! 1. the directories no writer created, having no file below them (submodules,
+//!    directories of only symlinks);
 //! 2. exec bits the writing runtime could not set (WASI preview 1 has no chmod);
 //! 3. every symlink;
 //! 4. renames of entries whose names the writing runtime could not spell.
