@@ -1,6 +1,8 @@
 //! Whole files held for random access: memory-mapped natively, read into memory under WASI.
 //!
-//! Only a pack's index is held this way (see `odb::pack`). A lookup touches a few of its
+//! A pack's index is held this way (see `odb::pack`), and `packed-refs` (see
+//! `store::refs`: numpy's is 1.3 MB, of which a lookup compares the names). A lookup in an
+//! index touches a few of its
 //! pages; a checkout of git/git's 4,800 files from its full history looks up 5,000 ids in
 //! an index of 24 MB. Reading such an index into memory copied all of it into freshly
 //! faulted pages before the first lookup, about 18 ms on the critical path on this machine;
@@ -72,15 +74,16 @@ fn map(file: &File, len: u64) -> Option<Inner> {
     // SAFETY: `Mmap::map` is unsafe because the mapped file may change while it is mapped:
     // the bytes behind the `&[u8]` this hands out could then change under the reader, and a
     // file truncated below the mapping raises SIGBUS on access. Git never changes a pack's
-    // index in place: it writes a new one under a temporary name and renames it, and
-    // `git gc`/`repack` unlink old ones, which leaves an existing mapping intact. A store
-    // whose owner rewrites an index in place while a checkout reads it can therefore make
-    // this process read inconsistent bytes or die of SIGBUS, but not more: everything read
-    // from an index is treated as untrusted input (every offset and count is bounds-checked
-    // by gix-pack and by `odb::pack`, every object found is checked for its kind and size,
-    // and with `--verify-objects` its hash), and a process killed mid-checkout leaves only a
-    // staging directory that the next checkout sweeps. gitoxide, git and libgit2 map pack
-    // indexes the same way.
+    // index or `packed-refs` in place: it writes a new one under a temporary (lock) name and
+    // renames it, and `git gc`/`repack` unlink old ones, which leaves an existing mapping
+    // intact. A store whose owner rewrites such a file in place while a checkout reads it
+    // can therefore make this process read inconsistent bytes or die of SIGBUS, but not
+    // more: everything read from them is treated as untrusted input (every offset and count
+    // of an index is bounds-checked by gix-pack and by `odb::pack`, every object found is
+    // checked for its kind and size, and with `--verify-objects` its hash; a `packed-refs`
+    // line that no longer parses when used is skipped, never trusted to have been checked),
+    // and a process killed mid-checkout leaves only a staging directory that the next
+    // checkout sweeps. gitoxide, git and libgit2 map pack indexes the same way.
     unsafe { memmap2::Mmap::map(file) }.ok().map(Inner::Mapped)
 }
 

@@ -14,14 +14,15 @@ use crate::cap::{self, Dir};
 /// A store fetched from a busy project can pack tens of thousands of references (numpy's
 /// mirror: 20,905 lines, 1.3 MB), and a checkout looks up one or two. Resolving `HEAD` on
 /// numpy took 7 ms while it built a map of them all, 2.6 ms checking the lines and scanning
-/// them per lookup.
-pub(super) struct Packed(Vec<u8>);
+/// them per lookup; the file is now mapped (natively; git replaces it by renaming a new
+/// one, never rewrites it in place) rather than read into fresh memory.
+pub(super) struct Packed(Option<cap::Bytes>);
 
 impl Packed {
     pub(super) fn read(git_dir: &Dir) -> Result<Packed, Error> {
-        let data = match git_dir.read("packed-refs".as_ref()) {
+        let data = match git_dir.map("packed-refs".as_ref()) {
             Ok(data) => data,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Packed(Vec::new())),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Packed(None)),
             Err(source) => {
                 return Err(Error::Io {
                     path: "packed-refs".into(),
@@ -29,9 +30,14 @@ impl Packed {
                 });
             }
         };
-        let packed = Packed(data);
-        for (number, line) in packed.0.lines().enumerate() {
-            if parse(line).is_none() {
+        let packed = Packed(Some(data));
+        for (number, line) in packed.bytes().lines().enumerate() {
+            let valid = match split(line) {
+                None => false,
+                Some(None) => true,
+                Some(Some((hex, _))) => is_hex_id(hex),
+            };
+            if !valid {
                 return Err(Error::BadRef {
                     name: "packed-refs".into(),
                     message: format!(
@@ -45,24 +51,35 @@ impl Packed {
         Ok(packed)
     }
 
+    fn bytes(&self) -> &[u8] {
+        self.0.as_deref().unwrap_or_default()
+    }
+
     /// The object the packed reference `name` names, if it is listed (the last line
     /// naming it wins, as a map built line by line would have it).
     fn get(&self, name: &[u8]) -> Option<ObjectId> {
         // Names are compared before ids are decoded: one id is decoded, not thousands.
+        // Lines were checked when read; the file is mapped, so one rewritten in place since
+        // (which git never does) is not trusted to still parse: such a line is skipped.
         let (hex, _) = self
-            .0
+            .bytes()
             .lines()
-            .filter_map(|line| split(line).expect("checked when read"))
+            .filter_map(|line| split(line).flatten())
             .rfind(|(_, listed)| *listed == name)?;
-        Some(ObjectId::from_hex(hex).expect("checked when read"))
+        ObjectId::from_hex(hex).ok()
     }
 
     /// Every reference listed, in the file's order, with the object it names (unpeeled).
     fn refs(&self) -> impl Iterator<Item = (&BStr, ObjectId)> {
-        self.0
+        self.bytes()
             .lines()
-            .filter_map(|line| parse(line).expect("checked when read"))
+            .filter_map(|line| parse(line).flatten())
     }
+}
+
+/// Whether `hex` is an object id in hex (decoding it is the fastest check: SIMD).
+fn is_hex_id(hex: &[u8]) -> bool {
+    ObjectId::from_hex(hex).is_ok()
 }
 
 /// One line of `packed-refs` in parts, its id not decoded: `None` if it has no space,
