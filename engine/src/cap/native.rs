@@ -226,8 +226,12 @@ fn exec_bits_stick(dir: &cap_std::fs::Dir, path: &Path) -> io::Result<bool> {
     if executable()? {
         return Ok(false);
     }
-    match dir.set_permissions(path, cap_std::fs::Permissions::from_mode(0o755)) {
-        Ok(()) => executable(),
+    // Through `set_executable` (`fchmod` on the probe file), not cap-std's
+    // `set_permissions`: its first use sets up a checked handle to `/proc/self/fd`, a few
+    // hundred microseconds on every checkout's critical path.
+    match set_executable(dir, path) {
+        Ok(Chmod::Done) => executable(),
+        Ok(_) => Ok(false),
         Err(err)
             if matches!(
                 err.kind(),
