@@ -77,7 +77,11 @@ impl Backend for Native<'_> {
         progress: &dyn Progress,
         interrupt: &AtomicBool,
     ) -> Result<Stats, Error> {
-        let work = Claims::new(plan.clone(), options.write.group_files);
+        let work = Claims::new(
+            plan.clone(),
+            options.write.group_files,
+            options.write.writers(),
+        );
         let claim = || Ok(work.next());
         let mut write = options.write.clone();
         write.jobs = write.writers().min(work.len()).max(1);

@@ -171,7 +171,11 @@ impl unfurl_engine::Backend for Backend<'_> {
         progress: &dyn Progress,
         interrupt: &AtomicBool,
     ) -> Result<Stats, unfurl_engine::Error> {
-        let claims = Arc::new(Claims::new(plan.clone(), options.write.group_files));
+        let claims = Arc::new(Claims::new(
+            plan.clone(),
+            options.write.group_files,
+            options.write.writers(),
+        ));
         // wasm32-wasip1 has no threads: parallelism is one guest per writer.
         let writers = options.write.writers().min(claims.len()).max(1);
         let mut preopens = self.preopens.clone();
