@@ -12,6 +12,7 @@ use bstr::{BStr, BString, ByteSlice};
 use gix_attributes::search::{MetadataCollection, Outcome};
 use gix_attributes::{Search, StateRef};
 
+use super::classes::Classes;
 use super::{AutoCrlf, Conversion, CoreEol, Eol, Options, relevant};
 
 /// The largest attributes file read; a larger one is ignored, as git ignores it
@@ -49,6 +50,9 @@ pub(crate) struct Rules {
     collection: MetadataCollection,
     outcome: Outcome,
     options: Options,
+    /// Files the rules cannot tell apart, when the patterns allow telling (see
+    /// [`Rules::decide_file()`]).
+    classes: Option<Classes<Decision>>,
 }
 
 /// git's `crlf_action`.
@@ -100,6 +104,12 @@ impl Rules {
         if assigning == 0 && options.autocrlf == AutoCrlf::False {
             return None;
         }
+        let classes = Classes::new(
+            files
+                .iter()
+                .map(|(dir, data)| (dir.as_bstr(), data.as_slice()))
+                .chain(info.as_deref().map(|info| (BStr::new(""), info))),
+        );
         let mut collection = MetadataCollection::default();
         let mut search = Search::new_globals(
             std::iter::empty::<PathBuf>(),
@@ -148,7 +158,19 @@ impl Rules {
             collection,
             outcome,
             options: *options,
+            classes,
         })
+    }
+
+    /// [`Rules::decide()`] for the regular file at `path`, matched once per class of files
+    /// the rules cannot tell apart (see `attr::classes`).
+    pub(crate) fn decide_file(&mut self, path: &BStr) -> Decision {
+        let Some(mut classes) = self.classes.take() else {
+            return self.decide(path, false);
+        };
+        let decision = classes.decide(path, |path| self.decide(path, false));
+        self.classes = Some(classes);
+        decision
     }
 
     /// The conversion of the file at `path` (`/`-separated), `None` if it has none.
@@ -285,6 +307,72 @@ mod tests {
 
     fn eol_of(rules: &mut Rules, path: &str) -> Eol {
         rules.conversion(path.into()).map_or(Eol::Keep, |c| c.eol)
+    }
+
+    /// Classes of files (see `attr::classes`) give every file the decision matching it
+    /// alone gives, with nested sources, `info/attributes`, macros, names that are whole
+    /// patterns, and patterns holding a `/` of several shapes; with a `**/` pattern (which
+    /// makes every path its own class) too.
+    #[test]
+    fn a_files_class_decides_as_matching_it_alone() {
+        let root = "* text=auto eol=lf\n[attr]crlfy text eol=crlf\n*.bat crlfy\n*.c.src text\n\
+                    *.png binary\nMakefile -text\n./doc/*.txt eol=crlf\nlib/one.c -text\n\
+                    /top.c eol=crlf\nbuild/ -text\n*.sh text eol=lf\n";
+        let sub = "*.c eol=crlf\n*.py -text\ninner/*.c text eol=lf\n";
+        let info = "*.md eol=crlf\n";
+        let paths = [
+            "a.c",
+            "b.c",
+            "x/a.c",
+            "x.bat",
+            "y/z.bat",
+            "k.c.src",
+            "d/k.c.src",
+            ".c.src",
+            "p.png",
+            "q/p.png",
+            "Makefile",
+            "m/Makefile",
+            "Makefile.am",
+            "doc/a.txt",
+            "doc/x/a.txt",
+            "a.txt",
+            "lib/one.c",
+            "lib/two.c",
+            "gen/a.c",
+            "q/gen/b.c",
+            "top.c",
+            "x/top.c",
+            "build/x.c",
+            "s.sh",
+            "sub/a.c",
+            "sub/a.py",
+            "sub/inner/a.c",
+            "sub/inner/deep/a.c",
+            "subx/a.c",
+            "README.md",
+            "x/README.md",
+            "noext",
+            ".hidden",
+        ];
+        for root in [root.to_owned(), format!("{root}**/gen/*.c -text\n")] {
+            let sources = [("", root.as_str()), ("sub", sub)];
+            let mut classed = rules(Options::default(), &sources, Some(info));
+            assert!(
+                classed.classes.is_some(),
+                "patterns simple enough for classes"
+            );
+            let mut alone = rules(Options::default(), &sources, Some(info));
+            alone.classes = None;
+            // Twice over, so that the second round is answered from the classes.
+            for path in paths.iter().chain(paths.iter()) {
+                assert_eq!(
+                    classed.decide_file(path.as_bytes().as_bstr()),
+                    alone.decide(path.as_bytes().as_bstr(), false),
+                    "{path}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! with a `filter` attribute is written as git writes it when the driver is not
 //! configured: with its other conversions only.
 
+mod classes;
 mod convert;
 mod decide;
 mod relevant;

@@ -21,7 +21,7 @@ fn is_blank(b: u8) -> bool {
 }
 
 /// The words of `line`, split at blanks.
-fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(super) fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     line.split(|&b| is_blank(b)).filter(|w| !w.is_empty())
 }
 

@@ -61,7 +61,7 @@ pub(super) fn assign(
     if !archive {
         for file in files.iter_mut() {
             let path: BString = arena.entry_path(file.dir, file.name.as_bstr());
-            let decision = rules.decide(path.as_bstr(), false);
+            let decision = rules.decide_file(path.as_bstr());
             file.conversion = conversion(objects, file, decision, options)?.map(Box::new);
         }
         return Ok(Vec::new());
@@ -91,10 +91,7 @@ pub(super) fn assign(
         if ignored[file.dir] {
             continue;
         }
-        let decision = rules.decide(
-            arena.entry_path(file.dir, file.name.as_bstr()).as_bstr(),
-            false,
-        );
+        let decision = rules.decide_file(arena.entry_path(file.dir, file.name.as_bstr()).as_bstr());
         if decision.export_ignore {
             continue;
         }
