@@ -11,7 +11,7 @@ use crate::write;
 /// a busy core simply takes fewer.
 ///
 /// A claim is a run of consecutive groups (neighbouring directories, in the plan's
-/// depth-first order) of up to [`CLAIM_FILES`] files, or one group if that is larger; and
+/// depth-first order) of up to 64 files (`CLAIM_FILES`), or one group if that is larger; and
 /// of at most a quarter of the files left per writer, so that a checkout of few files is
 /// still shared out (100 files in claims of 64 would give one writer two thirds of them),
 /// and the last claims are small enough for the writers to finish together. One
@@ -81,7 +81,7 @@ impl Claims {
 }
 
 /// The most files a claim of several groups holds.
-pub const CLAIM_FILES: usize = 64;
+pub(crate) const CLAIM_FILES: usize = 64;
 
 /// `groups` cut into runs of consecutive groups of at most `max` files, or one group;
 /// towards the end, of at most a quarter of what is left per writer (so that the last
