@@ -33,9 +33,9 @@ impl Bytes {
     }
 }
 
-#[cfg(test)]
+#[cfg(any(test, not(unix)))]
 impl Bytes {
-    /// Bytes already in memory, as a test's made-up file.
+    /// Bytes already in memory (a file read whole, or a test's made-up file).
     pub(crate) fn from_vec(bytes: Vec<u8>) -> Bytes {
         Bytes(Inner::Read(bytes))
     }

@@ -14,13 +14,13 @@ use crate::cap::{self, Dir};
 /// A store fetched from a busy project can pack tens of thousands of references (numpy's
 /// mirror: 20,905 lines, 1.3 MB), and a checkout looks up one or two. Resolving `HEAD` on
 /// numpy took 7 ms while it built a map of them all, 2.6 ms checking the lines and scanning
-/// them per lookup; the file is now mapped (natively; git replaces it by renaming a new
-/// one, never rewrites it in place) rather than read into fresh memory.
+/// them per lookup; the file is now mapped on Unix (git replaces it by renaming a new one,
+/// never rewrites it in place) rather than read into fresh memory.
 pub(super) struct Packed(Option<cap::Bytes>);
 
 impl Packed {
     pub(super) fn read(git_dir: &Dir) -> Result<Packed, Error> {
-        let data = match git_dir.map("packed-refs".as_ref()) {
+        let data = match load(git_dir) {
             Ok(data) => data,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Packed(None)),
             Err(source) => {
@@ -75,6 +75,21 @@ impl Packed {
             .lines()
             .filter_map(|line| parse(line).flatten())
     }
+}
+
+/// `packed-refs`, mapped where a mapping does not keep git from replacing the file.
+#[cfg(unix)]
+fn load(git_dir: &Dir) -> io::Result<cap::Bytes> {
+    git_dir.map("packed-refs".as_ref())
+}
+
+/// `packed-refs`, read: Windows refuses to rename a file over one that is mapped, and git
+/// replaces `packed-refs` by renaming (git itself copies it out of a mapping there).
+#[cfg(not(unix))]
+fn load(git_dir: &Dir) -> io::Result<cap::Bytes> {
+    git_dir
+        .read("packed-refs".as_ref())
+        .map(cap::Bytes::from_vec)
 }
 
 /// Whether `hex` is an object id in hex (decoding it is the fastest check: SIMD).
