@@ -187,6 +187,10 @@ impl Error {
 
 impl Error {
     /// [`Error::Io`] for `path`, or [`Error::PathTooLong`] when that is what `source` says.
+    #[cfg_attr(
+        target_os = "wasi",
+        expect(dead_code, reason = "only the native index writer names long paths")
+    )]
     pub(crate) fn io(path: &Path, source: io::Error) -> Error {
         if source.kind() != io::ErrorKind::InvalidFilename {
             return Error::Io {
