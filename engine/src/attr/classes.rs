@@ -186,17 +186,23 @@ mod tests {
         )
     }
 
-    /// Decide `paths` through `classes`, recording which were decided directly.
-    fn run(classes: &mut Classes<String>, paths: &[&str]) -> Vec<String> {
+    /// Decide `paths` through `classes`, where deciding a path directly answers its own
+    /// name; returns the paths decided directly, and the answer each path got.
+    fn decided(classes: &mut Classes<String>, paths: &[&str]) -> (Vec<String>, Vec<String>) {
         let mut direct = Vec::new();
+        let mut answers = Vec::new();
         for path in paths {
-            let got = classes.decide(path.as_bytes().as_bstr(), |p| {
+            answers.push(classes.decide(path.as_bytes().as_bstr(), |p| {
                 direct.push(p.to_string());
                 p.to_string()
-            });
-            let _ = got;
+            }));
         }
-        direct
+        (direct, answers)
+    }
+
+    /// [`decided()`], the paths decided directly only.
+    fn run(classes: &mut Classes<String>, paths: &[&str]) -> Vec<String> {
+        decided(classes, paths).0
     }
 
     #[test]
@@ -224,6 +230,9 @@ mod tests {
         // One decision per class: `.py` files; `.bat`; names with neither (e.txt, f.md,
         // py); `Makefile`; and the name that is exactly `.py`.
         assert_eq!(direct, ["a.py", "d.bat", "e.txt", "x/Makefile", ".py"]);
+        // Every other path gets its class's decision.
+        let (_, answers) = decided(&mut c, &["z/q.py", "w.bat", "g.rs", "Makefile", ".py"]);
+        assert_eq!(answers, ["a.py", "d.bat", "e.txt", "x/Makefile", ".py"]);
     }
 
     #[test]
