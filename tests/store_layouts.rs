@@ -1,6 +1,6 @@
 //! The same history stored in different layouts (loose, packed, both, borrowed through
-//! alternates, inside a work tree) checks out like `git archive | tar -x` from each; a
-//! store whose references are in reftable (git 3's default), by object id.
+//! alternates, inside a work tree, references in reftable as git 3 keeps them) checks out
+//! like `git archive | tar -x` from each.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ runtime_tests!(
     a_store_borrowing_objects_through_alternates_matches_git_archive,
     a_non_bare_repository_given_by_its_work_tree_matches_git_archive,
     a_non_bare_repository_given_by_its_git_dir_matches_git_archive,
-    a_reftable_store_checks_out_a_commit_given_by_its_id,
+    a_reftable_store_checks_out_by_name_as_git_resolves_it,
 );
 
 /// Object files under `objects/xx/` (loose objects) of a store.
@@ -262,11 +262,11 @@ fn a_non_bare_repository_given_by_its_git_dir_matches_git_archive(rt: Runtime) {
 }
 
 /// A store made with `git init --ref-format=reftable` (git 2.45 and later; the default from
-/// git 3), whose references unfurl cannot read: a commit named by its full id (as installers
-/// name them) checks out with `--git none` like `git archive`, and so does a short one; a
-/// branch name, or a `.git` (which needs the store's tags), fails in one line saying what
-/// to do, and nothing is left.
-fn a_reftable_store_checks_out_a_commit_given_by_its_id(rt: Runtime) {
+/// git 3): the corpus's branches and tags, 1 200 more tags (so that the first table spans
+/// many blocks), then, each in a table of its own, a deleted tag, a symbolic branch and a
+/// branch moved back a commit. Every name resolves as git resolves it and checks out like
+/// `git archive`; the deleted tag is unknown; a `.git` lists the store's tags as git does.
+fn a_reftable_store_checks_out_by_name_as_git_resolves_it(rt: Runtime) {
     let tmp = TempDir::new("reftable");
     let store = tmp.join("store.git");
     let out = run(git_cmd(tmp.path())
@@ -284,21 +284,105 @@ fn a_reftable_store_checks_out_a_commit_given_by_its_id(rt: Runtime) {
             "-q",
             corpus().store.to_str().unwrap(),
             "refs/heads/*:refs/heads/*",
+            "refs/tags/*:refs/tags/*",
         ],
     );
-    let commit = git(&store, &["rev-parse", "main"]);
-    assert!(store.join("reftable").is_dir(), "expected a reftable store");
-    let dest = tmp.join("by-id");
-    assert_checkout_matches(rt, &store, &commit, &dest, &["--git", "none"]);
-    let dest = tmp.join("by-short-id");
-    assert_checkout_matches(rt, &store, &commit[..12], &dest, &["--git", "none"]);
-    for (rev, extra, what) in [
-        ("main", &["--git", "none"][..], "a branch name"),
-        (commit.as_str(), &[][..], "with a .git"),
+    git(&store, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+    let main = git(&store, &["rev-parse", "main"]);
+    let bulk: String = (0..1200)
+        .map(|i| format!("create refs/tags/bulk-{i:04} {main}\n"))
+        .collect();
+    let separate = ["-c", "reftable.autoCompaction=false"];
+    git_stdin(
+        &store,
+        &[separate[0], separate[1], "update-ref", "--stdin"],
+        bulk.as_bytes(),
+    );
+    git(
+        &store,
+        &[
+            separate[0],
+            separate[1],
+            "update-ref",
+            "-d",
+            "refs/tags/bulk-0007",
+        ],
+    );
+    git(
+        &store,
+        &[
+            separate[0],
+            separate[1],
+            "symbolic-ref",
+            "refs/heads/alias",
+            "refs/heads/main",
+        ],
+    );
+    let parent = git(&store, &["rev-parse", "main~1"]);
+    git(
+        &store,
+        &[
+            separate[0],
+            separate[1],
+            "update-ref",
+            "refs/heads/moved",
+            &parent,
+        ],
+    );
+    let tables = fs::read_to_string(store.join("reftable/tables.list")).unwrap();
+    assert!(
+        tables.lines().count() >= 2,
+        "expected several tables, got {tables:?}"
+    );
+    let first = store.join("reftable").join(tables.lines().next().unwrap());
+    assert!(
+        fs::metadata(&first).unwrap().len() > 3 * 4096,
+        "expected the first table to span several blocks"
+    );
+    let tags = git(&store, &["tag", "-l"]);
+    let corpus_tag = tags
+        .lines()
+        .find(|t| !t.starts_with("bulk-"))
+        .expect("the corpus has tags");
+    for rev in [
+        "HEAD",
+        "main",
+        "alias",
+        "refs/heads/moved",
+        "moved",
+        corpus_tag,
+        "bulk-0000",
+        "bulk-1199",
+        &main[..12],
     ] {
-        let dest = tmp.join("refused");
-        let mut cmd = unfurl_cmd();
-        cmd.args(checkout_args(rt, extra, &store, rev, &dest));
-        assert_fails_cleanly_with(&mut cmd, tmp.path(), &["reftable"], what);
+        let dest = tmp.join("by-name");
+        let json = assert_checkout_matches(rt, &store, rev, &dest, &["--git", "none"]);
+        let resolved = git(&store, &["rev-parse", &format!("{rev}^{{commit}}")]);
+        assert_eq!(json["commit"], resolved.as_str(), "{rev}");
+        fs::remove_dir_all(&dest).unwrap();
     }
+    let dest = tmp.join("refused");
+    let mut cmd = unfurl_cmd();
+    cmd.args(checkout_args(
+        rt,
+        &["--git", "none"],
+        &store,
+        "bulk-0007",
+        &dest,
+    ));
+    assert_fails_cleanly_with(&mut cmd, tmp.path(), &["bulk-0007"], "a deleted tag");
+    let dest = tmp.join("with-git");
+    assert_checkout_matches(rt, &store, "HEAD", &dest, &[]);
+    let listed = |dir: &Path| {
+        git(
+            dir,
+            &[
+                "for-each-ref",
+                "--format=%(refname) %(objectname)",
+                "refs/tags",
+            ],
+        )
+    };
+    assert_eq!(listed(&dest), listed(&store), "the .git's tags");
+    assert_eq!(git(&dest, &["status", "--porcelain"]), "", "a clean status");
 }

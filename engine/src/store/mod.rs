@@ -5,6 +5,7 @@
 //! the authority to turn the paths they name into directory handles.
 
 mod refs;
+mod reftable;
 
 use std::collections::HashSet;
 use std::io;
@@ -78,10 +79,23 @@ pub struct Store {
     /// Where Git LFS objects are read: set by the caller, or the git directory's
     /// `lfs/objects` (opened when first needed; `None` if there is none).
     lfs_objects: OnceLock<Option<Dir>>,
-    /// Why references cannot be read, if they cannot (a `reftable` store): objects still
-    /// can, so a revision given as an object id checks out; anything that needs a reference
-    /// fails with this.
-    refs_unreadable: Option<String>,
+    /// How the store keeps its references.
+    ref_format: RefFormat,
+    /// A reftable store's references, read when first needed.
+    reftable: OnceLock<Result<reftable::Reftable, Error>>,
+}
+
+/// How a store keeps its references (`extensions.refStorage`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RefFormat {
+    /// Loose files under `refs/` and `packed-refs`.
+    Files,
+    /// Tables under `reftable/`.
+    Reftable,
+    /// A format this version cannot read, with what to say: objects still can be read, so
+    /// a revision given as an object id checks out; anything that needs a reference fails
+    /// with this.
+    Unreadable(String),
 }
 
 impl std::fmt::Debug for Store {
@@ -113,7 +127,7 @@ impl Store {
                 missing: "objects/",
             });
         }
-        let refs_unreadable = check_config(&git_dir)?;
+        let ref_format = check_config(&git_dir)?;
         let mut alternates: Vec<(Dir, PathBuf)> =
             alternates.into_iter().map(|a| (a.dir, a.path)).collect();
         let (objects, label) = match git_dir.open_dir("objects".as_ref()) {
@@ -145,7 +159,8 @@ impl Store {
             packed_refs: OnceLock::new(),
             shallow: OnceLock::new(),
             lfs_objects: OnceLock::new(),
-            refs_unreadable,
+            ref_format,
+            reftable: OnceLock::new(),
         })
     }
 
@@ -182,12 +197,23 @@ impl Store {
         refs::list(self, prefix)
     }
 
-    /// Fail if this store's references cannot be read (see `refs_unreadable`).
+    /// Fail if this store's references cannot be read (see [`RefFormat::Unreadable`]).
     fn refs_readable(&self) -> Result<(), Error> {
-        match &self.refs_unreadable {
-            None => Ok(()),
-            Some(what) => Err(Error::Unsupported { what: what.clone() }),
+        match &self.ref_format {
+            RefFormat::Unreadable(what) => Err(Error::Unsupported { what: what.clone() }),
+            RefFormat::Files | RefFormat::Reftable => Ok(()),
         }
+    }
+
+    /// The store's reftable, read once, if it keeps its references in one.
+    fn reftable(&self) -> Result<Option<&reftable::Reftable>, Error> {
+        if self.ref_format != RefFormat::Reftable {
+            return Ok(None);
+        }
+        let table = self
+            .reftable
+            .get_or_init(|| reftable::Reftable::read(&self.git_dir));
+        table.as_ref().map(Some).map_err(Error::again)
     }
 
     /// The commits at the store's shallow boundary (its `shallow` file): their parents are
@@ -259,8 +285,15 @@ impl Store {
 
     /// The branch `HEAD` names (`refs/heads/main`), when it is a symbolic reference.
     pub(crate) fn head_target(&self) -> Option<BString> {
-        // A reftable store's `HEAD` file is a placeholder (`refs/heads/.invalid`).
         self.refs_readable().ok()?;
+        // A reftable store's `HEAD` file is a placeholder (`refs/heads/.invalid`): its
+        // `HEAD` is in the tables.
+        if let Some(table) = self.reftable().ok()? {
+            return match table.get(b"HEAD")? {
+                reftable::Value::Symref(target) => Some(target.clone()),
+                reftable::Value::Id(_) => None,
+            };
+        }
         let data = self.git_dir.read("HEAD".as_ref()).ok()?;
         Some(data.strip_prefix(b"ref: ")?.trim().into())
     }
@@ -338,12 +371,12 @@ fn read_shallow(git_dir: &Dir) -> Result<HashSet<ObjectId>, Error> {
         .collect()
 }
 
-/// Refuse repository formats whose objects this engine would misread; for references kept
-/// in a format it cannot read, say why (see `Store::refs_unreadable`).
-fn check_config(git_dir: &Dir) -> Result<Option<String>, Error> {
+/// Refuse repository formats whose objects this engine would misread, and say how the
+/// store keeps its references.
+fn check_config(git_dir: &Dir) -> Result<RefFormat, Error> {
     let config = match git_dir.read("config".as_ref()) {
         Ok(config) => config,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(RefFormat::Files),
         Err(source) => {
             return Err(Error::Io {
                 path: "config".into(),
@@ -351,7 +384,7 @@ fn check_config(git_dir: &Dir) -> Result<Option<String>, Error> {
             });
         }
     };
-    let mut refs = None;
+    let mut refs = RefFormat::Files;
     for line in config.lines() {
         let line: Vec<u8> = line
             .iter()
@@ -366,11 +399,15 @@ fn check_config(git_dir: &Dir) -> Result<Option<String>, Error> {
                 ),
             });
         }
-        if line.starts_with(b"refstorage=") && line != b"refstorage=files" {
-            refs = Some(format!(
-                "the store keeps references in {}, which unfurl cannot read: a revision given by object id checks out with --git none (a .git would need the store's tags); or run `git refs migrate --ref-format=files` in the store",
-                line[11..].as_bstr()
-            ));
+        if let Some(format) = line.strip_prefix(b"refstorage=") {
+            refs = match format {
+                b"files" => RefFormat::Files,
+                b"reftable" => RefFormat::Reftable,
+                other => RefFormat::Unreadable(format!(
+                    "the store keeps references in {}, which unfurl cannot read: a revision given by object id checks out with --git none (a .git would need the store's tags); or run `git refs migrate --ref-format=files` in the store",
+                    other.as_bstr()
+                )),
+            };
         }
     }
     Ok(refs)

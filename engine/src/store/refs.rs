@@ -6,6 +6,7 @@ use std::path::Path;
 use bstr::{BStr, BString, ByteSlice};
 use gix_hash::ObjectId;
 
+use super::reftable::Value;
 use super::{Error, Store};
 use crate::cap::{self, Dir};
 
@@ -312,6 +313,16 @@ fn resolve(store: &Store, name: &BStr, depth: usize) -> Result<Option<ObjectId>,
     if !is_pseudo_ref(name) && gix_validate::reference::name(name).is_err() {
         return Ok(None);
     }
+    if let Some(table) = store.reftable()? {
+        match table.get(name) {
+            Some(Value::Id(id)) => return Ok(Some(*id)),
+            Some(Value::Symref(target)) => return follow(store, name, target.as_ref(), depth),
+            // Pseudo references other than `HEAD` (`FETCH_HEAD`, `MERGE_HEAD`) stay files
+            // in a reftable store.
+            None if is_pseudo_ref(name) && name != "HEAD" => {}
+            None => return Ok(None),
+        }
+    }
     let Ok(path) = cap::os_str(name) else {
         return Ok(None);
     };
@@ -345,17 +356,7 @@ fn resolve(store: &Store, name: &BStr, depth: usize) -> Result<Option<ObjectId>,
     };
     let content = content.trim();
     if let Some(target) = content.strip_prefix(b"ref:") {
-        let target = target.trim();
-        return match resolve(store, target.as_bstr(), depth + 1)? {
-            Some(id) => Ok(Some(id)),
-            None => Err(Error::BadRef {
-                name: name.to_owned(),
-                message: format!(
-                    "it points to {}, which does not exist (an unborn branch?)",
-                    target.as_bstr()
-                ),
-            }),
-        };
+        return follow(store, name, target.trim().as_bstr(), depth);
     }
     // FETCH_HEAD and the like carry more after the id.
     let hex = content
@@ -373,10 +374,35 @@ fn resolve(store: &Store, name: &BStr, depth: usize) -> Result<Option<ObjectId>,
         })
 }
 
+/// The object the symbolic reference `name`, pointing to `target`, finally names.
+fn follow(
+    store: &Store,
+    name: &BStr,
+    target: &BStr,
+    depth: usize,
+) -> Result<Option<ObjectId>, Error> {
+    match resolve(store, target, depth + 1)? {
+        Some(id) => Ok(Some(id)),
+        None => Err(Error::BadRef {
+            name: name.to_owned(),
+            message: format!("it points to {target}, which does not exist (an unborn branch?)"),
+        }),
+    }
+}
+
 /// Every reference under `prefix` (`refs/heads/`, `refs/tags/`), loose and packed, with the
 /// object each points to (symbolic refs followed), sorted by name. A loose reference wins
 /// over a packed one of the same name, as in git.
 pub(super) fn list(store: &Store, prefix: &str) -> Result<Vec<(BString, ObjectId)>, Error> {
+    if let Some(table) = store.reftable()? {
+        let mut found = Vec::new();
+        for name in table.names_under(prefix.as_bytes()) {
+            if let Some(id) = resolve(store, name, 0)? {
+                found.push((name.to_owned(), id));
+            }
+        }
+        return Ok(found);
+    }
     let mut found: std::collections::BTreeMap<BString, ObjectId> = store
         .packed()?
         .refs()?
