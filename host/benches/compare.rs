@@ -54,7 +54,11 @@
 //! Measured: wall time from spawn to reaping the child, and the child's peak RSS (`ru_maxrss`
 //! from `wait4`, which covers the descendants it waited for: for `git-archive-tar` the largest
 //! of sh, git and tar, not their sum).
-//! The report is a markdown table, then PASS/FAIL lines for the performance targets.
+//! The report is a markdown table, then PASS/FAIL lines for the performance targets. Under the
+//! table, unfurl-native's time over each contender's is also given round by round (median and
+//! range): the medians of a run drift together as the disk fills with kept outputs, and a
+//! ratio of two runs from the same round is less exposed to that than the ratio of medians
+//! the targets use.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -1316,6 +1320,31 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// unfurl-native's wall time over `job`'s in each round, on `job`'s store: the median,
+/// smallest and largest. `None` for unfurl-native itself, or when either lacks a round.
+fn paired_ratios(jobs: &[Job], job: &Job) -> Option<(f64, f64, f64)> {
+    if job.contender == Contender::UnfurlNative || job.failure.is_some() {
+        return None;
+    }
+    let native = jobs.iter().find(|j| {
+        j.contender == Contender::UnfurlNative
+            && Rc::ptr_eq(&j.store, &job.store)
+            && j.failure.is_none()
+    })?;
+    if native.samples.len() != job.samples.len() || job.samples.is_empty() {
+        return None;
+    }
+    let ratios: Vec<f64> = native
+        .samples
+        .iter()
+        .zip(&job.samples)
+        .map(|(n, o)| n.wall.as_secs_f64() / o.wall.as_secs_f64())
+        .collect();
+    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = ratios.iter().copied().fold(0.0, f64::max);
+    Some((median(ratios), min, max))
+}
+
 fn summarize(job: &Job) -> Option<Summary> {
     if job.samples.is_empty() || job.failure.is_some() {
         return None;
@@ -1440,6 +1469,22 @@ fn print_report(context: &Context<'_>, stores: &[Rc<Store>], jobs: &[Job], notes
         })
         .collect();
     let _ = writeln!(r, "- median CPU s (user/sys): {}", cpu.join(", "));
+    let paired: Vec<String> = jobs
+        .iter()
+        .filter_map(|job| {
+            let (median, min, max) = paired_ratios(jobs, job)?;
+            Some(format!("{} {median:.2}× ({min:.2}–{max:.2})", job.label))
+        })
+        .collect();
+    if !paired.is_empty() {
+        let _ = writeln!(
+            r,
+            "- unfurl-native over each contender round by round (two runs of one round share \
+             the disk's state, which drifts over the run as outputs are kept; median, \
+             range): {}",
+            paired.join(", ")
+        );
+    }
     for job in jobs {
         if let Some(m) = &job.mismatch {
             let _ = writeln!(r, "- ⚠ {}: {m}", job.label);
