@@ -82,18 +82,16 @@ impl Packed {
             match search_sorted(data, start, name) {
                 Search::Found(line) => {
                     // Only this line was looked at closely: check its id now.
-                    let hex = match split(line_at(data, line)) {
+                    let text = line_at(data, line);
+                    let hex = match split(text) {
                         Some(Some((hex, _))) => hex,
                         _ => b"",
                     };
                     return match ObjectId::from_hex(hex) {
                         Ok(id) => Ok(Some(id)),
                         Err(_) => {
-                            let end = data[line..]
-                                .find_byte(b'\n')
-                                .map_or(data.len(), |n| line + n);
                             let number = data[..line].iter().filter(|&&b| b == b'\n').count();
-                            Err(malformed(number + 1, &data[line..end]))
+                            Err(malformed(number + 1, text))
                         }
                     };
                 }
