@@ -26,7 +26,7 @@ use bstr::{BStr, BString, ByteSlice};
 use gix_hash::ObjectId;
 
 use super::Error;
-use crate::cap::Dir;
+use crate::cap::{self, Dir};
 
 /// What a reference holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl Reftable {
                     }));
                 }
             });
-            let data = git_dir.read(&path).map_err(|e| Gone(path.clone(), e))?;
+            let data = load(git_dir, &path).map_err(|e| Gone(path.clone(), e))?;
             let records = match records(&data) {
                 Ok(records) => records,
                 Err(message) => {
@@ -125,6 +125,20 @@ impl Reftable {
     }
 }
 
+/// A table, mapped where a mapping does not keep git from replacing it (git writes a new
+/// table and renames it into place, never rewriting one; it deletes tables it compacted,
+/// which Windows refuses while one is mapped).
+#[cfg(unix)]
+fn load(git_dir: &Dir, path: &Path) -> io::Result<cap::Bytes> {
+    git_dir.map(path)
+}
+
+/// A table, read (see the Unix variant).
+#[cfg(not(unix))]
+fn load(git_dir: &Dir, path: &Path) -> io::Result<cap::Bytes> {
+    git_dir.read(path).map(cap::Bytes::from_vec)
+}
+
 /// A table `tables.list` names that could not be read.
 struct Gone(PathBuf, io::Error);
 
@@ -133,7 +147,7 @@ fn is_plain(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\'])
 }
 
-/// The header's length, the footer's, and the object id length, by format version.
+/// The header's length and the footer's, by format version (SHA-1 tables only).
 fn layout(data: &[u8]) -> Result<(usize, usize), String> {
     if data.len() < 24 || &data[..4] != b"REFT" {
         return Err("not a reftable (no REFT header)".into());
