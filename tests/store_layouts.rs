@@ -16,6 +16,7 @@ runtime_tests!(
     a_non_bare_repository_given_by_its_work_tree_matches_git_archive,
     a_non_bare_repository_given_by_its_git_dir_matches_git_archive,
     a_reftable_store_checks_out_by_name_as_git_resolves_it,
+    a_store_with_references_in_an_unknown_format_checks_out_only_by_object_id,
 );
 
 /// Object files under `objects/xx/` (loose objects) of a store.
@@ -385,4 +386,43 @@ fn a_reftable_store_checks_out_by_name_as_git_resolves_it(rt: Runtime) {
     };
     assert_eq!(listed(&dest), listed(&store), "the .git's tags");
     assert_eq!(git(&dest, &["status", "--porcelain"]), "", "a clean status");
+}
+
+/// A store whose `extensions.refStorage` names a format unfurl does not know: its objects
+/// are still read, so a commit given by its id checks out with `--git none`; a name, or a
+/// `.git` (which needs the store's tags), fails in one line naming the format, and nothing
+/// is left.
+fn a_store_with_references_in_an_unknown_format_checks_out_only_by_object_id(rt: Runtime) {
+    let tmp = TempDir::new("refs-format");
+    let store = tmp.join("store.git");
+    copy_tree(&corpus().store, &store);
+    let commit = git(&store, &["rev-parse", "main"]);
+    let mut config = fs::read_to_string(store.join("config")).unwrap();
+    config.push_str("[extensions]\n\trefStorage = someday\n");
+    fs::write(store.join("config"), config).unwrap();
+    // git itself refuses the store, so the reference is the archive of the corpus's.
+    let dest = tmp.join("by-id");
+    let run = unfurl(&checkout_args(
+        rt,
+        &["--git", "none"],
+        &store,
+        &commit,
+        &dest,
+    ));
+    assert_eq!(run.code, Some(0), "checkout by id: {run:?}");
+    let expected = reference(&corpus().store, &commit);
+    assert_same_tree(
+        &snapshot(expected.path()),
+        &snapshot(&dest),
+        "checkout by id",
+    );
+    for (rev, extra, what) in [
+        ("main", &["--git", "none"][..], "a branch name"),
+        (commit.as_str(), &[][..], "with a .git"),
+    ] {
+        let dest = tmp.join("refused");
+        let mut cmd = unfurl_cmd();
+        cmd.args(checkout_args(rt, extra, &store, rev, &dest));
+        assert_fails_cleanly_with(&mut cmd, tmp.path(), &["someday"], what);
+    }
 }
