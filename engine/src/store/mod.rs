@@ -4,12 +4,13 @@
 //! follows a path out of the git directory: alternates are opened by the caller, who holds
 //! the authority to turn the paths they name into directory handles.
 
+mod packed;
 mod refs;
 mod reftable;
 
 use std::collections::HashSet;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use bstr::{BString, ByteSlice};
@@ -74,7 +75,7 @@ pub struct Alternate {
 pub struct Store {
     git_dir: Dir,
     odb: Odb,
-    packed_refs: OnceLock<Result<refs::Packed, Error>>,
+    packed_refs: OnceLock<Result<packed::Packed, Error>>,
     shallow: OnceLock<Result<HashSet<ObjectId>, Error>>,
     /// Where Git LFS objects are read: set by the caller, or the git directory's
     /// `lfs/objects` (opened when first needed; `None` if there is none).
@@ -306,10 +307,10 @@ impl Store {
         refs::find(self, name)
     }
 
-    fn packed(&self) -> Result<&refs::Packed, Error> {
+    fn packed(&self) -> Result<&packed::Packed, Error> {
         let packed = self
             .packed_refs
-            .get_or_init(|| refs::Packed::read(&self.git_dir));
+            .get_or_init(|| packed::Packed::read(&self.git_dir));
         // Read once; a failure is kept and handed out again as it was, not wrapped.
         packed.as_ref().map_err(Error::again)
     }
@@ -369,6 +370,22 @@ fn read_shallow(git_dir: &Dir) -> Result<HashSet<ObjectId>, Error> {
             })
         })
         .collect()
+}
+
+/// A file of the git directory that git replaces by renaming a new one over it and never
+/// rewrites in place (`packed-refs`, reftable tables): mapped on Unix rather than read into
+/// fresh memory.
+#[cfg(unix)]
+fn load_replaced_by_rename(git_dir: &Dir, path: &Path) -> io::Result<crate::cap::Bytes> {
+    git_dir.map(path)
+}
+
+/// Read elsewhere: Windows refuses to rename a file over one that is mapped, or to delete
+/// one (git compacts reftables by deleting them), and git itself copies such files out of a
+/// mapping there.
+#[cfg(not(unix))]
+fn load_replaced_by_rename(git_dir: &Dir, path: &Path) -> io::Result<crate::cap::Bytes> {
+    git_dir.read(path).map(crate::cap::Bytes::from_vec)
 }
 
 /// Refuse repository formats whose objects this engine would misread, and say how the

@@ -26,7 +26,7 @@ use bstr::{BStr, BString, ByteSlice};
 use gix_hash::ObjectId;
 
 use super::Error;
-use crate::cap::{self, Dir};
+use crate::cap::Dir;
 
 /// What a reference holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,8 @@ impl Reftable {
                     }));
                 }
             });
-            let data = load(git_dir, &path).map_err(|e| Gone(path.clone(), e))?;
+            let data = super::load_replaced_by_rename(git_dir, &path)
+                .map_err(|e| Gone(path.clone(), e))?;
             let records = match records(&data) {
                 Ok(records) => records,
                 Err(message) => {
@@ -123,20 +124,6 @@ impl Reftable {
             .map(|(name, _)| name.as_bstr())
             .take_while(move |name| name.starts_with(prefix))
     }
-}
-
-/// A table, mapped where a mapping does not keep git from replacing it (git writes a new
-/// table and renames it into place, never rewriting one; it deletes tables it compacted,
-/// which Windows refuses while one is mapped).
-#[cfg(unix)]
-fn load(git_dir: &Dir, path: &Path) -> io::Result<cap::Bytes> {
-    git_dir.map(path)
-}
-
-/// A table, read (see the Unix variant).
-#[cfg(not(unix))]
-fn load(git_dir: &Dir, path: &Path) -> io::Result<cap::Bytes> {
-    git_dir.read(path).map(cap::Bytes::from_vec)
 }
 
 /// A table `tables.list` names that could not be read.
