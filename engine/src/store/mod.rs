@@ -1,6 +1,6 @@
 //! A store: a git directory (bare, or the `.git` of a work tree) opened through a [`Dir`].
 //!
-//! The store reads its references (loose and packed) and owns the object layer. It never
+//! The store reads its references (loose files and `packed-refs`, or reftable) and owns the object layer. It never
 //! follows a path out of the git directory: alternates are opened by the caller, who holds
 //! the authority to turn the paths they name into directory handles.
 
