@@ -1,8 +1,8 @@
 //! A store: a git directory (bare, or the `.git` of a work tree) opened through a [`Dir`].
 //!
-//! The store reads its references (loose files and `packed-refs`, or reftable) and owns the object layer. It never
-//! follows a path out of the git directory: alternates are opened by the caller, who holds
-//! the authority to turn the paths they name into directory handles.
+//! The store reads its references (loose files and `packed-refs`, or reftable) and owns the
+//! object layer. It never follows a path out of the git directory: alternates are opened by
+//! the caller, who holds the authority to turn the paths they name into directory handles.
 
 mod packed;
 mod refs;
