@@ -21,8 +21,12 @@ mod corrupt_stores;
 mod error_kinds;
 // The checkout's .git: git and setuptools-scm accept it as they accept a clone.
 mod gitdir;
-// Crafted malformed trees are refused; odd but legal names, symlinks and modes are exact.
+// Crafted malformed or dangerous trees are refused before anything is written.
 mod hostile;
+// Crafted odd but legal trees (names, symlinks, gitlinks, modes) match `git archive` exactly.
+mod legal_trees;
+// Deep trees: as deep as paths allow, past PATH_MAX, and past the depth limit in little memory.
+mod deep_trees;
 // The whole hostile-tree corpus, each case in a sentinel directory that must not change.
 mod sentinel;
 // Loose, packed, mixed, alternates and non-bare stores all check out like git archive.
