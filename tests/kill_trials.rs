@@ -6,6 +6,7 @@
 // The integration tests' helpers; this binary uses a few of them.
 #[expect(
     dead_code,
+    unused_imports,
     reason = "shared with the integration tests, which use the rest"
 )]
 mod support;
