@@ -1,10 +1,12 @@
 //! `--verify-objects` catches a store altered consistently (valid zlib, the right size,
 //! other bytes), loose or packed, which zlib's checksum cannot; `--fsync` syncs every file
 //! and directory before the publishing rename and the parent after it; eight processes
-//! checking out different revisions from one store at once all get their own tree.
+//! checking out different revisions from one store at once all get their own tree; a store
+//! repacked by `git gc` between a checkout's plan and its writing still checks out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::support::*;
 
@@ -13,6 +15,7 @@ runtime_tests!(
     verify_objects_on_a_sound_store_matches_git_archive,
     fsync_syncs_every_file_and_directory_and_the_parent_after_the_rename,
     eight_processes_checking_out_different_revisions_from_one_store_all_succeed,
+    a_store_repacked_between_planning_and_writing_checks_out_like_git_archive,
 );
 
 /// A store whose one file's blob, `f.txt`, holds other bytes than its id says (same size,
@@ -255,4 +258,97 @@ fn eight_processes_checking_out_different_revisions_from_one_store_all_succeed(r
         left.is_empty(),
         "expected no staging directory left, got {left:?}"
     );
+}
+
+/// A store as `git fetch` leaves it before `git gc --auto` runs: `main`'s objects loose (a
+/// fetch of fewer objects than `fetch.unpackLimit` unpacks them), `side`'s own in a pack.
+fn fetched_store(tmp: &TempDir) -> PathBuf {
+    let store = init_bare(&tmp.join("fetched.git"));
+    let source = corpus().store.to_str().unwrap().to_owned();
+    for (limit, branch) in [("1000000", "main"), ("1", "side")] {
+        let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
+        let unpack = format!("fetch.unpackLimit={limit}");
+        git(&store, &["-c", &unpack, "fetch", "-q", &source, &refspec]);
+    }
+    store
+}
+
+/// The names of the store's packs, and how many loose objects it holds.
+fn objects_of(store: &Path) -> (Vec<String>, usize) {
+    let names = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir).map_or_else(
+            |_| Vec::new(),
+            |d| {
+                d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect()
+            },
+        )
+    };
+    let objects = store.join("objects");
+    let mut packs: Vec<String> = names(&objects.join("pack"))
+        .into_iter()
+        .filter(|n| n.ends_with(".pack"))
+        .collect();
+    packs.sort();
+    let loose = names(&objects)
+        .iter()
+        .filter(|d| d.len() == 2 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|d| names(&objects.join(d)).len())
+        .sum();
+    (packs, loose)
+}
+
+/// `git gc` beside a checkout (`git fetch` starts it in the background): between the plan
+/// and the writing, the store's loose objects are packed and deleted and its pack is
+/// replaced by one with another name. The checkout is held at its first `mkdirat`, the
+/// staging directory's, made after the plan (strace delays each thread's first one), while
+/// the repack runs. Every blob is read from where it is now: the loose files the plan
+/// located are gone, and under wasm the writers list the store after the repack, so the
+/// planner's pack numbers name packs they do not have.
+fn a_store_repacked_between_planning_and_writing_checks_out_like_git_archive(rt: Runtime) {
+    require(
+        "strace",
+        "it holds a checkout between its plan and its writing while the store is repacked",
+    );
+    let tmp = TempDir::new("repacked");
+    let store = fetched_store(&tmp);
+    let (packs_before, loose_before) = objects_of(&store);
+    assert!(
+        packs_before.len() == 1 && loose_before > 100,
+        "expected one pack and many loose objects, got {packs_before:?} and {loose_before}"
+    );
+    let reference = reference(&store, "side");
+    let dest = tmp.join("dest");
+    let what = format!(
+        "a checkout of a store repacked under it (runtime {})",
+        rt.name()
+    );
+    let mut held = Command::new("strace");
+    held.args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=mkdirat"])
+        .args(["-e", "inject=mkdirat:delay_enter=4000000:when=1"])
+        .arg(unfurl_bin())
+        .args(checkout_args(rt, &["--git", "none"], &store, "side", &dest))
+        .env_remove("GIT_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = held.spawn().expect("strace starts");
+    // Planning 300 files takes milliseconds (the sandbox's compiled module is cached by
+    // earlier tests; a cold compile takes about a second).
+    std::thread::sleep(Duration::from_millis(1500));
+    git(&store, &["repack", "-a", "-d", "-f", "-q"]);
+    git(&store, &["prune-packed"]);
+    let mut child = child;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "{what}: expected the checkout to be still held when the repack ended"
+    );
+    let (packs_after, loose_after) = objects_of(&store);
+    assert!(
+        loose_after == 0 && packs_after.len() == 1 && packs_after != packs_before,
+        "{what}: expected the repack to replace the pack and delete the loose objects, got {packs_after:?} and {loose_after}"
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{what}: expected exit 0, got {out:?}");
+    assert_same_tree(&snapshot(reference.path()), &snapshot(&dest), &what);
 }

@@ -80,6 +80,10 @@ pub enum Request {
         /// Hash every blob written and fail on one whose content is not its id.
         #[serde(default)]
         verify_objects: bool,
+        /// The planner's names of the store's packs, by the numbers the groups' locations
+        /// use ([`crate::plan::Plan::pack_names`]).
+        #[serde(default)]
+        packs: Vec<Vec<String>>,
     },
 }
 

@@ -44,7 +44,8 @@ fn main() -> ExitCode {
             delta_cache_bytes,
             mtime,
             verify_objects,
-        }) => write(&store, delta_cache_bytes, mtime, verify_objects),
+            packs,
+        }) => write(&store, delta_cache_bytes, mtime, verify_objects, &packs),
         Err(message) => Reply::Failed(protocol(message)),
     };
     let ok = !matches!(reply, Reply::Failed(_));
@@ -157,13 +158,16 @@ fn write(
     delta_cache_bytes: u64,
     mtime: Option<u64>,
     verify_objects: bool,
+    packs: &[Vec<String>],
 ) -> Reply {
     let start = Instant::now();
     let interrupt = AtomicBool::new(false);
     let mut options = options(delta_cache_bytes, verify_objects).write;
     options.jobs = 1;
     options.mtime = mtime.map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
-    let written = open_store(layout).and_then(|store| {
+    let written = open_store(layout).and_then(|mut store| {
+        // This listing of the store may not number its packs as the planner's did.
+        store.follow_pack_numbering(packs);
         Ok(write::write_files(
             &store,
             &Dir::preopened(DEST),

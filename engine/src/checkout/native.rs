@@ -47,6 +47,9 @@ impl Backend for Native<'_> {
             options.archive.then_some(resolved.commit),
             interrupt,
         )?;
+        let mut plan = plan;
+        // After the walk: a lookup that missed may have found packs a repack added.
+        plan.packs = self.store.odb().pack_names();
         // Every LFS object is there, or the checkout fails before writing, naming each.
         crate::lfs::check_present(self.store, &plan)?;
         let refs = match options.git.mode {

@@ -5,17 +5,26 @@
 //! the order given. Each one's packs are listed when the store is opened, in the order of
 //! their names, so two processes opening one store number them alike and can hand each
 //! other an [`ObjectLocation`]. A pack's index is read only when a lookup by id needs it.
+//!
+//! A store can change under a checkout: `git fetch` starts `git gc --auto` in the
+//! background, which packs loose objects and deletes them, and repacks packs into a new one
+//! and deletes the old. Objects move; none that a checkout reads disappears. So, as git
+//! does, a lookup that misses lists the object directories again before it gives up
+//! ([`Odb::refresh`]); a location that no longer holds its object (a loose file deleted, a
+//! pack the planner numbered gone from a writer's listing) is looked up again by id; and a
+//! pack or an index deleted between listing and opening counts as gone, not as an error.
 
 use std::fmt;
 use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use gix_hash::{ObjectId, oid};
 
 use super::pack::{self, Pack};
+use super::packs::Packs;
 use super::{Error, Odb};
 use crate::cap::Dir;
 
@@ -24,9 +33,13 @@ use crate::cap::Dir;
 /// A location names things by number, so that it can be handed from the process that
 /// planned a checkout to the processes that write it, which open the same store: object
 /// directories are numbered 0 for the store's own `objects/`, then its alternates in the
-/// order given; packs are numbered within their directory in the order of their names. A
-/// location handed over is checked before it is used, and reading from one that is wrong
-/// fails with an error rather than misbehaving.
+/// order given; packs are numbered within their directory in the order of their names
+/// (then, those a refresh found, in the order found), and a writer that lists the store
+/// after a repack maps the numbers by the names the plan carries
+/// ([`Odb::follow_numbering`]). A location handed over is checked before it is used, and
+/// reading from one that is wrong fails with an error rather than misbehaving; one whose
+/// object has moved since (a loose file packed and deleted, a pack replaced) is looked up
+/// again by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 // Externally tagged (`{"packed": {…}}`): an internally tagged enum is buffered whole before
@@ -72,9 +85,25 @@ pub(super) struct Source {
     dir: Dir,
     /// How messages name it: `objects`, or the alternate's path as the store lists it.
     label: PathBuf,
-    /// Its packs, as a range of [`Odb::packs`].
-    packs: Range<usize>,
+    /// The packs listed when the store was opened, as a range of [`Odb::packs`]: numbered
+    /// from 0 in the order of their names. Packs a refresh adds are numbered on from the
+    /// range's length.
+    listed: Range<usize>,
 }
+
+/// The state of [`Odb::refresh`].
+#[derive(Default)]
+pub(super) struct Refresh {
+    /// Listings that found no new pack.
+    futile: u32,
+    /// Packs each object directory gained, by source.
+    added: Vec<u32>,
+}
+
+/// How many listings that find no new pack [`Odb::refresh`] makes before it stops listing:
+/// a miss after that is an object the store lacks (a partial clone may lack thousands, and
+/// a checkout then fails naming them all), not one a repack moved.
+pub(super) const FUTILE_REFRESHES: u32 = 8;
 
 /// Where an object was found, ready to be read.
 pub(super) enum Found {
@@ -109,44 +138,166 @@ impl Odb {
                 message: "too many alternates".into(),
             })?;
             let start = packs.len();
-            open_packs(&dir, &label, number, &mut packs)?;
+            if let Some(listing) = list_packs(&dir, &label)? {
+                for stem in &listing.stems {
+                    let count = (packs.len() - start) as u32;
+                    if let Some(pack) = open_pack(&listing.dir, &label, stem, number, count)? {
+                        packs.push(pack);
+                    }
+                }
+            }
             sources.push(Source {
                 dir,
                 label,
-                packs: start..packs.len(),
+                listed: start..packs.len(),
             });
         }
-        Ok(Odb { sources, packs })
+        let refresh = Refresh {
+            futile: 0,
+            added: vec![0; sources.len()],
+        };
+        Ok(Odb {
+            sources,
+            packs: Packs::new(packs),
+            refresh: std::sync::Mutex::new(refresh),
+            numbering: None,
+        })
     }
 
-    /// Find `id`: in the packs of each object directory in turn, then as a loose object.
+    /// Find `id`: in the packs of each object directory in turn, then as a loose object;
+    /// if it is in neither, in the packs a new listing finds (see [`Odb::refresh`]).
     pub(super) fn find(&self, id: &oid) -> Result<Found, Error> {
-        for (number, pack) in self.packs.iter().enumerate() {
-            if let Some(offset) = pack.offset_of(id)? {
-                return Ok(Found::Packed {
-                    pack: number,
-                    offset,
-                });
+        let mut searched = 0;
+        loop {
+            let known = self.packs.len();
+            for number in searched..known {
+                if let Some(offset) = self.packs.get(number).offset_of(id)? {
+                    return Ok(Found::Packed {
+                        pack: number,
+                        offset,
+                    });
+                }
+            }
+            searched = known;
+            for (number, source) in self.sources.iter().enumerate() {
+                if let Some((file, path)) = source.open_loose(id)? {
+                    return Ok(Found::Loose {
+                        file,
+                        path,
+                        source: number,
+                    });
+                }
+            }
+            if !self.refresh()? {
+                return Err(Error::NotFound { id: id.to_owned() });
             }
         }
-        for (number, source) in self.sources.iter().enumerate() {
-            if let Some((file, path)) = source.open_loose(id)? {
-                return Ok(Found::Loose {
-                    file,
-                    path,
-                    source: number,
-                });
+    }
+
+    /// List the object directories' packs again and add those that appeared since they
+    /// were last listed; return whether any did.
+    ///
+    /// A repack running beside the checkout writes a new pack, then deletes the packs and
+    /// loose objects it holds: an object missed in the packs listed before and as a loose
+    /// file is in the new pack. git rescans its packs on a miss for the same reason. Packs
+    /// already known stay (they are open, and their data readable whatever happened to
+    /// their files). After [`FUTILE_REFRESHES`] listings that find nothing, it stops
+    /// listing.
+    pub(super) fn refresh(&self) -> Result<bool, Error> {
+        let mut state = self.refresh.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.futile >= FUTILE_REFRESHES {
+            return Ok(false);
+        }
+        let mut added = false;
+        'sources: for (number, source) in self.sources.iter().enumerate() {
+            let Some(listing) = list_packs(&source.dir, &source.label)? else {
+                continue;
+            };
+            for stem in &listing.stems {
+                let known = self
+                    .packs
+                    .iter()
+                    .any(|(_, p)| p.source as usize == number && p.stem == *stem);
+                if known {
+                    continue;
+                }
+                let count = source.listed.len() as u32 + state.added[number];
+                let Some(pack) =
+                    open_pack(&listing.dir, &source.label, stem, number as u32, count)?
+                else {
+                    continue;
+                };
+                if self.packs.push(pack).is_none() {
+                    break 'sources;
+                }
+                state.added[number] += 1;
+                added = true;
             }
         }
-        Err(Error::NotFound { id: id.to_owned() })
+        if !added {
+            state.futile += 1;
+        }
+        Ok(added)
+    }
+
+    /// How many listings found no new pack.
+    #[cfg(test)]
+    pub(super) fn futile_refreshes(&self) -> u32 {
+        self.refresh
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .futile
+    }
+
+    /// Each object directory's packs by their number in an [`ObjectLocation`]: the name
+    /// (`pack-<checksum>`) of each, for a writer in another process to find the same pack
+    /// in its own listing ([`Odb::follow_numbering`]).
+    pub(crate) fn pack_names(&self) -> Vec<Vec<String>> {
+        let mut names: Vec<Vec<String>> = vec![Vec::new(); self.sources.len()];
+        for (_, pack) in self.packs.iter() {
+            let list = &mut names[pack.source as usize];
+            let number = pack.number as usize;
+            if list.len() <= number {
+                list.resize(number + 1, String::new());
+            }
+            list[number] = pack.stem.clone();
+        }
+        names
+    }
+
+    /// Read the locations handed to this store in `planner`'s numbering of the packs
+    /// (what [`Odb::pack_names`] gave the process that planned), which this listing may not
+    /// share: a repack between the two listings adds and deletes packs, and renumbers
+    /// them. A location in a pack this store does not have is looked up again by id.
+    pub(crate) fn follow_numbering(&mut self, planner: &[Vec<String>]) {
+        if planner.is_empty() {
+            // Nothing was handed over: this listing's own numbering is all there is.
+            return;
+        }
+        let numbering = planner
+            .iter()
+            .enumerate()
+            .map(|(source, names)| {
+                names
+                    .iter()
+                    .map(|name| {
+                        self.packs
+                            .iter()
+                            .find(|(_, p)| p.source as usize == source && p.stem == *name)
+                            .map(|(index, _)| index)
+                    })
+                    .collect()
+            })
+            .collect();
+        self.numbering = Some(numbering);
     }
 
     /// The location of what [`Odb::find`] found.
     pub(super) fn location(&self, found: &Found) -> ObjectLocation {
         match *found {
             Found::Packed { pack, offset } => ObjectLocation::Packed {
-                source: self.packs[pack].source,
-                pack: self.packs[pack].number,
+                source: self.packs.get(pack).source,
+                pack: self.packs.get(pack).number,
                 offset,
             },
             Found::Loose { source, .. } => ObjectLocation::Loose {
@@ -158,40 +309,70 @@ impl Odb {
 
     /// Check `at`, a location of `id` another process handed over, against this store: the
     /// object directory, the pack and the offset must exist. Returns the pack, as an index
-    /// into [`Odb::packs`].
+    /// into [`Odb::packs`], or `None` if the pack is no longer there (a writer guest's
+    /// listing lacks a pack the planner numbered: a repack deleted it in between), for the
+    /// caller to look `id` up again.
     ///
     /// The pack's index is not consulted: a writer guest never opens it, and natively the
     /// location comes from this process's own lookup. An offset that is not the start of
     /// the entry of `id` cannot be told from here; decoding from it then fails (corrupt
     /// data, the wrong kind or size) or, if it is the start of another blob's entry, yields
     /// that blob (which `--verify-objects` catches by its hash).
-    pub(super) fn check_packed(&self, id: &oid, at: ObjectLocation) -> Result<usize, Error> {
+    pub(super) fn check_packed(
+        &self,
+        id: &oid,
+        at: ObjectLocation,
+    ) -> Result<Option<usize>, Error> {
         let bad = |reason: String| Error::BadLocation {
             id: id.to_owned(),
             location: at,
             reason,
         };
         let ObjectLocation::Packed {
-            source,
+            source: source_number,
             pack,
             offset,
         } = at
         else {
             return Err(bad("not a pack entry".into()));
         };
-        let source = self.source(source).map_err(bad)?;
-        let count = source.packs.len();
-        let number = usize::try_from(pack)
-            .ok()
-            .filter(|&pack| pack < count)
-            .ok_or_else(|| {
-                bad(format!(
-                    "{} has {count} packs",
-                    source.label.join("pack").display()
-                ))
-            })?;
-        let index = source.packs.start + number;
-        let pack = &self.packs[index];
+        let source = self.source(source_number).map_err(bad)?;
+        let number = usize::try_from(pack).unwrap_or(usize::MAX);
+        let index = match &self.numbering {
+            // The planner's numbering, mapped to this listing once.
+            Some(numbering) => {
+                let names = numbering
+                    .get(source_number as usize)
+                    .map_or(&[][..], Vec::as_slice);
+                match names.get(number) {
+                    Some(Some(index)) => *index,
+                    Some(None) => return Ok(None),
+                    None => {
+                        return Err(bad(format!(
+                            "the planner numbered {} packs in {}",
+                            names.len(),
+                            source.label.join("pack").display()
+                        )));
+                    }
+                }
+            }
+            // This process's own numbering: the packs listed first, then those added.
+            None if number < source.listed.len() => source.listed.start + number,
+            None => self
+                .packs
+                .iter()
+                .skip(self.listed_packs())
+                .find(|(_, p)| p.source == source_number && p.number as usize == number)
+                .map(|(index, _)| index)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{} has {} packs",
+                        source.label.join("pack").display(),
+                        source.listed.len()
+                    ))
+                })?,
+        };
+        let pack = self.packs.get(index);
         let end = pack.data_end();
         if !(pack::HEADER_LEN..end).contains(&offset) {
             return Err(bad(format!(
@@ -200,16 +381,22 @@ impl Odb {
                 pack::HEADER_LEN
             )));
         }
-        Ok(index)
+        Ok(Some(index))
+    }
+
+    /// How many packs were listed when the store was opened (the rest a refresh added).
+    fn listed_packs(&self) -> usize {
+        self.sources.last().map_or(0, |s| s.listed.end)
     }
 
     /// Open the loose object `id` in the object directory `at` names, a location another
-    /// process handed over.
+    /// process handed over; `None` if the file is gone (`git gc` packs loose objects, then
+    /// deletes them), for the caller to look `id` up again.
     pub(super) fn open_loose_at(
         &self,
         id: &oid,
         at: ObjectLocation,
-    ) -> Result<(File, PathBuf), Error> {
+    ) -> Result<Option<(File, PathBuf)>, Error> {
         let bad = |reason: String| Error::BadLocation {
             id: id.to_owned(),
             location: at,
@@ -219,12 +406,7 @@ impl Odb {
             return Err(bad("not a loose object".into()));
         };
         let source = self.source(source).map_err(bad)?;
-        source.open_loose(id)?.ok_or_else(|| {
-            bad(format!(
-                "{} holds no loose object of that id",
-                source.label.display()
-            ))
-        })
+        source.open_loose(id)
     }
 
     fn source(&self, number: u32) -> Result<&Source, String> {
@@ -238,9 +420,11 @@ impl Odb {
     pub(crate) fn ids_with_prefix(&self, prefix: gix_hash::Prefix) -> Result<Vec<ObjectId>, Error> {
         let mut ids = Vec::new();
         let hex = prefix.to_string();
-        for source in &self.sources {
-            for pack in &self.packs[source.packs.clone()] {
-                pack.ids_with_prefix(prefix, &mut ids)?;
+        for (number, source) in self.sources.iter().enumerate() {
+            for (_, pack) in self.packs.iter() {
+                if pack.source as usize == number {
+                    pack.ids_with_prefix(prefix, &mut ids)?;
+                }
             }
             let fan = Path::new(&hex[..2]);
             let names = match source.dir.entries(fan) {
@@ -271,7 +455,7 @@ impl Odb {
     /// Pack `number`, an index into [`Odb::packs`] that [`Odb::find`] or
     /// [`Odb::check_packed`] returned.
     pub(super) fn pack(&self, number: usize) -> &Pack {
-        &self.packs[number]
+        self.packs.get(number)
     }
 }
 
@@ -291,9 +475,18 @@ impl Source {
     }
 }
 
-/// List the packs of `objects/pack`, each `pack-*.pack` with its `.idx` beside it, in the
-/// order of their names, and open them as object directory `source`.
-fn open_packs(objects: &Dir, label: &Path, source: u32, out: &mut Vec<Pack>) -> Result<(), Error> {
+/// The packs of one object directory, as listed.
+struct Listing {
+    /// Its `pack` directory.
+    dir: Arc<Dir>,
+    /// The name of each `pack-*.pack` with its `.idx` beside it, without the extension, in
+    /// the order of their names.
+    stems: Vec<String>,
+}
+
+/// List the packs of `objects/pack` (`objects` is labelled `label` in messages); `None` if
+/// there is no `pack` directory.
+fn list_packs(objects: &Dir, label: &Path) -> Result<Option<Listing>, Error> {
     let dir_path = label.join("pack");
     let io = |source| Error::Io {
         path: dir_path.clone(),
@@ -301,26 +494,37 @@ fn open_packs(objects: &Dir, label: &Path, source: u32, out: &mut Vec<Pack>) -> 
     };
     let dir = match objects.open_dir(Path::new("pack")) {
         Ok(dir) => Arc::new(dir),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(io(source)),
     };
     let mut names = dir.entries(Path::new(".")).map_err(io)?;
     names.sort();
-    let mut number = 0u32;
-    for name in &names {
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".idx")) else {
-            continue;
-        };
+    let stems = names
+        .iter()
+        .filter_map(|name| name.to_str()?.strip_suffix(".idx"))
         // git ignores an index whose pack is gone (a repack in progress); so do we.
-        let pack_name = std::ffi::OsString::from(format!("{stem}.pack"));
-        if !stem.starts_with("pack-") || names.binary_search(&pack_name).is_err() {
-            continue;
-        }
-        out.push(Pack::open(&dir, &dir_path, stem, source, number)?);
-        number = number.checked_add(1).ok_or_else(|| Error::CorruptFile {
-            path: dir_path.clone(),
-            message: "too many packs".into(),
-        })?;
+        .filter(|stem| {
+            let pack_name = std::ffi::OsString::from(format!("{stem}.pack"));
+            stem.starts_with("pack-") && names.binary_search(&pack_name).is_ok()
+        })
+        .map(str::to_owned)
+        .collect();
+    Ok(Some(Listing { dir, stems }))
+}
+
+/// Open the pack `stem` of `dir` (in object directory `source`, labelled `label`) as pack
+/// `number` of its directory; `None` if it was deleted since it was listed (a repack in
+/// progress, as git treats it).
+pub(super) fn open_pack(
+    dir: &Arc<Dir>,
+    label: &Path,
+    stem: &str,
+    source: u32,
+    number: u32,
+) -> Result<Option<Pack>, Error> {
+    match Pack::open(dir, &label.join("pack"), stem, source, number) {
+        Ok(pack) => Ok(Some(pack)),
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
     }
-    Ok(())
 }

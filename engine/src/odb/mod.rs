@@ -13,6 +13,8 @@
 //!   hand another, checked before use.
 //! - [`pack`]: one pack. Its data is read with positioned reads; its index is read into
 //!   memory the first time a lookup by id needs it, so reading from a location needs none.
+//! - [`packs`]: the store's packs, a list that only grows: a lookup that misses lists the
+//!   object directories again, for packs a concurrent repack or fetch wrote.
 //! - [`ahead`]: read-ahead windows over pack data, serving runs of neighbouring entries
 //!   with a few reads.
 //! - [`reader`]: [`Reader`], one per thread, and its entry points: `header`, `read_shared`,
@@ -37,6 +39,7 @@ mod location;
 mod loose;
 mod pack;
 mod packed;
+mod packs;
 mod reader;
 mod verify;
 mod whole;
@@ -57,16 +60,23 @@ pub(crate) use reader::Reader;
 pub(crate) struct Odb {
     /// The store's own object directory, then its alternates.
     sources: Vec<location::Source>,
-    /// The packs of every object directory, directory by directory, each one's in the
-    /// order of their names.
-    packs: Vec<pack::Pack>,
+    /// The packs of every object directory: those listed when the store was opened,
+    /// directory by directory, each one's in the order of their names; then those
+    /// a refresh found when a lookup missed (see `location`).
+    packs: packs::Packs,
+    /// Held while the object directories are listed again; counts the listings that
+    /// found nothing new.
+    refresh: std::sync::Mutex<location::Refresh>,
+    /// In a writer guest: the planner's numbering of the packs, which locations use (see
+    /// [`Odb::follow_numbering`]).
+    numbering: Option<Vec<Vec<Option<usize>>>>,
 }
 
 impl Odb {
     /// How many objects the packs hold, by their headers: what git's
     /// `repo_approximate_object_count` counts to choose an abbreviation's length.
     pub(crate) fn packed_objects(&self) -> u64 {
-        self.packs.iter().map(|p| u64::from(p.count())).sum()
+        self.packs.iter().map(|(_, p)| u64::from(p.count())).sum()
     }
 }
 

@@ -12,7 +12,9 @@
 //! bounded by the end of the pack's entries, and by their own zlib stream and announced
 //! size (see `odb::packed`).
 
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use gix_hash::{ObjectId, oid};
@@ -29,6 +31,9 @@ pub(crate) struct Pack {
     idx_path: PathBuf,
     /// The directory holding both files, shared by the packs of one object directory.
     dir: Arc<Dir>,
+    /// The pack's name without its extension (`pack-<checksum>`): what identifies it
+    /// between processes opening one store.
+    pub(crate) stem: String,
     /// The index's name in `dir`.
     idx_name: String,
     data: ReadAt,
@@ -39,6 +44,9 @@ pub(crate) struct Pack {
     index: OnceLock<Index>,
     /// Held while the index loads, so that threads needing it at once read it once.
     loading: Mutex<()>,
+    /// The index was deleted after the pack was listed: a repack replaced the pack. Its
+    /// objects are found in the pack that replaced it (see `Odb::refresh`).
+    index_gone: AtomicBool,
     /// Which object directory the pack belongs to (0: the store's own, then alternates).
     pub(crate) source: u32,
     /// Its number among that directory's packs, in the order of their names.
@@ -91,12 +99,14 @@ impl Pack {
             idx_path: dir_path.join(&idx_name),
             path,
             dir: dir.clone(),
+            stem: stem.to_owned(),
             idx_name,
             data,
             count: u32::from_be_bytes(header[8..12].try_into().expect("4 bytes")),
             checksum: ObjectId::from(trailer),
             index: OnceLock::new(),
             loading: Mutex::new(()),
+            index_gone: AtomicBool::new(false),
             source,
             number,
         })
@@ -107,20 +117,34 @@ impl Pack {
         self.count
     }
 
-    /// The pack's index, opened now if this is its first use. A failure is not remembered:
-    /// every lookup that needs the index tries again, and fails the same way.
-    fn index(&self) -> Result<&Index, Error> {
+    /// The pack's index, opened now if this is its first use; `None` if it was deleted
+    /// since the pack was listed. Any other failure is not remembered: every lookup that
+    /// needs the index tries again, and fails the same way.
+    fn index(&self) -> Result<Option<&Index>, Error> {
         if let Some(index) = self.index.get() {
-            return Ok(index);
+            return Ok(Some(index));
+        }
+        if self.index_gone.load(Ordering::Relaxed) {
+            return Ok(None);
         }
         // One thread reads it; others needing it at the same time wait rather than read it
         // too (an index can be hundreds of megabytes).
         let _loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(index) = self.index.get() {
-            return Ok(index);
+            return Ok(Some(index));
         }
-        let index = self.load_index()?;
-        Ok(self.index.get_or_init(|| index))
+        match self.load_index() {
+            Ok(index) => Ok(Some(self.index.get_or_init(|| index))),
+            // The index was there when the pack was listed: a repack (`git gc`, which `git
+            // fetch` starts in the background) has deleted it since, along with the pack,
+            // after writing the pack that holds its objects now. As git does, treat the
+            // pack as gone rather than fail.
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                self.index_gone.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Read the index, and check that it describes this pack: the same object count, and
@@ -161,8 +185,7 @@ impl Pack {
 
     /// Where the entry of `id` starts, if this pack has it.
     pub(crate) fn offset_of(&self, id: &oid) -> Result<Option<u64>, Error> {
-        let index = self.index()?;
-        Ok(index.offset_of(id))
+        Ok(self.index()?.and_then(|index| index.offset_of(id)))
     }
 
     /// Every id in this pack that starts with `prefix`, added to `out`.
@@ -171,7 +194,10 @@ impl Pack {
         prefix: gix_hash::Prefix,
         out: &mut Vec<ObjectId>,
     ) -> Result<(), Error> {
-        let index = self.index()?.file();
+        let Some(index) = self.index()? else {
+            return Ok(());
+        };
+        let index = index.file();
         let mut candidates = 0..0;
         if index.lookup_prefix(prefix, Some(&mut candidates)).is_some() {
             out.extend(candidates.map(|i| index.oid_at_index(i).to_owned()));

@@ -125,14 +125,23 @@ impl Reader<'_> {
         sink: &mut dyn Write,
     ) -> Result<u64, Error> {
         match at {
-            ObjectLocation::Packed { offset, .. } => {
-                let pack = self.odb.check_packed(id, at)?;
-                self.write_packed_blob(pack, offset, id, sink)
-            }
-            ObjectLocation::Loose { .. } => {
-                let (file, path) = self.odb.open_loose_at(id, at)?;
-                self.write_loose_blob(&file, &path, id, sink)
-            }
+            ObjectLocation::Packed { offset, .. } => match self.odb.check_packed(id, at)? {
+                Some(pack) => self.write_packed_blob(pack, offset, id, sink),
+                None => self.write_found_blob(id, sink),
+            },
+            ObjectLocation::Loose { .. } => match self.odb.open_loose_at(id, at)? {
+                Some((file, path)) => self.write_loose_blob(&file, &path, id, sink),
+                None => self.write_found_blob(id, sink),
+            },
+        }
+    }
+
+    /// Write the blob `id`, whose location no longer holds it (a concurrent `git gc` moved
+    /// it into a new pack), from wherever a lookup finds it now. Nothing was written yet.
+    fn write_found_blob(&mut self, id: &oid, sink: &mut dyn Write) -> Result<u64, Error> {
+        match self.odb.find(id)? {
+            Found::Packed { pack, offset } => self.write_packed_blob(pack, offset, id, sink),
+            Found::Loose { file, path, .. } => self.write_loose_blob(&file, &path, id, sink),
         }
     }
 }

@@ -103,6 +103,7 @@ fn plan_objects(
         submodules,
         renames: Vec::new(),
         outside,
+        packs: Vec::new(),
     };
     placeholders::assign(&mut plan);
     Ok((plan, subst))

@@ -73,6 +73,11 @@ pub struct Plan {
     /// an index that marks them skip-worktree. Empty otherwise.
     #[cfg_attr(feature = "serde", serde(default))]
     pub(crate) outside: Vec<Outside>,
+    /// The names of each object directory's packs, by the numbers the files' locations
+    /// use, as the planner listed them: a writer in another process lists the store again,
+    /// maybe after a repack renumbered its packs, and finds each pack by name.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub(crate) packs: Vec<Vec<String>>,
 }
 
 impl Plan {
@@ -89,6 +94,13 @@ impl Plan {
     /// How many symbolic links the checkout will have.
     pub fn symlinks(&self) -> usize {
         self.symlinks.len()
+    }
+
+    /// The names of each object directory's packs, by the numbers the files' locations use
+    /// (for [`Store::follow_pack_numbering`](crate::Store::follow_pack_numbering) in a
+    /// writer that opens the store itself).
+    pub fn pack_names(&self) -> &[Vec<String>] {
+        &self.packs
     }
 
     /// The path of directory `index` relative to the checkout root, `/`-separated, as it is

@@ -185,6 +185,7 @@ mod tests {
             submodules: Vec::new(),
             renames: Vec::new(),
             outside: Vec::new(),
+            packs: Vec::new(),
         }
     }
 

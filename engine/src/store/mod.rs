@@ -246,6 +246,14 @@ impl Store {
         &self.odb
     }
 
+    /// Read the locations a plan hands over in the numbering of `packs`, the planner's
+    /// listing of this store ([`Plan::pack_names`](crate::plan::Plan::pack_names)), for a
+    /// writer that opened the store itself: a repack between the two listings may have
+    /// renumbered the packs, or deleted some (their blobs are then looked up by id).
+    pub fn follow_pack_numbering(&mut self, packs: &[Vec<String>]) {
+        self.odb.follow_numbering(packs);
+    }
+
     /// The store's `info/attributes`, if it has one no larger than git reads (a larger one
     /// is ignored, as git ignores it).
     pub(crate) fn info_attributes(&self) -> Result<Option<Vec<u8>>, odb::Error> {

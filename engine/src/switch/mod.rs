@@ -222,6 +222,7 @@ pub(crate) fn subset(plan: &Plan, write: &BTreeSet<BString>) -> Plan {
             .collect(),
         dirs,
         renames,
+        packs: plan.packs.clone(),
         ..Plan::default()
     }
 }

@@ -189,6 +189,7 @@ impl unfurl_engine::Backend for Backend<'_> {
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map(|d| d.as_secs()),
             verify_objects: options.write.verify_objects,
+            packs: plan.pack_names().to_vec(),
         };
         let replies = self.sandbox.guarded(self.deadline, interrupt, || {
             // Dropped when the writers are done, which wakes the reporter at once.

@@ -352,6 +352,7 @@ pub(super) fn fold_plan(plan: &Plan, mode: CaseCollisions) -> Result<Folded, (BS
             submodules,
             renames,
             outside: plan.outside.clone(),
+            packs: plan.packs.clone(),
         }),
         collisions: collisions.into_iter().map(report).collect(),
     })
