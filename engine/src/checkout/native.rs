@@ -37,7 +37,7 @@ impl Backend for Native<'_> {
         // With a `.git`, the index lists the entries outside the selected paths too.
         let selection = plan::Selection::new(&options.paths)?
             .keeping_outside(options.git.mode != gitdir::Mode::None);
-        let plan = plan::plan_with(
+        let mut plan = plan::plan_with(
             self.store,
             resolved.tree,
             cache,
@@ -47,7 +47,6 @@ impl Backend for Native<'_> {
             options.archive.then_some(resolved.commit),
             interrupt,
         )?;
-        let mut plan = plan;
         // After the walk: a lookup that missed may have found packs a repack added.
         plan.packs = self.store.odb().pack_names();
         // Every LFS object is there, or the checkout fails before writing, naming each.
