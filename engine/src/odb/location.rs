@@ -36,7 +36,7 @@ use crate::cap::Dir;
 /// order given; packs are numbered within their directory in the order of their names
 /// (then, those a refresh found, in the order found), and a writer that lists the store
 /// after a repack maps the numbers by the names the plan carries
-/// ([`Odb::follow_numbering`]). A location handed over is checked before it is used, and
+/// (`Odb::follow_numbering`). A location handed over is checked before it is used, and
 /// reading from one that is wrong fails with an error rather than misbehaving; one whose
 /// object has moved since (a loose file packed and deleted, a pack replaced) is looked up
 /// again by id.
