@@ -11,7 +11,7 @@
 //! - under wasm, where libdeflate's C cannot be built without a wasm C toolchain, zune-inflate
 //!   (safe Rust): 20% faster there than zlib-rs on blobs, as zlib-rs has no SIMD loop on that
 //!   target. But zune builds large decoding tables for every stream, which costs more than
-//!   decoding a small one: trees, deltas and delta bases under [`ZUNE_MIN`] compressed bytes
+//!   decoding a small one: trees, deltas and delta bases under `ZUNE_MIN` compressed bytes
 //!   (most trees and deltas) are left to zlib-rs. (libdeflate compiled to wasm with clang
 //!   was measured too: no faster than zune, its bit buffer being a 32-bit word there.)
 //!

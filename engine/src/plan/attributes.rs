@@ -1,5 +1,5 @@
 //! Pass 1b, attributes: read the tree's `.gitattributes` files, and give each file the
-//! [`Conversion`](crate::attr::Conversion) git would apply to it (see [`crate::attr`]);
+//! [`Conversion`] git would apply to it (see [`crate::attr`]);
 //! for an archive, also leave out what is `export-ignore` and list what is
 //! `export-subst`.
 //!

@@ -102,7 +102,7 @@ pub(super) fn walk(
     walk_selected(objects, root, &Selection::all(), interrupt)
 }
 
-/// [`walk()`] the parts of `root` that `selection` selects: a tree outside it is read only
+/// `walk()` the parts of `root` that `selection` selects: a tree outside it is read only
 /// when the selection keeps the entries outside (for an index), and a blob outside it never.
 /// Entries of every tree read are validated, inside the selection or not.
 pub(super) fn walk_selected(
