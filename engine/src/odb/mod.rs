@@ -62,11 +62,11 @@ pub(crate) struct Odb {
     sources: Vec<location::Source>,
     /// The packs of every object directory: those listed when the store was opened,
     /// directory by directory, each one's in the order of their names; then those
-    /// a refresh found when a lookup missed (see `location`).
+    /// a refresh found when a lookup missed (see `packs`).
     packs: packs::Packs,
     /// Held while the object directories are listed again; counts the listings that
     /// found nothing new.
-    refresh: std::sync::Mutex<location::Refresh>,
+    refresh: std::sync::Mutex<packs::Refresh>,
     /// In a writer guest: the planner's numbering of the packs, which locations use (see
     /// [`Odb::follow_numbering`]).
     numbering: Option<Vec<Vec<Option<usize>>>>,

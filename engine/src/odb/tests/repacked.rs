@@ -7,7 +7,7 @@ use std::path::Path;
 
 use gix_hash::ObjectId;
 
-use super::super::location::{FUTILE_REFRESHES, open_pack};
+use super::super::packs::{FUTILE_REFRESHES, open_pack};
 use super::super::{Error, ObjectLocation, Odb};
 use super::fixtures::*;
 
