@@ -75,8 +75,12 @@ pub(crate) struct Odb {
 impl Odb {
     /// How many objects the packs hold, by their headers: what git's
     /// `repo_approximate_object_count` counts to choose an abbreviation's length.
+    ///
+    /// Only the packs listed when the store was opened count, as git counts once: a pack a
+    /// refresh found later holds, after a repack, the same objects again (see `packs`), and
+    /// counting both could lengthen `%h` by a digit that git would not add.
     pub(crate) fn packed_objects(&self) -> u64 {
-        self.packs.iter().map(|(_, p)| u64::from(p.count())).sum()
+        self.packs.listed().map(|p| u64::from(p.count())).sum()
     }
 }
 

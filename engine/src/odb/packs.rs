@@ -26,6 +26,8 @@ pub(super) struct Packs {
     /// Filled in order, never emptied: `slots[..len]` are set.
     slots: Box<[OnceLock<Pack>]>,
     len: AtomicUsize,
+    /// How many were listed when the store was opened: `slots[..listed]`.
+    listed: usize,
 }
 
 impl Packs {
@@ -40,7 +42,13 @@ impl Packs {
         Packs {
             slots: slots.into_boxed_slice(),
             len: AtomicUsize::new(len),
+            listed: len,
         }
+    }
+
+    /// The packs listed when the store was opened, without those a refresh added since.
+    pub(super) fn listed(&self) -> impl Iterator<Item = &Pack> {
+        (0..self.listed).map(|index| self.get(index))
     }
 
     /// How many packs there are now.

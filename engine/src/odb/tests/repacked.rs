@@ -70,6 +70,26 @@ fn objects_moved_into_a_new_pack_after_the_store_was_opened_are_found_by_id() {
 }
 
 #[test]
+fn the_packed_object_count_is_the_one_the_store_was_opened_with() {
+    let tmp = TempDir::new("count");
+    let (store, blobs) = store_with_loose_and_packed(&tmp);
+    let odb = open(&store);
+    assert_eq!(odb.packed_objects(), 3, "the pack of three blobs");
+    repack_everything(&store, false);
+    // A loose blob is looked up: the miss lists the store again and adds the new pack,
+    // which holds the three packed blobs a second time.
+    let mut out = Vec::new();
+    odb.reader(0)
+        .write_blob(&blobs.last().unwrap().0, &mut out)
+        .unwrap();
+    assert!(
+        odb.pack_names()[0].len() > 1,
+        "the refresh added the new pack"
+    );
+    assert_eq!(odb.packed_objects(), 3, "counted once, as when opened");
+}
+
+#[test]
 fn locations_handed_out_before_a_repack_still_read_their_blobs() {
     let tmp = TempDir::new("stale");
     let (store, blobs) = store_with_loose_and_packed(&tmp);
