@@ -17,6 +17,7 @@ runtime_tests!(
     a_non_bare_repository_given_by_its_git_dir_matches_git_archive,
     a_reftable_store_checks_out_by_name_as_git_resolves_it,
     a_store_with_references_in_an_unknown_format_checks_out_only_by_object_id,
+    a_symlinked_reference_resolves_inside_the_store_and_is_refused_outside_it,
 );
 
 /// Object files under `objects/xx/` (loose objects) of a store.
@@ -424,5 +425,51 @@ fn a_store_with_references_in_an_unknown_format_checks_out_only_by_object_id(rt:
         let mut cmd = unfurl_cmd();
         cmd.args(checkout_args(rt, extra, &store, rev, &dest));
         assert_fails_cleanly_with(&mut cmd, tmp.path(), &["someday"], what);
+    }
+}
+
+/// A loose reference may be a symlink (git's format before 1.4). One whose target is in the
+/// store resolves as git resolves it; one that leads outside the store is not followed (the
+/// store's handle reads nothing else), and the checkout fails in one line that names the
+/// reference and says what to do, in both runtimes, leaving nothing.
+fn a_symlinked_reference_resolves_inside_the_store_and_is_refused_outside_it(rt: Runtime) {
+    let tmp = TempDir::new("symlinked-ref");
+    let store = tmp.join("store.git");
+    copy_tree(&corpus().store, &store);
+    let commit = git(&store, &["rev-parse", "main"]);
+    fs::write(store.join("kept-ref"), format!("{commit}\n")).unwrap();
+    std::os::unix::fs::symlink("../../kept-ref", store.join("refs/heads/inside")).unwrap();
+    fs::write(tmp.join("outside-ref"), format!("{commit}\n")).unwrap();
+    std::os::unix::fs::symlink("../../../outside-ref", store.join("refs/heads/outside")).unwrap();
+    // git follows both.
+    assert_eq!(git(&store, &["rev-parse", "inside"]), commit);
+    assert_eq!(git(&store, &["rev-parse", "outside"]), commit);
+    let dest = tmp.join("inside");
+    let run = unfurl(&checkout_args(
+        rt,
+        &["--git", "none"],
+        &store,
+        "inside",
+        &dest,
+    ));
+    assert_eq!(run.code, Some(0), "the symlink inside the store: {run:?}");
+    let expected = reference(&corpus().store, &commit);
+    assert_same_tree(&snapshot(expected.path()), &snapshot(&dest), "inside");
+    let mut cmd = unfurl_cmd();
+    cmd.args(checkout_args(
+        rt,
+        &[],
+        &store,
+        "outside",
+        &tmp.join("refused"),
+    ));
+    let run = assert_fails_cleanly_with(
+        &mut cmd,
+        tmp.path(),
+        &["symlink that leads outside the store"],
+        "a symlink out of the store",
+    );
+    for needle in ["refs/heads/outside", "replace it with a file"] {
+        assert!(run.stderr.contains(needle), "{needle:?} in {run:?}");
     }
 }

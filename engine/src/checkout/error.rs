@@ -231,9 +231,9 @@ impl Error {
 
 fn store_kind(e: &store::Error) -> ErrorKind {
     match e {
-        store::Error::NotARepository { .. } | store::Error::Unsupported { .. } => {
-            ErrorKind::StoreUnusable
-        }
+        store::Error::NotARepository { .. }
+        | store::Error::Unsupported { .. }
+        | store::Error::RefOutsideStore { .. } => ErrorKind::StoreUnusable,
         store::Error::Io { .. } => ErrorKind::Io,
         store::Error::BadRef { .. } => ErrorKind::StoreCorrupt,
         store::Error::Object(e) => object_kind(e),
@@ -250,7 +250,9 @@ fn object_kind(e: &odb::Error) -> ErrorKind {
 fn store_subject(e: &store::Error) -> (Option<String>, Option<String>) {
     match e {
         store::Error::Io { path, .. } => (Some(path.display().to_string()), None),
-        store::Error::BadRef { name, .. } => (Some(name.to_string()), None),
+        store::Error::BadRef { name, .. } | store::Error::RefOutsideStore { name } => {
+            (Some(name.to_string()), None)
+        }
         store::Error::Object(e) => object_subject(e),
         _ => (None, None),
     }

@@ -53,6 +53,15 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A loose reference is a symlink that leads outside the store: the store's handle does
+    /// not follow it, so that nothing but the store is read.
+    #[error(
+        "{name} in the store is a symlink that leads outside the store, which unfurl does not follow (replace it with a file holding the object id it names)"
+    )]
+    RefOutsideStore {
+        /// The reference.
+        name: BString,
+    },
     /// The object layer failed.
     #[error(transparent)]
     Object(#[from] odb::Error),

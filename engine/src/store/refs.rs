@@ -89,6 +89,16 @@ fn resolve(store: &Store, name: &BStr, depth: usize) -> Result<Option<ObjectId>,
         }
         // A directory where a file was expected reads as an error on some platforms.
         Err(_) if store.git_dir.kind(path).ok().flatten() == Some(cap::Kind::Dir) => None,
+        // A loose reference may be a symlink (git's format before 1.4). One whose target
+        // is in the store reads through the store's handle; one that leads out of the
+        // store is refused by that handle (natively by cap-std, under WASI by the
+        // runtime), which is what keeps this process from reading anything but the store.
+        // Say that, rather than the handle's bare "not permitted".
+        Err(_) if store.git_dir.kind(path).ok().flatten() == Some(cap::Kind::Symlink) => {
+            return Err(Error::RefOutsideStore {
+                name: name.to_owned(),
+            });
+        }
         Err(source) => {
             return Err(Error::Io {
                 path: path.to_owned(),
