@@ -15,6 +15,7 @@ runtime_tests!(
     a_non_empty_destination_is_destination_not_empty,
     a_missing_store_is_store_unusable,
     a_directory_that_is_not_a_repository_is_store_unusable,
+    an_unborn_head_is_revision_not_found_and_dangling_symbolic_refs_are_ignored,
 );
 
 /// Runs a checkout with `--json` that must fail, and returns its `error` object after
@@ -129,6 +130,53 @@ fn a_directory_that_is_not_a_repository_is_store_unusable(rt: Runtime) {
     fs::write(dir.join("file"), b"not git").unwrap();
     let error = failure(rt, &[], &dir, "main");
     assert_kind(&error, "store-unusable");
+}
+
+/// A store as installers make it: `git init --bare`, then `git fetch` into
+/// `refs/remotes/origin/*`. Its `HEAD` names a branch that was never created: `HEAD` is an
+/// unknown revision (git: "ambiguous argument 'HEAD': unknown revision"), not a corrupt
+/// store, which an installer would discard and fetch again. Symbolic references whose
+/// target does not exist (a remote's `HEAD` after its branch was pruned, a tag pointing
+/// nowhere) name nothing, as for `git for-each-ref`: a checkout with a `.git`, which lists
+/// the store's tags, still works.
+fn an_unborn_head_is_revision_not_found_and_dangling_symbolic_refs_are_ignored(rt: Runtime) {
+    let tmp = TempDir::new("kind-unborn");
+    let store = init_bare(&tmp.join("db.git"));
+    let source = corpus().store.to_str().unwrap().to_owned();
+    git(
+        &store,
+        &[
+            "fetch",
+            "-q",
+            "--tags",
+            &source,
+            "+refs/heads/*:refs/remotes/origin/*",
+        ],
+    );
+    let error = failure(rt, &[], &store, "HEAD");
+    assert_kind(&error, "revision-not-found");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("unborn branch"), "{error}");
+    git(
+        &store,
+        &["symbolic-ref", "refs/tags/dangling", "refs/tags/nowhere"],
+    );
+    git(
+        &store,
+        &[
+            "symbolic-ref",
+            "refs/remotes/origin/HEAD",
+            "refs/remotes/origin/pruned",
+        ],
+    );
+    let dest = tmp.join("checkout");
+    let run = unfurl(&checkout_args(rt, &[], &store, "origin/main", &dest));
+    assert_eq!(run.code, Some(0), "dangling symbolic refs beside: {run:?}");
+    assert_eq!(
+        git(&dest, &["describe", "--tags"]),
+        git(&store, &["describe", "--tags", "refs/remotes/origin/main"]),
+    );
+    assert_eq!(git(&dest, &["status", "--porcelain"]), "");
 }
 
 #[test]

@@ -236,6 +236,7 @@ fn store_kind(e: &store::Error) -> ErrorKind {
         | store::Error::RefOutsideStore { .. } => ErrorKind::StoreUnusable,
         store::Error::Io { .. } => ErrorKind::Io,
         store::Error::BadRef { .. } => ErrorKind::StoreCorrupt,
+        store::Error::Unborn { .. } => ErrorKind::RevisionNotFound,
         store::Error::Object(e) => object_kind(e),
     }
 }
@@ -250,9 +251,9 @@ fn object_kind(e: &odb::Error) -> ErrorKind {
 fn store_subject(e: &store::Error) -> (Option<String>, Option<String>) {
     match e {
         store::Error::Io { path, .. } => (Some(path.display().to_string()), None),
-        store::Error::BadRef { name, .. } | store::Error::RefOutsideStore { name } => {
-            (Some(name.to_string()), None)
-        }
+        store::Error::BadRef { name, .. }
+        | store::Error::RefOutsideStore { name }
+        | store::Error::Unborn { name, .. } => (Some(name.to_string()), None),
         store::Error::Object(e) => object_subject(e),
         _ => (None, None),
     }

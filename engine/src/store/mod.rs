@@ -53,6 +53,18 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A symbolic reference names one that does not exist: `HEAD` of a store made by
+    /// `git init --bare` and filled by `git fetch` into `refs/remotes/`, whose branch was
+    /// never created. Not corruption: the store is as git leaves it.
+    #[error(
+        "{name} in the store points to {target}, which does not exist (an unborn branch): name a branch, tag or commit instead"
+    )]
+    Unborn {
+        /// The symbolic reference.
+        name: BString,
+        /// The reference it names.
+        target: BString,
+    },
     /// A loose reference is a symlink that leads outside the store: the store's handle does
     /// not follow it, so that nothing but the store is read.
     #[error(

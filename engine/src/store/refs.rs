@@ -138,9 +138,9 @@ fn follow(
 ) -> Result<Option<ObjectId>, Error> {
     match resolve(store, target, depth + 1)? {
         Some(id) => Ok(Some(id)),
-        None => Err(Error::BadRef {
+        None => Err(Error::Unborn {
             name: name.to_owned(),
-            message: format!("it points to {target}, which does not exist (an unborn branch?)"),
+            target: target.to_owned(),
         }),
     }
 }
@@ -152,8 +152,10 @@ pub(super) fn list(store: &Store, prefix: &str) -> Result<Vec<(BString, ObjectId
     if let Some(table) = store.reftable()? {
         let mut found = Vec::new();
         for name in table.names_under(prefix.as_bytes()) {
-            if let Some(id) = resolve(store, name, 0)? {
-                found.push((name.to_owned(), id));
+            match resolve(store, name, 0) {
+                Ok(Some(id)) => found.push((name.to_owned(), id)),
+                Ok(None) | Err(Error::Unborn { .. }) => {}
+                Err(err) => return Err(err),
             }
         }
         return Ok(found);
@@ -190,9 +192,14 @@ pub(super) fn list(store: &Store, prefix: &str) -> Result<Vec<(BString, ObjectId
             match store.git_dir.kind(Path::new(full_path)) {
                 Ok(Some(cap::Kind::Dir)) => pending.push(full),
                 Ok(Some(cap::Kind::File)) => {
-                    // A lock file or an invalid name is not a reference.
-                    if let Some(id) = resolve(store, full.as_ref(), 0)? {
-                        found.insert(full, id);
+                    // A lock file or an invalid name is not a reference; a symbolic one
+                    // whose target does not exist names nothing (git lists neither).
+                    match resolve(store, full.as_ref(), 0) {
+                        Ok(Some(id)) => {
+                            found.insert(full, id);
+                        }
+                        Ok(None) | Err(Error::Unborn { .. }) => {}
+                        Err(err) => return Err(err),
                     }
                 }
                 _ => {}
