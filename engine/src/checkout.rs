@@ -345,11 +345,21 @@ pub fn run(
     #[cfg_attr(target_os = "wasi", allow(unused_mut))]
     let mut unchanged = false;
     if let Err(err) = staging.publish() {
-        // Another process published this destination first. If it holds this commit,
-        // finished, there is nothing left to do; otherwise the destination is theirs.
+        // Another process published this destination first (the staging directory is gone
+        // with `publish`'s error). If it holds this commit, finished, there is nothing left
+        // to do. If it holds another, it is an unfurl checkout like any other: switch it,
+        // as when it appears while this one plans, and as a run after it would. (With
+        // submodules, which a switch does not check out, or without a `.git`, it stays
+        // theirs.)
         #[cfg(not(target_os = "wasi"))]
-        if switch::lost_race(&err) && switch::already_there(parent, dest, planned.commit)? {
-            unchanged = true;
+        if switch::lost_race(&err) {
+            if switch::already_there(parent, dest, planned.commit)? {
+                unchanged = true;
+            } else if options.submodules.stores.is_none()
+                && crate::switch::is_checkout(parent, dest).unwrap_or(false)
+            {
+                return switch::run(backend, rev, parent, dest, options, progress, interrupt);
+            }
         }
         if !unchanged {
             return Err(err.into());

@@ -1,6 +1,7 @@
 //! A switch is safe to interrupt and to run concurrently: `--fsync` orders its syncs
 //! around the journal, concurrent switches of one checkout never mix trees, concurrent
-//! checkouts of one commit into one destination publish once, and a switch killed at
+//! checkouts of one commit into one destination publish once (and of different commits,
+//! switch what the first published), and a switch killed at
 //! random points leaves a checkout the next run repairs.
 
 use super::*;
@@ -10,6 +11,7 @@ runtime_tests!(
     concurrent_switches_of_one_checkout_never_mix_trees,
     a_switch_killed_at_random_points_is_repaired_by_the_next_run,
     eight_checkouts_of_one_commit_into_one_dest_publish_once,
+    checkouts_of_different_commits_into_one_new_dest_all_succeed,
 );
 
 /// `--fsync` on a switch: every file written is synced before the journal appears (so a
@@ -239,6 +241,50 @@ fn eight_checkouts_of_one_commit_into_one_dest_publish_once(rt: Runtime) {
             "round {round}: expected exactly one checkout to publish and seven to find the commit there"
         );
         assert_is(store, "v3", &dest, &format!("round {round}"));
+        let left: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".unfurl-"))
+            .collect();
+        assert!(left.is_empty(), "round {round}: staging left: {left:?}");
+    }
+}
+
+/// Six processes check out three different tags into one new DEST at once. One publishes;
+/// each other one finds an unfurl checkout there, either while it plans or when its own
+/// publishing rename fails, and switches it, as a run after the first would. Every one
+/// succeeds, and DEST ends as one clean checkout of one of the tags (whichever switch came
+/// last), with no staging directory left.
+fn checkouts_of_different_commits_into_one_new_dest_all_succeed(rt: Runtime) {
+    let store = &corpus().store;
+    let tmp = TempDir::new("racing-revs");
+    let revs = ["v1", "v2", "v3", "v1", "v2", "v3"];
+    for round in 0..2 {
+        let dest = tmp.join(format!("dest-{round}"));
+        let children: Vec<_> = revs
+            .iter()
+            .map(|rev| {
+                unfurl_cmd()
+                    .args(checkout_args(rt, &["--json", "-q"], store, rev, &dest))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for (child, rev) in children.into_iter().zip(revs) {
+            let run = output_to_run(child.wait_with_output().unwrap());
+            json(
+                &run,
+                &format!("round {round}: a concurrent checkout of {rev}"),
+            );
+        }
+        let head = git(&dest, &["rev-parse", "HEAD"]);
+        let rev = revs
+            .iter()
+            .find(|rev| git(store, &["rev-parse", &format!("{rev}^{{commit}}")]) == head)
+            .unwrap_or_else(|| panic!("round {round}: HEAD {head} is none of {revs:?}"));
+        assert_is(store, rev, &dest, &format!("round {round}"));
         let left: Vec<_> = fs::read_dir(tmp.path())
             .unwrap()
             .filter_map(|e| e.ok())
