@@ -33,6 +33,8 @@ mod sentinel;
 mod store_layouts;
 // Real exFAT (no symlinks, no exec bits, case-insensitive): git's fallbacks, case collisions.
 mod filesystems;
+// Mounts as destinations: an empty mount point refused early, a read-only mount's checkout.
+mod mounts;
 // The sandbox: confinement to the preopens, the memory cap, the deadline, the module cache.
 mod wasm;
 // --verify-objects against an altered store, --fsync under strace, concurrent checkouts.

@@ -106,6 +106,9 @@ impl Dest {
                 E::NotADirectory { what, .. } => bad(format!(
                     "already exists and is a {what}, not a directory; choose a new path"
                 )),
+                E::MountPoint { .. } => bad(
+                    "is a mount point, which a checkout cannot be renamed onto; check out into a new directory inside it".into(),
+                ),
                 E::Inspect { source, .. } => {
                     unusable(unfurl_engine::ErrorKind::Io)(format!("cannot inspect it: {source}"))
                 }

@@ -415,10 +415,11 @@ impl Dir {
     /// Open (creating it if need be) the file at `path` below this one and take an
     /// exclusive lock on it, waiting for another holder to let go. The operating system
     /// releases the lock when the returned file is closed, or when its process dies, so a
-    /// crashed holder never blocks anyone. Unsupported under WASI, where the orchestrator
-    /// never runs.
+    /// crashed holder never blocks anyone. On a read-only filesystem the file is opened
+    /// read-only, and `None` means it does not exist (and cannot be made): nothing holds
+    /// it. Unsupported under WASI, where the orchestrator never runs.
     #[cfg_attr(target_os = "wasi", allow(dead_code))]
-    pub(crate) fn lock(&self, path: &Path) -> io::Result<File> {
+    pub(crate) fn lock(&self, path: &Path) -> io::Result<Option<File>> {
         self.inner.lock(path)
     }
 }

@@ -111,12 +111,25 @@ impl Dir {
         self.0.rename(from, &to_dir.0, to)
     }
 
-    pub(super) fn lock(&self, path: &Path) -> io::Result<File> {
+    pub(super) fn lock(&self, path: &Path) -> io::Result<Option<File>> {
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true);
-        let file = self.0.open_with(path, &options)?.into_std();
+        let file = match self.0.open_with(path, &options) {
+            Ok(file) => file.into_std(),
+            // A lock taken through a read-only descriptor excludes as well: a process
+            // switching the checkout through a writable mount of the same filesystem
+            // still waits for it. With no lock file to open, none has ever switched it.
+            Err(err) if err.kind() == io::ErrorKind::ReadOnlyFilesystem => {
+                match self.0.open(path) {
+                    Ok(file) => file.into_std(),
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+                    Err(err) => return Err(err),
+                }
+            }
+            Err(err) => return Err(err),
+        };
         file.lock()?;
-        Ok(file)
+        Ok(Some(file))
     }
 }
 

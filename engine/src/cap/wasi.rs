@@ -143,7 +143,7 @@ impl Dir {
         std::fs::rename(self.at(from), to_dir.at(to))
     }
 
-    pub(super) fn lock(&self, _path: &Path) -> io::Result<File> {
+    pub(super) fn lock(&self, _path: &Path) -> io::Result<Option<File>> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "a checkout is switched by the host, not under WASI",

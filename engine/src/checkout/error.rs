@@ -112,9 +112,9 @@ impl Error {
             },
             Error::Publish(e) => match e {
                 publish::Error::NotEmpty { .. } => ErrorKind::DestinationNotEmpty,
-                publish::Error::NotADirectory { .. } | publish::Error::BadName { .. } => {
-                    ErrorKind::DestinationUnusable
-                }
+                publish::Error::NotADirectory { .. }
+                | publish::Error::BadName { .. }
+                | publish::Error::MountPoint { .. } => ErrorKind::DestinationUnusable,
                 _ => ErrorKind::Io,
             },
             Error::Git(gitdir::Error::Store(e)) => store_kind(e),
@@ -279,6 +279,7 @@ fn publish_subject(e: &publish::Error) -> Option<String> {
         publish::Error::NotEmpty { dest }
         | publish::Error::NotADirectory { dest, .. }
         | publish::Error::BadName { dest }
+        | publish::Error::MountPoint { dest }
         | publish::Error::Inspect { dest, .. }
         | publish::Error::Rename { dest, .. }
         | publish::Error::KeepAttributes { dest, .. } => dest,

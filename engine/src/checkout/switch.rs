@@ -69,10 +69,8 @@ pub(super) fn run(
     let keep_eol = !given.eol && options.attributes.eol == defaults.eol;
     let keep_lfs = !given.lfs_pointers && options.attributes.lfs_pointers == defaults.lfs_pointers;
     let config = root.read(Path::new(".git/config")).ok();
-    let written_with = config
-        .as_deref()
-        .map(|config| gitdir::recorded(config).line_endings)
-        .unwrap_or_default();
+    let recorded_config = config.as_deref().map(gitdir::recorded).unwrap_or_default();
+    let written_with = recorded_config.line_endings;
     // A switch checks out no submodule: those the checkout records stay recorded (git's
     // checkout leaves `.git/config` alone), so git still sees them initialized.
     if options.git.submodules.is_empty() {
@@ -97,8 +95,26 @@ pub(super) fn run(
     let recorded = switch::read(&root)?;
     let planned = backend.plan(rev, options, interrupt)?;
     let write_start = Instant::now();
-    let staging = Staging::beside(parent, dest, &options.publish)?;
-    let filesystem = super::probe(&staging)?;
+    // On a read-only filesystem no staging directory can be made, and nothing can change;
+    // but a checkout that already holds REV needs no change, and says so as on any other
+    // filesystem. Its filesystem is then the one its `.git/config` records (it was probed
+    // when the checkout was written); anything to change fails with the staging error.
+    let (staging, filesystem) = match Staging::beside(parent, dest, &options.publish) {
+        Ok(staging) => {
+            let filesystem = super::probe(&staging)?;
+            (Ok(staging), filesystem)
+        }
+        Err(err) if read_only(&err) => {
+            let recorded = recorded_config.capabilities;
+            let filesystem = crate::cap::Filesystem {
+                symlinks: recorded.symlinks,
+                exec_bits: recorded.filemode,
+                case_insensitive: recorded.ignorecase,
+            };
+            (Err(err), filesystem)
+        }
+        Err(err) => return Err(err.into()),
+    };
     let mut fallbacks = Fallbacks::default();
     // The tree as this filesystem holds it: what the index records and the diff compares.
     let plan = stage::fold(planned.plan.clone(), &filesystem, options, &mut fallbacks)?;
@@ -171,6 +187,7 @@ pub(super) fn run(
         same.unchanged = true;
         return Ok(same);
     }
+    let staging = staging?;
     let part = Arc::new(switch::subset(&plan, &changes.write));
     progress.planned(part.files() as u64);
     // The part is cut from the folded plan: folding it again finds nothing.
@@ -250,8 +267,9 @@ pub(super) fn already_there(
     Ok(recorded.journal.is_none() && recorded.commit == commit)
 }
 
-/// Take the checkout's lock (see [`switch::LOCK`]), waiting for another holder.
-fn lock(root: &Dir) -> Result<std::fs::File, Error> {
+/// Take the checkout's lock (see [`switch::LOCK`]), waiting for another holder; `None` on
+/// a read-only filesystem where no lock file exists (see [`Dir::lock`]).
+fn lock(root: &Dir) -> Result<Option<std::fs::File>, Error> {
     root.lock(Path::new(switch::LOCK)).map_err(|source| {
         switch::Error::Write {
             path: switch::LOCK.into(),
@@ -259,6 +277,12 @@ fn lock(root: &Dir) -> Result<std::fs::File, Error> {
         }
         .into()
     })
+}
+
+/// Whether `err` is the staging directory refused by a read-only filesystem.
+fn read_only(err: &publish::Error) -> bool {
+    matches!(err, publish::Error::CreateStaging { source, .. }
+        if source.kind() == std::io::ErrorKind::ReadOnlyFilesystem)
 }
 
 /// Whether a publish failed because `dest` is there now.

@@ -58,6 +58,16 @@ pub enum Error {
         /// What it is.
         what: &'static str,
     },
+    /// The destination is an empty directory on which another filesystem is mounted: a
+    /// checkout is put in place by renaming it onto the destination, which the kernel
+    /// refuses for a mount point (`EBUSY`).
+    #[error(
+        "destination {dest:?} is a mount point, which a checkout cannot be renamed onto; check out into a new directory inside it"
+    )]
+    MountPoint {
+        /// The destination's name in its parent.
+        dest: PathBuf,
+    },
     /// The destination name is not a single path component.
     #[error("destination name {dest:?} must be a single path component")]
     BadName {
@@ -327,9 +337,16 @@ impl<'a> Staging<'a> {
         }
         self.parent
             .rename(&self.name, &self.dest)
-            .map_err(|source| Error::Rename {
-                dest: self.dest.clone().into(),
-                source,
+            .map_err(|source| match source.kind() {
+                // A mount point [`check_dest`] could not see: a bind mount of the same
+                // filesystem (same device), or one mounted since.
+                io::ErrorKind::ResourceBusy if existing => Error::MountPoint {
+                    dest: self.dest.clone().into(),
+                },
+                _ => Error::Rename {
+                    dest: self.dest.clone().into(),
+                    source,
+                },
             })?;
         self.published = true;
         if self.fsync {
@@ -407,11 +424,20 @@ pub fn check_dest(parent: &Dir, dest: &OsStr) -> Result<bool, Error> {
     match parent.kind(Path::new(dest)).map_err(inspect)? {
         None => Ok(false),
         Some(Kind::Dir) => {
-            if parent.entries(Path::new(dest)).map_err(inspect)?.is_empty() {
-                Ok(true)
-            } else {
-                Err(Error::NotEmpty { dest: dest.into() })
+            if !parent.entries(Path::new(dest)).map_err(inspect)?.is_empty() {
+                return Err(Error::NotEmpty { dest: dest.into() });
             }
+            // An empty destination is replaced by a rename, which fails on a mount point
+            // after all the writing: say so before any. Another filesystem mounted there
+            // shows as another device (a bind mount of the same one does not, and is
+            // caught at the rename).
+            let device = |path: &str| parent.stat(Path::new(path)).map(|s| s.dev);
+            let here = device(".").map_err(inspect)?;
+            let there = parent.stat(Path::new(dest)).map_err(inspect)?.dev;
+            if here != there {
+                return Err(Error::MountPoint { dest: dest.into() });
+            }
+            Ok(true)
         }
         Some(kind) => Err(Error::NotADirectory {
             dest: dest.into(),
