@@ -5,7 +5,7 @@
 //! sequence, the staging directory, the operations left to the end and the atomic publish
 //! are this module's, so a feature added to the pipeline works in every runtime.
 
-mod case;
+pub(crate) mod case;
 mod claims;
 mod error;
 mod native;

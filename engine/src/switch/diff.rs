@@ -153,6 +153,26 @@ pub(crate) fn compare(
         ancestors: HashMap::new(),
     };
     let mut changes = Changes::default();
+    // On a filesystem that ignores case, a new entry spelled otherwise than a recorded one
+    // the new tree lacks (`Docs/x` becoming `docs/x`) is found on disk as that recorded
+    // one, which the removals then delete. Such an entry is written, after the removals,
+    // whatever the disk holds now.
+    let respelled: HashSet<&BStr> = if filesystem.case_insensitive {
+        let fold = |path: &BStr| crate::checkout::case::fold(path);
+        let gone: HashSet<BString> = recorded
+            .entries
+            .iter()
+            .map(|e| e.path.as_bstr())
+            .filter(|path| !wanted.contains_key(path))
+            .map(fold)
+            .collect();
+        new.iter()
+            .map(|e| e.path.as_bstr())
+            .filter(|path| !old.contains_key(path) && gone.contains(&fold(path)))
+            .collect()
+    } else {
+        HashSet::new()
+    };
 
     // Is each recorded entry still what the index says?
     let mut clean: HashSet<&BStr> = HashSet::new();
@@ -194,6 +214,10 @@ pub(crate) fn compare(
                 .map_err(read(path))?)
         {
             changes.unchanged += 1;
+            continue;
+        }
+        if respelled.contains(path) {
+            changes.write.insert(entry.path.clone());
             continue;
         }
         // Ours to overwrite: a recorded entry (its local changes are listed above), or

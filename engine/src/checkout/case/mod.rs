@@ -360,8 +360,9 @@ pub(super) fn fold_plan(plan: &Plan, mode: CaseCollisions) -> Result<Folded, (BS
 
 /// `name` as a case-insensitive filesystem compares it: each character's simple uppercase
 /// (kept as it is where uppercasing gives more than one character), or, for a name that is
-/// not UTF-8, its ASCII letters uppercased.
-fn fold(name: &BStr) -> BString {
+/// not UTF-8, its ASCII letters uppercased. A path folds component by component (`/` is
+/// its own uppercase).
+pub(crate) fn fold(name: &BStr) -> BString {
     match std::str::from_utf8(name) {
         Ok(text) => {
             let mut out = String::with_capacity(text.len());

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::support::*;
 
@@ -20,154 +19,11 @@ runtime_tests!(
     two_entries_differing_only_in_case_fail_on_exfat_naming_both,
     last_wins_keeps_the_later_entry_on_exfat_with_a_warning,
     on_a_posix_filesystem_nothing_falls_back,
+    switching_across_names_that_differ_only_in_case_on_exfat_loses_nothing,
 );
 
-// ---------------------------------------------------------------------------------------------
-// An exFAT filesystem, mounted for one test
-
-/// A 64 MiB exFAT image attached to a loop device and mounted with exfat-fuse; unmounted,
-/// detached and deleted when dropped, whatever the test did.
-struct Exfat {
-    mnt: PathBuf,
-    device: Option<String>,
-    mounted: bool,
-    /// `umount` and `losetup`, to undo the mount and the loop device.
-    umount: PathBuf,
-    losetup: PathBuf,
-    // Dropped after `drop` ran: the image and the mount point go last.
-    _tmp: TempDir,
-}
-
-/// The path of `program`, on `PATH` or in the sbin directories root's tools live in; fails
-/// the test saying which Debian package to install.
-fn tool(program: &str, package: &str) -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let dirs = on_path
-        .into_iter()
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
-    for dir in dirs {
-        let path = dir.join(program);
-        if path.is_file() {
-            return path;
-        }
-    }
-    panic!(
-        "this test mounts an exFAT filesystem and needs `{program}`: install Debian's \
-         `{package}` (`apt-get install exfat-fuse exfatprogs`; `.ci/run` does) and run it again"
-    )
-}
-
-/// Runs a setup command that must succeed.
-#[track_caller]
-fn must(cmd: &mut Command, what: &str) -> String {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "expected {what} to succeed ({cmd:?}), got {}: {}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-impl Exfat {
-    fn mount(label: &str) -> Exfat {
-        assert!(
-            is_root(),
-            "mounting an exFAT image needs root (a loop device and FUSE); run the suite as \
-             root, as CI does"
-        );
-        assert!(
-            Path::new("/dev/fuse").exists(),
-            "mounting exFAT with exfat-fuse needs /dev/fuse (the kernel's FUSE); load the \
-             `fuse` module"
-        );
-        let mkfs = tool("mkfs.exfat", "exfatprogs");
-        let mount = tool("mount.exfat-fuse", "exfat-fuse");
-        let losetup = tool("losetup", "mount");
-        let umount = tool("umount", "mount");
-        let tmp = TempDir::new(label);
-        let image = tmp.join("exfat.img");
-        fs::File::create(&image)
-            .and_then(|f| f.set_len(64 << 20))
-            .unwrap_or_else(|e| panic!("create the image {}: {e}", image.display()));
-        must(Command::new(&mkfs).arg(&image), "mkfs.exfat");
-        let mnt = tmp.join("mnt");
-        fs::create_dir(&mnt).unwrap();
-        let mut exfat = Exfat {
-            mnt,
-            device: None,
-            mounted: false,
-            umount,
-            losetup: losetup.clone(),
-            _tmp: tmp,
-        };
-        // exfat-fuse wants a block device.
-        let device = must(
-            Command::new(&losetup).args(["-f", "--show"]).arg(&image),
-            "losetup -f --show (attaching the image to a loop device)",
-        );
-        exfat.device = Some(device.clone());
-        must(
-            Command::new(&mount).arg(&device).arg(&exfat.mnt),
-            "mount.exfat-fuse",
-        );
-        exfat.mounted = true;
-        let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
-        assert!(
-            mounts.lines().any(|l| {
-                let mut fields = l.split(' ');
-                fields.nth(1) == exfat.mnt.to_str() && fields.next() == Some("fuseblk")
-            }),
-            "expected {} to be a fuseblk mount after mount.exfat-fuse, /proc/self/mounts has:\n{mounts}",
-            exfat.mnt.display()
-        );
-        exfat
-    }
-
-    fn path(&self) -> &Path {
-        &self.mnt
-    }
-
-    fn join(&self, p: impl AsRef<Path>) -> PathBuf {
-        self.mnt.join(p)
-    }
-}
-
-impl Drop for Exfat {
-    fn drop(&mut self) {
-        // Never panic here: this may run while a failed test unwinds.
-        if self.mounted {
-            let mut unmounted = false;
-            for _ in 0..50 {
-                let status = Command::new(&self.umount).arg(&self.mnt).status();
-                if status.is_ok_and(|s| s.success()) {
-                    unmounted = true;
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            if !unmounted {
-                eprintln!("could not unmount {}", self.mnt.display());
-                // Lazily, so that at least the directory can go.
-                let _ = Command::new(&self.umount).arg("-l").arg(&self.mnt).status();
-            }
-        }
-        if let Some(device) = &self.device {
-            // The FUSE daemon may still hold the device for a moment after the unmount.
-            for _ in 0..50 {
-                let status = Command::new(&self.losetup).arg("-d").arg(device).status();
-                if status.is_ok_and(|s| s.success()) {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-        }
-    }
-}
+mod exfat;
+use exfat::{Exfat, must};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -598,4 +454,79 @@ fn on_a_posix_filesystem_nothing_falls_back(rt: Runtime) {
         serde_json::json!([]),
         "{what}: expected README and readme both written where case matters, got {json}"
     );
+}
+
+/// A switch on exFAT between trees whose names differ only in case: `Docs/x` becomes
+/// `docs/x` with the same blob, `Docs/sub/y` becomes `docs/sub/y` with another, `README`
+/// becomes `readme` with the same blob. Looking the new names up finds the old files, which
+/// the switch removes: they must be written again after that, not counted as unchanged.
+/// Each switch (there and back) leaves exactly the tree, spelled as the tree spells it, a
+/// clean `git status`, and a `verify` that passes.
+fn switching_across_names_that_differ_only_in_case_on_exfat_loses_nothing(rt: Runtime) {
+    let tmp = TempDir::new("case-switch");
+    let store = init_bare(&tmp.join("store.git"));
+    let b = |content: &str| write_blob(&store, content.as_bytes());
+    let (x, y1, y2, readme, keep) = (b("x\n"), b("y1\n"), b("y2\n"), b("read me\n"), b("k\n"));
+    let sub = |y: &str| write_tree(&store, &[(FILE, b"y", y)]);
+    let docs = |y: &str| {
+        let sub = sub(y);
+        write_tree(&store, &[(FILE, b"x", &x), (DIR, b"sub", &sub)])
+    };
+    let (upper_docs, lower_docs) = (docs(&y1), docs(&y2));
+    let before = write_tree(
+        &store,
+        &[
+            (DIR, b"Docs", &upper_docs),
+            (FILE, b"README", &readme),
+            (FILE, b"k", &keep),
+        ],
+    );
+    let after = write_tree(
+        &store,
+        &[
+            (DIR, b"docs", &lower_docs),
+            (FILE, b"k", &keep),
+            (FILE, b"readme", &readme),
+        ],
+    );
+    for (name, tree) in [("before", &before), ("after", &after)] {
+        let commit = commit_tree(&store, tree, name);
+        git(
+            &store,
+            &["update-ref", &format!("refs/heads/{name}"), &commit],
+        );
+    }
+    let exfat = Exfat::mount("exfat-case-switch");
+    let dest = exfat.join("dest");
+    let listing = |dir: &Path| snapshot(dir).into_keys().collect::<Vec<_>>();
+    let run = unfurl(&checkout_args(rt, &[], &store, "before", &dest));
+    assert_eq!(run.code, Some(0), "the checkout of before: {run:?}");
+    for rev in ["after", "before", "after"] {
+        let what = format!("switch to {rev} on exFAT ({})", rt.name());
+        let run = unfurl(&checkout_args(rt, &[], &store, rev, &dest));
+        assert_eq!(run.code, Some(0), "{what}: {run:?}");
+        let expected = reference(&store, rev);
+        assert_eq!(
+            listing(&dest),
+            listing(expected.path()),
+            "{what}: the names"
+        );
+        assert_eq!(
+            files_with_content(&dest),
+            files_with_content(expected.path()),
+            "{what}: the contents"
+        );
+        assert_eq!(
+            git(&dest, &["status", "--porcelain"]),
+            "",
+            "{what}: git status"
+        );
+        let verify = unfurl(&[
+            "verify".as_ref(),
+            store.as_os_str(),
+            rev.as_ref(),
+            dest.as_os_str(),
+        ]);
+        assert_eq!(verify.code, Some(0), "{what}: verify: {verify:?}");
+    }
 }
