@@ -298,7 +298,8 @@ pub fn run(
     for written in &mut modules {
         stage::finish(written, &staging, &filesystem, &mut fallbacks)?;
     }
-    let plan = top.plan.clone();
+    // The index records the tree's paths, whatever the filesystem merged.
+    let plan = top.index.clone();
     let mut stats = top.stats;
     let capabilities = gitdir::Capabilities {
         symlinks: filesystem.symlinks,

@@ -73,9 +73,14 @@ enum Expected {
     Dir,
 }
 
-/// Compare the checkout below `root` with `rev` of `store`. Exec bits are compared only
-/// where `exec_bits` (the filesystem keeps them), symlinks as files holding their target
-/// where `symlinks` is false, as a checkout there writes them; files are converted as
+/// Compare the checkout below `root` with `rev` of `store`, on a filesystem that can do
+/// what `capabilities` says (as the checkout's `.git/config` records it, see
+/// [`crate::gitdir::recorded`]): exec bits are compared only where it keeps them
+/// (`filemode`), symlinks as files holding their target where it has none (`symlinks`),
+/// and where it ignores case (`ignorecase`) the tree is compared as such a filesystem
+/// holds it: directories whose names differ only in case as one (spelled as the first in
+/// byte order, as a checkout makes it), and of two entries that are one file there the
+/// earlier counted `modified` (the later took its place). Files are converted as
 /// `attributes` says (the line-ending settings the checkout was written with).
 ///
 /// This is [`plan`] then [`compare`]; a caller that also verifies submodules plans with
@@ -84,13 +89,12 @@ pub fn verify(
     store: &Store,
     rev: &str,
     root: &Dir,
-    exec_bits: bool,
-    symlinks: bool,
+    capabilities: crate::gitdir::Capabilities,
     attributes: &crate::attr::Options,
 ) -> Result<Verified, Error> {
     let options = options(root, attributes, Default::default())?;
     let planned = plan(store, rev, &options)?;
-    compare(store, &planned, root, exec_bits, symlinks, &())
+    compare(store, &planned, root, capabilities, &())
 }
 
 /// The checkout options a checkout below `root` is planned with to be compared: no `.git`,
@@ -129,11 +133,33 @@ pub fn compare(
     store: &Store,
     planned: &Planned,
     root: &Dir,
-    exec_bits: bool,
-    symlinks: bool,
+    capabilities: crate::gitdir::Capabilities,
     progress: &dyn crate::Progress,
 ) -> Result<Verified, Error> {
-    let plan = &planned.plan;
+    let crate::gitdir::Capabilities {
+        symlinks,
+        filemode: exec_bits,
+        ignorecase,
+    } = capabilities;
+    let mut differences = BTreeSet::new();
+    // Where names differ only in case, the tree as such a filesystem holds it (what a
+    // checkout there wrote, and what git's checkout writes).
+    let folded = match ignorecase {
+        true => Some(crate::checkout::case::fold_plan(
+            &planned.plan,
+            crate::checkout::case::CaseCollisions::LastWins,
+        )),
+        false => None,
+    };
+    let plan = match &folded {
+        Some(Ok(folded)) => {
+            for lost in &folded.collisions {
+                differences.insert(difference(&lost.lost, Change::Modified));
+            }
+            folded.plan.as_ref().unwrap_or(&planned.plan)
+        }
+        _ => &planned.plan,
+    };
     let mut expected: BTreeMap<BString, Expected> = BTreeMap::new();
     for i in 1..plan.dirs.len() {
         expected.insert(plan.dir_path(i), Expected::Dir);
@@ -181,7 +207,6 @@ pub fn compare(
     for module in &plan.submodules {
         gitlinks.insert(plan.dir_path(module.dir), module.id);
     }
-    let mut differences = BTreeSet::new();
     let mut found = BTreeSet::new();
     walk(root, BString::default(), &gitlinks, &mut found).map_err(|source| io_error("", source))?;
     for (path, commit) in &gitlinks {

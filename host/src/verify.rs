@@ -63,15 +63,8 @@ pub fn verify(
     };
     let options = unfurl_engine::verify::options(&root, &recorded.line_endings, submodules)?;
     let planned = unfurl_engine::verify::plan(&store, rev, &options)?;
-    let caps = &recorded.capabilities;
-    let verified = unfurl_engine::verify::compare(
-        &store,
-        &planned,
-        &root,
-        caps.filemode,
-        caps.symlinks,
-        progress,
-    )?;
+    let verified =
+        unfurl_engine::verify::compare(&store, &planned, &root, recorded.capabilities, progress)?;
     let mut differences = verified.differences;
     if let Some(recurse) = recurse {
         differences.extend(submodule_differences(
@@ -134,14 +127,7 @@ fn submodule_differences(
         let root = open_root(&path)?;
         // A submodule's `.git` records how it was written, as its parent's does.
         let caps = recorded(&path).capabilities;
-        let verified = unfurl_engine::verify::compare(
-            &store,
-            planned,
-            &root,
-            caps.filemode,
-            caps.symlinks,
-            progress,
-        )?;
+        let verified = unfurl_engine::verify::compare(&store, planned, &root, caps, progress)?;
         let prefix = String::from_utf8_lossy(&module.path);
         differences.extend(verified.differences.into_iter().map(|d| Difference {
             path: format!("{prefix}/{}", d.path),

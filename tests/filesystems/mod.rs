@@ -20,6 +20,7 @@ runtime_tests!(
     last_wins_keeps_the_later_entry_on_exfat_with_a_warning,
     on_a_posix_filesystem_nothing_falls_back,
     switching_across_names_that_differ_only_in_case_on_exfat_loses_nothing,
+    directories_differing_only_in_case_on_exfat_keep_the_trees_paths_in_the_index,
 );
 
 mod exfat;
@@ -528,5 +529,67 @@ fn switching_across_names_that_differ_only_in_case_on_exfat_loses_nothing(rt: Ru
             dest.as_os_str(),
         ]);
         assert_eq!(verify.code, Some(0), "{what}: verify: {verify:?}");
+    }
+}
+
+/// `Src/a` and `src/b` on exFAT: one directory, spelled `Src` (the first in byte order), as
+/// git's checkout makes it. The index still records the tree's paths (`src/b`, as git's
+/// does: with `core.ignorecase` git finds it below `Src`), so `git status` is clean and
+/// `git ls-files` lists the tree; `verify` compares names as the filesystem does, and
+/// passes for unfurl's checkout and for `git clone`'s on the same filesystem.
+fn directories_differing_only_in_case_on_exfat_keep_the_trees_paths_in_the_index(rt: Runtime) {
+    let tmp = TempDir::new("case-dirs");
+    let store = init_bare(&tmp.join("store.git"));
+    let b = |content: &str| write_blob(&store, content.as_bytes());
+    let upper = write_tree(&store, &[(FILE, b"a", &b("a\n"))]);
+    let lower = write_tree(&store, &[(FILE, b"b", &b("b\n"))]);
+    let tree = write_tree(&store, &[(DIR, b"Src", &upper), (DIR, b"src", &lower)]);
+    let commit = commit_tree(&store, &tree, "two spellings");
+    git(&store, &["update-ref", "refs/heads/main", &commit]);
+    let exfat = Exfat::mount("exfat-case-dirs");
+    let dest = exfat.join("dest");
+    let what = format!("Src/a and src/b on exFAT ({})", rt.name());
+    let run = unfurl(&checkout_args(rt, &[], &store, "main", &dest));
+    assert_eq!(run.code, Some(0), "{what}: {run:?}");
+    let names: Vec<_> = fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != ".git")
+        .collect();
+    assert_eq!(names, ["Src"], "{what}: one directory");
+    assert_eq!(
+        git(&dest, &["ls-files"]),
+        "Src/a\nsrc/b",
+        "{what}: the index"
+    );
+    assert_eq!(
+        git(&dest, &["status", "--porcelain"]),
+        "",
+        "{what}: git status"
+    );
+    let clone = exfat.join("clone");
+    git(
+        exfat.path(),
+        &[
+            "clone",
+            "-q",
+            "--no-hardlinks",
+            store.to_str().unwrap(),
+            "clone",
+        ],
+    );
+    for dir in [&dest, &clone] {
+        let verify = unfurl(&[
+            "verify".as_ref(),
+            store.as_os_str(),
+            "main".as_ref(),
+            dir.as_os_str(),
+        ]);
+        assert_eq!(
+            verify.code,
+            Some(0),
+            "{what}: verify {}: {verify:?}",
+            dir.display()
+        );
     }
 }

@@ -16,8 +16,19 @@ use crate::write::{self, Deferred, Stats};
 pub(super) struct Written {
     /// The plan as written (folded on a case-insensitive filesystem).
     pub(super) plan: Arc<Plan>,
+    /// The plan as the index records it (see [`Fold::index`]).
+    pub(super) index: Arc<Plan>,
     /// What the writers wrote, and what they left to the orchestrator.
     pub(super) stats: Stats,
+}
+
+/// A plan as a filesystem holds it.
+pub(super) struct Fold {
+    /// What to write: on a filesystem that ignores case, without the entries a later one
+    /// replaces there, and with directories whose names differ only in case merged.
+    pub(super) write: Arc<Plan>,
+    /// What the index records: the same entries, each at its path in the tree.
+    pub(super) index: Arc<Plan>,
 }
 
 /// `plan` as a filesystem that ignores case can hold it: two entries that would be one file
@@ -28,14 +39,20 @@ pub(super) fn fold(
     filesystem: &Filesystem,
     options: &Options,
     fallbacks: &mut Fallbacks,
-) -> Result<Arc<Plan>, Error> {
+) -> Result<Fold, Error> {
     if !filesystem.case_insensitive {
-        return Ok(plan);
+        return Ok(Fold {
+            write: plan.clone(),
+            index: plan,
+        });
     }
     let folded = case::fold_plan(&plan, options.case_collisions)
         .map_err(|(first, second)| Error::CaseCollision { first, second })?;
     fallbacks.case_collisions.extend(folded.collisions);
-    Ok(folded.plan.map_or(plan, Arc::new))
+    Ok(Fold {
+        write: folded.plan.map_or_else(|| plan.clone(), Arc::new),
+        index: folded.index.map_or(plan, Arc::new),
+    })
 }
 
 /// Write the files of `plan` into `staging` with `backend`, as `filesystem` can hold them.
@@ -45,7 +62,7 @@ pub(super) fn fold(
 )]
 pub(super) fn write_plan(
     backend: &dyn Backend,
-    mut plan: Arc<Plan>,
+    plan: Arc<Plan>,
     staging: &Staging<'_>,
     filesystem: &Filesystem,
     options: &Options,
@@ -53,7 +70,7 @@ pub(super) fn write_plan(
     interrupt: &AtomicBool,
     fallbacks: &mut Fallbacks,
 ) -> Result<Written, Error> {
-    plan = fold(plan, filesystem, options, fallbacks)?;
+    let Fold { write: plan, index } = fold(plan, filesystem, options, fallbacks)?;
     let mut stats = backend.write(&plan, staging, options, progress, interrupt)?;
     if interrupt.load(Ordering::Relaxed) {
         return Err(write::Error::Interrupted.into());
@@ -65,7 +82,7 @@ pub(super) fn write_plan(
             .deferred
             .retain(|op| !matches!(op, Deferred::Executable { .. }));
     }
-    Ok(Written { plan, stats })
+    Ok(Written { plan, index, stats })
 }
 
 /// What `written` leaves to the end, and what its runtime could not do, through the

@@ -116,8 +116,11 @@ pub(super) fn run(
         Err(err) => return Err(err.into()),
     };
     let mut fallbacks = Fallbacks::default();
-    // The tree as this filesystem holds it: what the index records and the diff compares.
-    let plan = stage::fold(planned.plan.clone(), &filesystem, options, &mut fallbacks)?;
+    // The tree as this filesystem holds it (without the entries a later one replaces
+    // there), each entry at its path in the tree: what the index records and the diff
+    // compares. A part of it is written in staging as the filesystem holds it (folded
+    // again there), and renamed into place by these paths.
+    let plan = stage::fold(planned.plan.clone(), &filesystem, options, &mut fallbacks)?.index;
     let new = gitdir::index_entries(&plan);
     // What the new tree's attributes do to each file they convert, by path.
     let conversions = plan
@@ -190,7 +193,8 @@ pub(super) fn run(
     let staging = staging?;
     let part = Arc::new(switch::subset(&plan, &changes.write));
     progress.planned(part.files() as u64);
-    // The part is cut from the folded plan: folding it again finds nothing.
+    // The part is cut from the folded plan: folding it again finds no collision, and
+    // merges what directories differ only in case.
     let mut written = stage::write_plan(
         backend,
         part,

@@ -50,12 +50,16 @@ pub struct CaseCollision {
 
 /// What a case-insensitive filesystem makes of a plan.
 #[derive(Debug)]
-pub(super) struct Folded {
+pub(crate) struct Folded {
     /// The plan to write instead, when it differs: losers left out, directories that
     /// differ only in case merged.
-    pub(super) plan: Option<Plan>,
+    pub(crate) plan: Option<Plan>,
+    /// The plan for the index, when it differs: losers left out, every entry at its path in
+    /// the tree (git's index records `src/b` below a directory written as `Src`; with
+    /// `core.ignorecase` git finds it there).
+    pub(crate) index: Option<Plan>,
     /// The entries left out.
-    pub(super) collisions: Vec<CaseCollision>,
+    pub(crate) collisions: Vec<CaseCollision>,
 }
 
 /// A file, a symlink or a submodule: what git's index holds and its checkout writes.
@@ -76,7 +80,7 @@ enum Node {
 /// Work out what a case-insensitive filesystem makes of `plan`: with
 /// [`CaseCollisions::Error`] the first collision, as `(earlier, later)` tree paths; with
 /// [`CaseCollisions::LastWins`] the plan without the losers.
-pub(super) fn fold_plan(plan: &Plan, mode: CaseCollisions) -> Result<Folded, (BString, BString)> {
+pub(crate) fn fold_plan(plan: &Plan, mode: CaseCollisions) -> Result<Folded, (BString, BString)> {
     // Names as the tree spells them: under WASI the plan writes some under placeholders.
     let renamed: HashMap<(usize, &BStr), &BStr> = plan
         .renames
@@ -273,9 +277,36 @@ pub(super) fn fold_plan(plan: &Plan, mode: CaseCollisions) -> Result<Folded, (BS
     if collisions.is_empty() && !merged {
         return Ok(Folded {
             plan: None,
+            index: None,
             collisions: Vec::new(),
         });
     }
+    let index = Plan {
+        dirs: plan.dirs.clone(),
+        files: plan
+            .files
+            .iter()
+            .zip(&kept_files)
+            .filter(|(_, kept)| **kept)
+            .map(|(file, _)| file.clone())
+            .collect(),
+        symlinks: plan
+            .symlinks
+            .iter()
+            .zip(&kept_links)
+            .filter(|(_, kept)| **kept)
+            .map(|(link, _)| link.clone())
+            .collect(),
+        submodules: plan
+            .submodules
+            .iter()
+            .filter(|sub| alive[sub.dir])
+            .cloned()
+            .collect(),
+        renames: plan.renames.clone(),
+        outside: plan.outside.clone(),
+        packs: plan.packs.clone(),
+    };
 
     let files: Vec<File> = plan
         .files
@@ -345,6 +376,7 @@ pub(super) fn fold_plan(plan: &Plan, mode: CaseCollisions) -> Result<Folded, (BS
         .collect();
     submodules.dedup_by_key(|sub| sub.dir);
     Ok(Folded {
+        index: Some(index),
         plan: Some(Plan {
             dirs,
             files,
