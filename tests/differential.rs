@@ -282,56 +282,81 @@ fn a_destination_with_a_trailing_slash_is_that_destination(rt: Runtime) {
     );
 }
 
-/// Three checkouts race for one missing DEST: exactly one wins, the others fail cleanly, and
-/// DEST is one complete tree, never a mixture or a partial one.
+/// Three checkouts of different revisions race for one missing DEST. With a `.git` (the
+/// default), one publishes and each other one switches what it finds there, as a run after
+/// it would: all succeed, and DEST is one complete tree, the revision its `HEAD` names.
+/// With `--git none` there is nothing to switch: exactly one wins, the others fail cleanly.
+/// Either way DEST is never a mixture or a partial tree, and no staging directory is left.
 fn racing_checkouts_into_one_destination_leave_exactly_one_complete_tree(rt: Runtime) {
     let c = corpus();
-    let tmp = TempDir::new("race");
-    let dest = tmp.join("dest");
-    let children: Vec<_> = ["main", "v1", "side"]
-        .iter()
-        .map(|rev| {
-            let child = unfurl_cmd()
-                .args(checkout_args(rt, &[], &c.store, rev, &dest))
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("start unfurl");
-            (rev, child)
-        })
-        .collect();
-    let results: Vec<(&&str, Run)> = children
-        .into_iter()
-        .map(|(rev, child)| (rev, output_to_run(child.wait_with_output().unwrap())))
-        .collect();
-    let winners: Vec<&&str> = results
-        .iter()
-        .filter(|(_, r)| r.code == Some(0))
-        .map(|(rev, _)| *rev)
-        .collect();
-    assert_eq!(
-        winners.len(),
-        1,
-        "expected exactly one racing checkout to succeed, got {results:?}"
-    );
-    for (rev, r) in &results {
-        if r.code != Some(0) {
-            assert_failed_run(r, &["dest"], &format!("the losing checkout of {rev}"));
-        }
+    let revs = ["main", "v1", "side"];
+    for git_mode in ["alternates", "none"] {
+        let tmp = TempDir::new("race");
+        let dest = tmp.join("dest");
+        let children: Vec<_> = revs
+            .iter()
+            .map(|rev| {
+                let child = unfurl_cmd()
+                    .args(checkout_args(
+                        rt,
+                        &["--git", git_mode],
+                        &c.store,
+                        rev,
+                        &dest,
+                    ))
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start unfurl");
+                (rev, child)
+            })
+            .collect();
+        let results: Vec<(&&str, Run)> = children
+            .into_iter()
+            .map(|(rev, child)| (rev, output_to_run(child.wait_with_output().unwrap())))
+            .collect();
+        let winners: Vec<&&str> = results
+            .iter()
+            .filter(|(_, r)| r.code == Some(0))
+            .map(|(rev, _)| *rev)
+            .collect();
+        let holds = if git_mode == "none" {
+            assert_eq!(
+                winners.len(),
+                1,
+                "--git none: expected exactly one racing checkout to succeed, got {results:?}"
+            );
+            for (rev, r) in &results {
+                if r.code != Some(0) {
+                    assert_failed_run(r, &["dest"], &format!("the losing checkout of {rev}"));
+                }
+            }
+            *winners[0]
+        } else {
+            assert_eq!(
+                winners.len(),
+                revs.len(),
+                "expected every racing checkout to succeed, got {results:?}"
+            );
+            let head = git(&dest, &["rev-parse", "HEAD"]);
+            revs.into_iter()
+                .find(|rev| git(&c.store, &["rev-parse", &format!("{rev}^{{commit}}")]) == head)
+                .unwrap_or_else(|| panic!("HEAD {head} is none of {revs:?}"))
+        };
+        let expected = snapshot(reference(&c.store, holds).path());
+        assert_same_tree(
+            &expected,
+            &snapshot(&dest),
+            &format!("DEST after the race (--git {git_mode}), holding {holds}"),
+        );
+        let top = listing_of(tmp.path());
+        assert_eq!(
+            top,
+            ["dest"],
+            "expected nothing but DEST after the race (no staging left), got {top:?}"
+        );
     }
-    let expected = snapshot(reference(&c.store, winners[0]).path());
-    assert_same_tree(
-        &expected,
-        &snapshot(&dest),
-        &format!("DEST after the race won by {}", winners[0]),
-    );
-    let top = listing_of(tmp.path());
-    assert_eq!(
-        top,
-        ["dest"],
-        "expected nothing but DEST after the race (no staging left), got {top:?}"
-    );
 }
 
 fn a_checkout_leaves_the_store_unchanged(rt: Runtime) {
