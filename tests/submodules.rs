@@ -20,6 +20,7 @@ runtime_tests!(
     a_selected_path_checks_out_only_the_submodules_within_it,
     verify_compares_submodules_with_their_own_commits,
     a_switch_keeps_the_submodules_recorded,
+    a_switch_to_a_commit_without_a_submodule_keeps_its_checked_out_directory,
 );
 
 fn checkout(rt: Runtime, extra: &[String], store: &Path, dest: &Path) -> Run {
@@ -590,4 +591,87 @@ fn a_switch_keeps_the_submodules_recorded(rt: Runtime) {
         before,
         "git submodule status"
     );
+}
+
+/// A switch to a commit that no longer has the submodules: a submodule checked out with
+/// `--recurse-submodules` is a whole repository and work tree, with whatever the user made
+/// there, and is not the superproject's to delete. Its directory is kept, with a warning,
+/// listed as `kept` in `--json`, and now untracked, as git's checkout leaves it; an empty
+/// submodule directory (checked out without `--recurse-submodules`) goes.
+fn a_switch_to_a_commit_without_a_submodule_keeps_its_checked_out_directory(rt: Runtime) {
+    let f = fixture();
+    let tmp = TempDir::new("sub-dropped");
+    let store = tmp.join("top.git");
+    g(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            f.store("top").to_str().unwrap(),
+            store.to_str().unwrap(),
+        ],
+    );
+    let gitlinks: Vec<String> = g(&store, &["ls-tree", "-r", "main"])
+        .lines()
+        .filter(|l| l.starts_with("160000"))
+        .map(|l| l.split('\t').nth(1).unwrap().to_owned())
+        .collect();
+    assert!(!gitlinks.is_empty(), "the fixture has submodules");
+    let readme = write_blob(&store, b"no submodules here\n");
+    let tree = write_tree(&store, &[(FILE, b"README", &readme)]);
+    let bare = g(
+        &store,
+        &["commit-tree", &tree, "-p", "main", "-m", "dropped"],
+    );
+    g(&store, &["update-ref", "refs/heads/dropped", &bare]);
+
+    let dest = tmp.join("recursed");
+    let mut args = vec!["--recurse-submodules".to_owned()];
+    args.extend(f.store_args());
+    let extra: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = unfurl(&checkout_args(rt, &extra, &store, "main", &dest));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let mine = dest.join(&gitlinks[0]).join("mine.txt");
+    fs::write(&mine, "the user's\n").unwrap();
+    let run = unfurl(&checkout_args(rt, &["--json"], &store, "dropped", &dest));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let kept: Vec<&str> = json["switch"]["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let top_level: Vec<&str> = gitlinks.iter().map(String::as_str).collect();
+    assert_eq!(kept, top_level, "{json}");
+    assert_eq!(fs::read_to_string(&mine).unwrap(), "the user's\n");
+    for link in &gitlinks {
+        assert!(
+            dest.join(link).join(".git").exists(),
+            "{link}: its checkout"
+        );
+    }
+    assert!(
+        run.stderr
+            .contains("kept its directory, which is not empty"),
+        "a warning: {run:?}"
+    );
+    assert_eq!(g(&dest, &["rev-parse", "HEAD"]), bare);
+    assert_eq!(
+        fs::read_to_string(dest.join("README")).unwrap(),
+        "no submodules here\n"
+    );
+
+    let plain = tmp.join("plain");
+    let run = unfurl(&checkout_args(rt, &[], &store, "main", &plain));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let run = unfurl(&checkout_args(rt, &[], &store, "dropped", &plain));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    for link in &gitlinks {
+        assert!(
+            !plain.join(link).exists(),
+            "{link}: the empty directory goes"
+        );
+    }
 }

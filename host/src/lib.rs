@@ -302,6 +302,11 @@ pub fn checkout(
             removed: s.removed,
             unchanged: s.unchanged,
             repaired: s.repaired,
+            kept: s
+                .kept
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect(),
         }),
         paths: request
             .options

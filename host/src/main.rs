@@ -418,6 +418,12 @@ fn checkout(args: CheckoutArgs, signals: &Signals) -> anyhow::Result<()> {
             return Ok(());
         }
         if let Some(switch) = &report.switch {
+            for kept in &switch.kept {
+                eprintln!(
+                    "unfurl: warning: {} is not a submodule in {short} any more; kept its directory, which is not empty (remove it yourself if you no longer need it)",
+                    printable(kept)
+                );
+            }
             let from = switch
                 .from
                 .as_deref()

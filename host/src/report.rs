@@ -76,6 +76,9 @@ pub struct Switch {
     pub unchanged: u64,
     /// Whether an interrupted switch was found and its paths reconciled first.
     pub repaired: bool,
+    /// Submodules REV no longer has whose directories were kept, not empty (lossily
+    /// UTF-8): now untracked, as after git's checkout.
+    pub kept: Vec<String>,
 }
 
 /// A submodule, as `--json` reports it.

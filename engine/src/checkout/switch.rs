@@ -163,6 +163,7 @@ pub(super) fn run(
         removed: changes.remove.difference(&changes.write).count() as u64,
         unchanged: changes.unchanged,
         repaired,
+        kept: changes.kept.iter().cloned().collect(),
     };
     let outcome = |stats, switched, fallbacks, write_start: Instant| Outcome {
         commit: planned.commit,

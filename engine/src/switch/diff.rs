@@ -28,6 +28,9 @@ pub(crate) struct Changes {
     /// Local changes the switch would lose: recorded entries that differ from the index,
     /// and entries the index does not know that stand in the new tree's way.
     pub(crate) local: BTreeSet<BString>,
+    /// Submodules the new tree drops whose directories hold something (a checkout of the
+    /// submodule, and whatever the user made there): kept, as git's checkout keeps them.
+    pub(crate) kept: BTreeSet<BString>,
 }
 
 /// An entry on disk, found without following a symlink anywhere on its path.
@@ -271,14 +274,28 @@ pub(crate) fn compare(
             // A directory the new tree fills (a journaled submodule, say): not removed.
             continue;
         }
+        let gitlink = old
+            .get(path)
+            .is_some_and(|e| kind_of(e.mode) == Some(IndexEntryKind::Submodule));
         match lookup.get(path).map_err(read(path))? {
             Disk::Absent | Disk::Blocked(_) => {}
+            // A submodule's directory is its own checkout (with `--recurse-submodules`, a
+            // whole repository and work tree): what is in it is not this checkout's to
+            // delete. Like git, which cannot `rmdir` it, leave it; an empty one goes.
+            Disk::Dir if gitlink && !is_empty_dir(root, path).map_err(read(path))? => {
+                changes.kept.insert(path.to_owned());
+            }
             _ => {
                 changes.remove.insert(path.to_owned());
             }
         }
     }
     Ok(changes)
+}
+
+/// Whether the directory at `path` below `root` holds nothing.
+fn is_empty_dir(root: &Dir, path: &BStr) -> io::Result<bool> {
+    Ok(root.entries(rel(path)?)?.is_empty())
 }
 
 /// Whether `path` is a directory some wanted entry lies below.

@@ -64,6 +64,10 @@ pub struct Switched {
     pub unchanged: u64,
     /// Whether an interrupted switch was found (its journal) and its paths reconciled.
     pub repaired: bool,
+    /// Submodules the new tree no longer has whose directories were kept because they
+    /// hold something (a checkout of the submodule): git's checkout keeps them too. They
+    /// are now untracked.
+    pub kept: Vec<BString>,
 }
 
 /// Why a checkout could not be switched in place.
