@@ -66,10 +66,17 @@ fn loose_path(store: &Path, id: &str) -> PathBuf {
 
 /// Rewrites the loose object `id` as `raw` (header and content), zlib-compressed.
 fn rewrite_loose(store: &Path, id: &str, raw: &[u8]) {
+    fs::remove_file(loose_path(store, id)).unwrap();
+    write_loose_at(store, id, raw);
+}
+
+/// Writes `raw` (header and content), zlib-compressed, as the loose object `id`, whatever
+/// it hashes to: how a damaged or hand-made store names objects that cannot exist.
+fn write_loose_at(store: &Path, id: &str, raw: &[u8]) {
     let path = loose_path(store, id);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
     let script =
         "import sys, zlib; open(sys.argv[1], 'wb').write(zlib.compress(sys.stdin.buffer.read()))";
-    fs::remove_file(&path).unwrap();
     let mut child = std::process::Command::new("python3")
         .args(["-c", script])
         .arg(&path)
@@ -84,9 +91,69 @@ fn rewrite_loose(store: &Path, id: &str, raw: &[u8]) {
     );
 }
 
+/// `content` with git's loose-object header for `kind`.
+fn object(kind: &str, content: &str) -> Vec<u8> {
+    format!("{kind} {}\0{content}", content.len()).into_bytes()
+}
+
 fn cases(tmp: &TempDir) -> Vec<Case> {
     let mut cases = Vec::new();
     let main = || "main".to_owned();
+
+    // Objects at ids they do not hash to, as a damaged or hand-made store holds them (git
+    // refuses to point a ref at them, so the refs are written as files).
+    // A tag that names itself: peeling it would never end.
+    let (store, _, _, _) = loose_store(tmp, "tag-cycle.git");
+    let tag = "34".repeat(20);
+    let content = format!("object {tag}\ntype tag\ntag t\ntagger A <a@x> 1 +0000\n\nm\n");
+    write_loose_at(&store, &tag, &object("tag", &content));
+    fs::write(store.join("refs/tags/t"), format!("{tag}\n")).unwrap();
+    cases.push(Case {
+        what: "a tag that names itself",
+        store,
+        rev: "t".to_owned(),
+        // With --verify-objects, the made-up id is caught first.
+        needles: vec![
+            "tags name one another".to_owned(),
+            "not to its id".to_owned(),
+        ],
+        kind: "store-corrupt",
+    });
+
+    // Two commits that are each other's parent: `main~N` would go round N times.
+    let (store, _, tree, _) = loose_store(tmp, "parent-cycle.git");
+    let (a, b) = ("ab".repeat(20), "cd".repeat(20));
+    for (id, parent) in [(&a, &b), (&b, &a)] {
+        let content = format!(
+            "tree {tree}\nparent {parent}\nauthor A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n\nc\n"
+        );
+        write_loose_at(&store, id, &object("commit", &content));
+    }
+    fs::write(store.join("refs/heads/cycle"), format!("{a}\n")).unwrap();
+    cases.push(Case {
+        what: "commits that are each other's parent",
+        store,
+        rev: "cycle~1000".to_owned(),
+        needles: vec!["comes back to it".to_owned(), "not to its id".to_owned()],
+        kind: "store-corrupt",
+    });
+
+    // A commit without its tree line.
+    let (store, _, _, _) = loose_store(tmp, "no-tree-line.git");
+    let commit = "ef".repeat(20);
+    let content = "author A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n\nc\n";
+    write_loose_at(&store, &commit, &object("commit", content));
+    fs::write(store.join("refs/heads/treeless"), format!("{commit}\n")).unwrap();
+    cases.push(Case {
+        what: "a commit without a tree",
+        store,
+        rev: "treeless".to_owned(),
+        needles: vec![
+            format!("commit {commit} is corrupt"),
+            "not to its id".to_owned(),
+        ],
+        kind: "store-corrupt",
+    });
 
     let (store, pack, idx) = packed_copy(tmp, "flipped.git");
     let (offset, in_pack) = biggest_whole_blob(&idx);

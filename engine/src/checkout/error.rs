@@ -87,6 +87,7 @@ impl Error {
                 }
                 resolve::Error::Store(e) => store_kind(e),
                 resolve::Error::Object(e) => object_kind(e),
+                resolve::Error::Corrupt { .. } => ErrorKind::StoreCorrupt,
                 _ => ErrorKind::RevisionInvalid,
             },
             Error::Plan(e) => match e {

@@ -7,6 +7,10 @@ use super::{Error, Resolved};
 use crate::odb::Reader;
 use crate::store::Store;
 
+/// The longest chain of tags (a tag of a tag of …) followed to what it names. git makes
+/// chains of one or two; a longer one than this is a cycle made up by hand.
+const MAX_TAG_CHAIN: usize = 64;
+
 /// Resolve `rev` (`main`, `v1`, `HEAD~2`, `abc123`, `v1^{commit}`, `main:dir`, a tree id…)
 /// in `store` to the tree it names, and the commit when there is one.
 pub fn resolve(store: &Store, rev: &str) -> Result<Resolved, Error> {
@@ -84,6 +88,13 @@ impl Delegate<'_> {
         }
     }
 
+    fn corrupt(&self, message: String) -> Error {
+        Error::Corrupt {
+            rev: self.rev.to_owned(),
+            message,
+        }
+    }
+
     fn current(&self) -> Result<ObjectId, Error> {
         self.current.ok_or_else(|| Error::NotFound {
             rev: self.rev.to_owned(),
@@ -96,6 +107,7 @@ impl Delegate<'_> {
 
     /// Peel `id` until it is an object of `kind`: tags to their targets, commits to trees.
     fn peel_to(&mut self, mut id: ObjectId, kind: Kind) -> Result<ObjectId, Error> {
+        let mut tags = 0;
         loop {
             let actual = self.reader.header(&id)?.0;
             if actual == kind {
@@ -103,10 +115,7 @@ impl Delegate<'_> {
             }
             match actual {
                 Kind::Tag => {
-                    self.read(&id)?;
-                    id = gix_object::TagRefIter::from_bytes(&self.buf, gix_hash::Kind::Sha1)
-                        .target_id()
-                        .map_err(|e| self.navigation(format!("tag {id} is corrupt: {e}")))?;
+                    id = self.tag_target(id, &mut tags)?;
                 }
                 Kind::Commit if kind == Kind::Tree => {
                     self.read(&id)?;
@@ -121,9 +130,26 @@ impl Delegate<'_> {
         }
     }
 
+    /// What the tag `id` names, as the `tags`-th tag of a chain. A tag can name a tag, but
+    /// a chain longer than [`MAX_TAG_CHAIN`] is a cycle made up by hand (a tag that names
+    /// itself cannot be made by git: its id would be the hash of its own content), which
+    /// would otherwise be followed forever.
+    fn tag_target(&mut self, id: ObjectId, tags: &mut usize) -> Result<ObjectId, Error> {
+        *tags += 1;
+        if *tags > MAX_TAG_CHAIN {
+            return Err(self.corrupt(format!(
+                "more than {MAX_TAG_CHAIN} tags name one another from tag {id} (a cycle?)"
+            )));
+        }
+        self.read(&id)?;
+        gix_object::TagRefIter::from_bytes(&self.buf, gix_hash::Kind::Sha1)
+            .target_id()
+            .map_err(|e| self.corrupt(format!("tag {id} is corrupt: {e}")))
+    }
+
     fn commit(&self, id: &oid) -> Result<gix_object::CommitRef<'_>, Error> {
         gix_object::CommitRef::from_bytes(&self.buf, gix_hash::Kind::Sha1)
-            .map_err(|e| self.navigation(format!("commit {id} is corrupt: {e}")))
+            .map_err(|e| self.corrupt(format!("commit {id} is corrupt: {e}")))
     }
 
     /// The parents of the commit `id` peels to. `asked` says what navigation needed them,
@@ -292,7 +318,16 @@ impl delegate::Navigate for Delegate<'_> {
                     })?;
                 }
                 Traversal::NthAncestor(n) => {
+                    // Commits met on the way: history that comes back to one (commits whose
+                    // parents name each other, made up by hand) would be walked `n` times
+                    // round, up to billions of steps.
+                    let mut seen = std::collections::HashSet::new();
                     for generation in 0..n {
+                        if !seen.insert(id) {
+                            return Err(self.corrupt(format!(
+                                "the history of commit {id} comes back to it (a cycle of parents)"
+                            )));
+                        }
                         let parents = self.parents(id, || {
                             format!("{n} generation(s) were asked for, {generation} reached")
                         })?;
@@ -320,12 +355,9 @@ impl delegate::Navigate for Delegate<'_> {
                     id
                 }
                 PeelTo::RecursiveTagObject => {
-                    let mut id = id;
+                    let (mut id, mut tags) = (id, 0);
                     while self.reader.header(&id)?.0 == Kind::Tag {
-                        self.read(&id)?;
-                        id = gix_object::TagRefIter::from_bytes(&self.buf, gix_hash::Kind::Sha1)
-                            .target_id()
-                            .map_err(|e| self.navigation(format!("tag {id} is corrupt: {e}")))?;
+                        id = self.tag_target(id, &mut tags)?;
                     }
                     id
                 }

@@ -57,6 +57,17 @@ pub enum Error {
         /// Its kind.
         kind: Kind,
     },
+    /// The objects the revision leads through are damaged: a corrupt tag or commit, tags
+    /// that name each other in a cycle, history that comes back to a commit it left.
+    #[error(
+        "revision '{rev}': {message} (the store is damaged: re-fetch it, or run `git fsck` on it)"
+    )]
+    Corrupt {
+        /// The revision as given.
+        rev: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Navigation went somewhere that does not exist.
     #[error("revision '{rev}': {message}")]
     Navigation {
@@ -107,6 +118,7 @@ impl Error {
             | Error::Ambiguous { rev, .. }
             | Error::NotATree { rev, .. }
             | Error::Navigation { rev, .. }
+            | Error::Corrupt { rev, .. }
             | Error::Unsupported { rev, .. }
             | Error::Syntax { rev, .. } => Some(rev),
             Error::Store(_) | Error::Object(_) => None,
