@@ -18,6 +18,7 @@ runtime_tests!(
     a_reftable_store_checks_out_by_name_as_git_resolves_it,
     a_store_with_references_in_an_unknown_format_checks_out_only_by_object_id,
     a_symlinked_reference_resolves_inside_the_store_and_is_refused_outside_it,
+    a_repository_format_git_refuses_is_refused,
 );
 
 /// Object files under `objects/xx/` (loose objects) of a store.
@@ -472,4 +473,61 @@ fn a_symlinked_reference_resolves_inside_the_store_and_is_refused_outside_it(rt:
     for needle in ["refs/heads/outside", "replace it with a file"] {
         assert!(run.stderr.contains(needle), "{needle:?} in {run:?}");
     }
+}
+
+/// What git refuses as a repository format (`core.repositoryformatversion` above 1, or an
+/// extension it does not know in version 1) may hold data unfurl would misread: refused in
+/// one line, `store-unusable`, nothing left. An extension git knows (`preciousObjects`,
+/// `partialClone`) is read as before.
+fn a_repository_format_git_refuses_is_refused(rt: Runtime) {
+    let tmp = TempDir::new("repo-format");
+    let store = tmp.join("store.git");
+    copy_tree(&corpus().store, &store);
+    let config = fs::read_to_string(store.join("config")).unwrap();
+    let with = |version: &str, extensions: &str| {
+        let edited = config.replace(
+            "repositoryformatversion = 0",
+            &format!("repositoryformatversion = {version}"),
+        );
+        fs::write(store.join("config"), format!("{edited}{extensions}")).unwrap();
+    };
+    for (version, extensions, needle) in [
+        ("2", "", "repositoryformatversion is 2"),
+        ("1", "[extensions]\n\tweirdThing = true\n", "`weirdthing`"),
+    ] {
+        with(version, extensions);
+        let out = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&store)
+            .args(["rev-parse", "main"])
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "git refuses it too ({version}, {extensions:?})"
+        );
+        let site = FailureSite::new();
+        let mut cmd = unfurl_cmd();
+        cmd.args(checkout_args(rt, &["--json"], &store, "main", &site.dest));
+        let run = output_to_run(run(&mut cmd));
+        assert_eq!(run.code, Some(1), "{run:?}");
+        assert!(run.stderr.contains(needle), "{needle:?}: {run:?}");
+        let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+        assert_eq!(json["error"]["kind"], "store-unusable", "{json}");
+        assert_eq!(
+            fs::read_dir(&site.parent).unwrap().count(),
+            0,
+            "nothing left"
+        );
+    }
+    with("1", "[extensions]\n\tpreciousObjects = true\n");
+    let dest = tmp.join("known");
+    let run = unfurl(&checkout_args(
+        rt,
+        &["--git", "none"],
+        &store,
+        "main",
+        &dest,
+    ));
+    assert_eq!(run.code, Some(0), "a known extension: {run:?}");
 }

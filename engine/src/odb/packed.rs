@@ -117,7 +117,7 @@ impl Reader<'_> {
         Err(Error::corrupt(
             id,
             &odb.pack(number).path,
-            "delta chain too long",
+            "delta chain longer than 10 000 links, which unfurl refuses (git writes at most 4 095; a hand-made chain this long, or a cycle: repack the store with `git repack -a -d -f`)",
         ))
     }
 
@@ -213,7 +213,11 @@ impl Reader<'_> {
                 break hit;
             }
             if chain.len() > MAX_CHAIN {
-                return Err(Error::corrupt(id, &pack.path, "delta chain too long"));
+                return Err(Error::corrupt(
+                    id,
+                    &pack.path,
+                    "delta chain longer than 10 000 links, which unfurl refuses (git writes at most 4 095; a hand-made chain this long, or a cycle: repack the store with `git repack -a -d -f`)",
+                ));
             }
             let (entry, _) = read_entry(
                 &mut self.inflater,
@@ -239,7 +243,11 @@ impl Reader<'_> {
                         continue;
                     }
                     if depth > MAX_REF_DEPTH {
-                        return Err(Error::corrupt(id, &pack.path, "ref-delta chain too long"));
+                        return Err(Error::corrupt(
+                            id,
+                            &pack.path,
+                            "ref-delta chain longer than 10 000 links (a cycle?)",
+                        ));
                     }
                     break self
                         .read_base(&base_id, depth + 1)

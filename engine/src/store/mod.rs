@@ -431,12 +431,38 @@ fn check_config(git_dir: &Dir) -> Result<RefFormat, Error> {
         }
     };
     let mut refs = RefFormat::Files;
+    // git's own check (`verify_repository_format`): a format version above 1 is refused,
+    // and in version 1 so is an extension git does not know, as the store may then hold
+    // data this engine would misread.
+    let mut version = 0u32;
+    let mut unknown: Option<String> = None;
+    let mut section = Vec::new();
     for line in config.lines() {
         let line: Vec<u8> = line
             .iter()
             .filter(|b| !b.is_ascii_whitespace())
             .map(u8::to_ascii_lowercase)
             .collect();
+        if line.starts_with(b"[") {
+            section = line.clone();
+            continue;
+        }
+        let key = line.split(|&b| b == b'=').next().unwrap_or_default();
+        if section == b"[core]" && key == b"repositoryformatversion" {
+            version = line[key.len()..]
+                .strip_prefix(b"=")
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(u32::MAX);
+        }
+        if section == b"[extensions]"
+            && !KNOWN_EXTENSIONS.contains(&key)
+            && unknown.is_none()
+            && !key.is_empty()
+            && !key.starts_with(b"#")
+            && !key.starts_with(b";")
+        {
+            unknown = Some(key.as_bstr().to_string());
+        }
         if line.starts_with(b"objectformat=") && line != b"objectformat=sha1" {
             return Err(Error::Unsupported {
                 what: format!(
@@ -456,5 +482,32 @@ fn check_config(git_dir: &Dir) -> Result<RefFormat, Error> {
             };
         }
     }
+    if version > 1 {
+        return Err(Error::Unsupported {
+            what: format!(
+                "the store's core.repositoryformatversion is {version}; git and unfurl read versions 0 and 1"
+            ),
+        });
+    }
+    if let (1, Some(extension)) = (version, unknown) {
+        return Err(Error::Unsupported {
+            what: format!(
+                "the store uses the repository extension `{extension}`, which unfurl does not know (git refuses such a store too)"
+            ),
+        });
+    }
     Ok(refs)
 }
+
+/// The repository extensions git knows (`extensions.*` in a version 1 repository), in
+/// lower case as the config is compared.
+const KNOWN_EXTENSIONS: &[&[u8]] = &[
+    b"noop",
+    b"noop-v1",
+    b"preciousobjects",
+    b"partialclone",
+    b"worktreeconfig",
+    b"objectformat",
+    b"compatobjectformat",
+    b"refstorage",
+];

@@ -179,14 +179,14 @@ fn modules_of(
             .any(|c| gix_validate::path::component(c.as_bstr(), None, options).is_err())
         {
             return Err(bad(
-                "it is not a plain path inside the checkout (`..`, `.git`, an empty or absolute name)",
+                "is not a plain path inside the checkout (`..`, `.git`, an empty or absolute name)",
             ));
         }
         let mut at = 0;
         while let Some(slash) = path[at..].find_byte(b'/') {
             let prefix = &path[..at + slash];
             if links.iter().any(|l| l == prefix) {
-                return Err(bad("it leads through a symlink of the tree"));
+                return Err(bad("leads through a symlink of the tree"));
             }
             at += slash + 1;
         }
