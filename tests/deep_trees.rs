@@ -1,6 +1,7 @@
 //! Deeply nested trees check out while their paths fit (600 levels, and as deep as Linux
 //! paths allow); paths past `PATH_MAX` check out natively and fail clearly under wasm; trees
-//! nested past the depth limit are refused in little memory.
+//! nested past the depth limit, and tree bombs past the entry limit, are refused in little
+//! memory.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -14,6 +15,7 @@ runtime_tests!(
     a_tree_as_deep_as_linux_paths_allow_matches_git_archive,
     a_tree_whose_paths_exceed_path_max_checks_out_natively_and_fails_clearly_under_wasm,
     trees_nested_past_the_depth_limit_are_refused_in_little_memory,
+    a_tree_bomb_is_refused_at_the_entry_limit_in_bounded_memory,
 );
 
 /// Writes `depth` nested trees as loose objects into the bare store `argv[1]`: each holds the
@@ -361,4 +363,48 @@ fn unfurl_with_peak_memory<S: AsRef<OsStr>>(args: &[S], scratch: &Path) -> (Run,
         stderr: fs::read_to_string(&err_path).unwrap(),
     };
     (run, peak_kib)
+}
+
+/// A tree bomb: a store of a few kilobytes whose 30 levels each name the same subtree twice,
+/// 2^30 files in all. The walk stops at `MAX_TREE_ENTRIES` (five million) with one line,
+/// `tree-rejected`, nothing left, in bounded memory (about 420 MiB natively; it grew without
+/// limit, 2.5 GB after two minutes, before the limit; under wasm the memory cap caught it).
+fn a_tree_bomb_is_refused_at_the_entry_limit_in_bounded_memory(rt: Runtime) {
+    let tmp = TempDir::new("bomb");
+    let store = init_bare(&tmp.join("bomb.git"));
+    let blob = write_blob(&store, b"hi\n");
+    let mut tree = write_tree(&store, &[(FILE, b"f", &blob)]);
+    for _ in 0..30 {
+        tree = write_tree(&store, &[(DIR, b"a", &tree), (DIR, b"b", &tree)]);
+    }
+    let commit = commit_tree(&store, &tree, "bomb");
+    let site = FailureSite::new();
+    let what = format!("a tree of 2^30 files (runtime {})", rt.name());
+    let before = snapshot(&site.parent);
+    let (run, peak_kib) = unfurl_with_peak_memory(
+        &checkout_args(
+            rt,
+            &["--json", "--git", "none"],
+            &store,
+            &commit,
+            &site.dest,
+        ),
+        site.tmp.path(),
+    );
+    assert_eq!(run.code, Some(1), "{what}: {run:?}");
+    assert!(
+        run.stderr.contains("more than 5000000 entries"),
+        "{what}: {run:?}"
+    );
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(json["error"]["kind"], "tree-rejected", "{what}: {json}");
+    assert!(
+        diff(&before, &snapshot(&site.parent), 5).is_empty(),
+        "{what}: nothing left"
+    );
+    assert!(
+        peak_kib < 1024 * 1024,
+        "{what}: expected the refusal to stay under 1 GiB, it took {} MiB",
+        peak_kib / 1024
+    );
 }

@@ -49,6 +49,16 @@ use crate::odb;
 /// one-letter directories stops fitting after about 2000 levels.
 pub const MAX_TREE_DEPTH: usize = 4096;
 
+/// How many entries (files, symlinks, submodules and directories, counted as the walk
+/// reads them) a tree may hold.
+///
+/// A tree of a few hundred bytes can name the same subtree twice at each of 30 levels: a
+/// billion files. Walking it would grow the plan (about 100 bytes an entry) until memory
+/// runs out, and then write a billion files. The largest repositories known hold a few
+/// million files (Chromium about half a million, Windows about 3.5 million); a tree past
+/// this limit is refused as soon as the walk reaches it, in bounded memory.
+pub const MAX_TREE_ENTRIES: usize = 5_000_000;
+
 /// A validated checkout, ready to be written.
 ///
 /// Under the sandbox the planner guest sends it to the host, which hands its groups to the
@@ -284,6 +294,14 @@ pub enum Error {
         /// The limit, [`MAX_TREE_DEPTH`].
         limit: usize,
     },
+    /// The tree holds more entries than [`MAX_TREE_ENTRIES`].
+    #[error(
+        "refusing to check out a tree of more than {limit} entries (it names the same trees over and over, or is far larger than any real repository: a tree bomb?)"
+    )]
+    TooMany {
+        /// The limit, [`MAX_TREE_ENTRIES`].
+        limit: usize,
+    },
     /// Reading a tree or symlink target failed.
     #[error(transparent)]
     Object(#[from] odb::Error),
@@ -341,7 +359,10 @@ impl Error {
             Error::PathNotFound { paths } => paths.first().map(|p| p.as_ref()),
             Error::MissingObjects { objects, .. } => objects.first().map(|(p, _)| p.as_ref()),
             Error::LfsObjectsMissing { objects } => objects.first().map(|(p, _)| p.as_ref()),
-            Error::Object(_) | Error::Malformed { .. } | Error::Interrupted => None,
+            Error::Object(_)
+            | Error::Malformed { .. }
+            | Error::Interrupted
+            | Error::TooMany { .. } => None,
         }
     }
 }

@@ -23,7 +23,7 @@ use gix_object::tree::EntryKind;
 
 use super::arena::Arena;
 use super::select::{Place, Selection, Verdict};
-use super::{Error, File, MAX_TREE_DEPTH, Outside, Submodule, Symlink};
+use super::{Error, File, MAX_TREE_DEPTH, MAX_TREE_ENTRIES, Outside, Submodule, Symlink};
 use crate::odb;
 
 /// The longest symlink target accepted: Linux's `PATH_MAX`.
@@ -119,6 +119,8 @@ pub(super) fn walk_selected(
     let mut matched = vec![false; selection.slots()];
     let mut missing = Vec::new();
     let mut missing_count = 0usize;
+    // Every entry of every tree read, so that a tree bomb stops in bounded memory.
+    let mut entries = 0usize;
     let mut stack = vec![Pending {
         id: root,
         parent: 0,
@@ -153,6 +155,12 @@ pub(super) fn walk_selected(
                 path: arena.display_path(dir),
                 message: e.to_string(),
             })?;
+            entries += 1;
+            if entries > MAX_TREE_ENTRIES {
+                return Err(Error::TooMany {
+                    limit: MAX_TREE_ENTRIES,
+                });
+            }
             // The entry's path, for messages only.
             let path = || arena.entry_path(dir, entry.filename);
             let mode = u32::from(entry.mode.value());
