@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
-runtime_tests!(every_corrupt_store_fails_cleanly_with_a_clear_error);
+runtime_tests!(
+    every_corrupt_store_fails_cleanly_with_a_clear_error,
+    a_fifo_where_a_store_file_belongs_fails_at_once,
+);
 
 struct Case {
     what: &'static str,
@@ -289,4 +292,55 @@ fn every_corrupt_store_fails_cleanly_with_a_clear_error(rt: Runtime) {
             );
         },
     );
+}
+
+/// A FIFO where a reference or a loose object belongs: opening it for reading would wait for
+/// a writer forever (the checkout hung, and one signal did not end it). It fails at once in
+/// one line naming the file, `io`, nothing left, in both runtimes.
+fn a_fifo_where_a_store_file_belongs_fails_at_once(rt: Runtime) {
+    let tmp = TempDir::new("fifo");
+    let (store, _, _, blob) = loose_store(&tmp, "fifo-object.git");
+    let (refs, _, _, _) = loose_store(&tmp, "fifo-ref.git");
+    let mkfifo = |path: &Path| {
+        fs::remove_file(path).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mkfifo {}", path.display());
+    };
+    mkfifo(&loose_path(&store, &blob));
+    mkfifo(&refs.join("refs/heads/main"));
+    for (store, needle) in [
+        (&store, format!("objects/{}", &blob[..2])),
+        (&refs, "refs/heads/main".to_owned()),
+    ] {
+        let site = FailureSite::new();
+        let what = format!("a FIFO at {needle} ({})", rt.name());
+        let mut child = unfurl_cmd()
+            .args(checkout_args(rt, &[], store, "main", &site.dest))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{what}: still running after 60 s (blocked opening the FIFO?)");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let run = output_to_run(child.wait_with_output().unwrap());
+        assert_failed_run(&run, &["not a regular file"], &what);
+        assert!(
+            run.stderr.contains(&needle),
+            "{what}: names the file: {run:?}"
+        );
+        assert_eq!(
+            fs::read_dir(&site.parent).unwrap().count(),
+            0,
+            "{what}: nothing left"
+        );
+    }
 }

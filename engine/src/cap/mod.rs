@@ -244,7 +244,9 @@ impl Dir {
         self.inner.sync_self()
     }
 
-    /// Open the file at `path` below this one for reading.
+    /// Open the regular file at `path` below this one for reading. Anything else there (a
+    /// FIFO, a socket, a device, a directory) is an error, `InvalidInput`, and a FIFO is
+    /// never waited on.
     pub(crate) fn open_file(&self, path: &Path) -> io::Result<File> {
         self.inner.open_file(path)
     }
@@ -443,6 +445,22 @@ impl Dir {
             inner: imp::Dir::new(guest_path.into()),
         }
     }
+}
+
+/// `file` if it is a regular file, else [`not_a_regular_file`].
+fn regular_file(file: File) -> io::Result<File> {
+    match file.metadata()?.is_file() {
+        true => Ok(file),
+        false => Err(not_a_regular_file()),
+    }
+}
+
+/// What opening something other than a regular file for reading fails with.
+fn not_a_regular_file() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "not a regular file (a FIFO, socket, device or directory where a file belongs)",
+    )
 }
 
 /// Positioned reads on a shared file: several workers read one pack without a shared cursor.

@@ -27,7 +27,14 @@ impl Dir {
     }
 
     pub(super) fn open_file(&self, path: &Path) -> io::Result<File> {
-        self.0.open(path).map(cap_std::fs::File::into_std)
+        let mut options = OpenOptions::new();
+        options.read(true);
+        // Without blocking: opening a FIFO for reading waits for a writer, forever in a
+        // store or checkout whose owner left one where a file belongs. (Reads of a regular
+        // file ignore the flag.)
+        set_nonblocking(&mut options);
+        let file = self.0.open_with(path, &options)?.into_std();
+        super::regular_file(file)
     }
 
     pub(super) fn entries(&self, path: &Path) -> io::Result<Vec<OsString>> {
@@ -132,6 +139,15 @@ impl Dir {
         Ok(Some(file))
     }
 }
+
+#[cfg(unix)]
+fn set_nonblocking(options: &mut OpenOptions) {
+    use cap_std::fs::OpenOptionsExt;
+    options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+}
+
+#[cfg(not(unix))]
+fn set_nonblocking(_options: &mut OpenOptions) {}
 
 #[cfg(unix)]
 fn set_create_mode(options: &mut OpenOptions, executable: bool) -> bool {

@@ -40,7 +40,12 @@ impl Dir {
     }
 
     pub(super) fn open_file(&self, path: &Path) -> io::Result<File> {
-        File::open(self.at(path))
+        // WASI preview 1 cannot open without blocking: what is not a regular file (a FIFO
+        // would block the open) is refused before it is opened.
+        if !std::fs::metadata(self.at(path))?.is_file() {
+            return Err(super::not_a_regular_file());
+        }
+        super::regular_file(File::open(self.at(path))?)
     }
 
     pub(super) fn entries(&self, path: &Path) -> io::Result<Vec<OsString>> {
