@@ -254,7 +254,7 @@ fn main() -> ExitCode {
         Command::Submodules(args) => args.json,
         Command::LfsObjects(args) => args.json,
     };
-    let signals = Signals::install();
+    let signals = Signals::install(json);
     match run(cli, &signals) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

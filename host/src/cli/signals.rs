@@ -15,13 +15,18 @@ pub(crate) struct Signal {
 /// created, and the process exits 128 + the signal's number with one `error:` line. A
 /// second signal ends the process at once (the same status); what it leaves behind is a
 /// staging directory whose owner is gone, which the next run into that destination
-/// removes. A signal that arrives once the checkout has been published changes nothing:
-/// the checkout is complete, and the exit status says so.
+/// removes. So does the first one if the run has not ended [`GRACE`] after it: a read
+/// blocked on a hung network filesystem, or any step that does not poll the flag, must not
+/// make one signal useless. A signal that arrives once the checkout has been published
+/// changes nothing: the checkout is complete, and the exit status says so.
 pub(crate) struct Signals {
     pub(crate) interrupt: Arc<AtomicBool>,
     /// The number of the first signal received, 0 until then.
     which: Arc<AtomicUsize>,
 }
+
+/// How long after the first signal the run may take to stop by itself.
+pub(crate) const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Signals {
     const STOPPING: [Signal; 3] = [
@@ -39,13 +44,49 @@ impl Signals {
         },
     ];
 
-    pub(crate) fn install() -> Signals {
+    /// Install the handlers; with `json`, the line a run ended by [`GRACE`] prints is also
+    /// printed as `--json`'s error object.
+    pub(crate) fn install(json: bool) -> Signals {
         let signals = Signals {
             interrupt: Arc::new(AtomicBool::new(false)),
             which: Arc::new(AtomicUsize::new(0)),
         };
         signals.register();
+        signals.watch(json);
         signals
+    }
+
+    /// End the process [`GRACE`] after the first signal if it is still running then, as a
+    /// second signal would, with one line saying so. A thread that looks at the flag ten
+    /// times a second (a signal handler cannot start one); it never keeps the process
+    /// alive.
+    fn watch(&self, json: bool) {
+        let (interrupt, which) = (self.interrupt.clone(), self.which.clone());
+        let _ = std::thread::Builder::new()
+            .name("unfurl-signals".into())
+            .spawn(move || {
+                while !interrupt.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                std::thread::sleep(GRACE);
+                let number = which.load(Ordering::SeqCst);
+                let name = Self::STOPPING
+                    .into_iter()
+                    .find(|s| usize::from(s.number) == number)
+                    .map_or("a signal", |s| s.name);
+                let message = format!(
+                    "interrupted by {name}; the run had not stopped {} s later (blocked reading or writing?), so it ended without cleaning up: the next run into the same destination removes what is left",
+                    GRACE.as_secs()
+                );
+                eprintln!("error: {message}");
+                if json {
+                    let failure = serde_json::json!({"error": {
+                        "kind": "interrupted", "message": message, "path": null, "object": null,
+                    }});
+                    println!("{failure}");
+                }
+                std::process::exit(128 + number.min(127) as i32);
+            });
     }
 
     #[cfg(unix)]
