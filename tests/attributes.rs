@@ -18,6 +18,7 @@ runtime_tests!(
     core_eol_crlf_applies_as_git_clone_applies_it,
     git_status_is_clean_in_a_checkout_with_converted_files,
     a_checkout_with_core_autocrlf_records_it_in_its_git_config,
+    a_gitattributes_that_is_a_symlink_applies_as_git_reads_it_from_the_tree,
 );
 
 /// Each attribute line of the root `.gitattributes`, by the extension it applies to.
@@ -372,4 +373,81 @@ fn a_checkout_with_core_autocrlf_records_it_in_its_git_config(rt: Runtime) {
         got, want,
         "expected git status after re-reading every file to be a git clone's"
     );
+}
+
+/// A `.gitattributes` that is a symlink: git does not follow it in a work tree, but reading
+/// attributes from a tree (`git archive`) or an index (the checkout of `git clone`) it takes
+/// the link's blob, its target text, as the rules. unfurl does the same, without following
+/// anything: `*.txt text eol=crlf` from the root link converts `a.txt`, and `skip.md
+/// export-ignore` from `sub/`'s link leaves `sub/skip.md` out of `--archive`.
+fn a_gitattributes_that_is_a_symlink_applies_as_git_reads_it_from_the_tree(rt: Runtime) {
+    let tmp = TempDir::new("symlinked-attributes");
+    let store = init_bare(&tmp.join("store.git"));
+    let b = |content: &str| write_blob(&store, content.as_bytes());
+    const LINK: &str = "120000";
+    let sub = write_tree(
+        &store,
+        &[
+            (LINK, b".gitattributes", &b("skip.md export-ignore")),
+            (FILE, b"keep.md", &b("keep\n")),
+            (FILE, b"skip.md", &b("skip\n")),
+        ],
+    );
+    let tree = write_tree(
+        &store,
+        &[
+            (LINK, b".gitattributes", &b("*.txt text eol=crlf")),
+            (FILE, b"a.txt", &b("hello\n")),
+            (DIR, b"sub", &sub),
+        ],
+    );
+    let commit = commit_tree(&store, &tree, "linked attributes");
+    git(&store, &["update-ref", "refs/heads/main", &commit]);
+
+    let archived = tmp.join("archived");
+    let run = unfurl(&checkout_args(
+        rt,
+        &["--archive"],
+        &store,
+        "main",
+        &archived,
+    ));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_same_tree(
+        &snapshot(reference(&store, "main").path()),
+        &snapshot(&archived),
+        "--archive against git archive",
+    );
+    assert!(
+        !archived.join("sub/skip.md").exists(),
+        "export-ignore applied"
+    );
+
+    let checkout = tmp.join("checkout");
+    let run = unfurl(&checkout_args(
+        rt,
+        &["--git", "none"],
+        &store,
+        "main",
+        &checkout,
+    ));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let clone = tmp.join("clone");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            store.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ],
+    );
+    for path in ["a.txt", "sub/keep.md", "sub/skip.md"] {
+        assert_eq!(
+            fs::read(checkout.join(path)).unwrap(),
+            fs::read(clone.join(path)).unwrap(),
+            "{path} against git clone"
+        );
+    }
+    assert_eq!(fs::read(checkout.join("a.txt")).unwrap(), b"hello\r\n");
 }

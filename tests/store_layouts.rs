@@ -19,6 +19,7 @@ runtime_tests!(
     a_store_with_references_in_an_unknown_format_checks_out_only_by_object_id,
     a_symlinked_reference_resolves_inside_the_store_and_is_refused_outside_it,
     a_repository_format_git_refuses_is_refused,
+    a_reference_file_of_megabytes_fails_in_a_short_line,
 );
 
 /// Object files under `objects/xx/` (loose objects) of a store.
@@ -530,4 +531,30 @@ fn a_repository_format_git_refuses_is_refused(rt: Runtime) {
         &dest,
     ));
     assert_eq!(run.code, Some(0), "a known extension: {run:?}");
+}
+
+/// `HEAD` holding `ref: refs/heads/` and 50 MiB of name: not a reference. It fails in one
+/// short line (it made a 52 MB `error:` line, and `--json` message, before).
+fn a_reference_file_of_megabytes_fails_in_a_short_line(rt: Runtime) {
+    let tmp = TempDir::new("huge-ref");
+    let store = tmp.join("store.git");
+    copy_tree(&corpus().store, &store);
+    let mut head = b"ref: refs/heads/".to_vec();
+    head.resize(head.len() + (50 << 20), b'a');
+    head.push(b'\n');
+    fs::write(store.join("HEAD"), head).unwrap();
+    let site = FailureSite::new();
+    let mut cmd = unfurl_cmd();
+    cmd.args(checkout_args(rt, &[], &store, "HEAD", &site.dest));
+    let run = assert_fails_cleanly_with(
+        &mut cmd,
+        &site.parent,
+        &["not a reference"],
+        "a 50 MiB HEAD",
+    );
+    assert!(
+        run.stderr.len() < 1000,
+        "a short line: {} bytes",
+        run.stderr.len()
+    );
 }

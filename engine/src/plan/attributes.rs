@@ -40,20 +40,30 @@ pub(super) fn assign(
         ..
     } = walked;
     let mut sources = Vec::new();
-    // Regular files only: git does not follow a `.gitattributes` that is a symlink.
+    let dir_of = |dir: usize| {
+        let mut path = arena.entry_path(dir, ATTRIBUTES.into());
+        let len = path.len() - ATTRIBUTES.len();
+        path.truncate(len);
+        if path.ends_with(b"/") {
+            path.pop();
+        }
+        path
+    };
     for file in files.iter().filter(|f| f.name == ATTRIBUTES) {
         let (kind, size) = objects.header(&file.id)?;
         if kind != Kind::Blob || size > MAX_FILE_SIZE {
             continue;
         }
         let (_, data) = objects.read(&file.id)?;
-        let mut dir = arena.entry_path(file.dir, ATTRIBUTES.into());
-        let len = dir.len() - ATTRIBUTES.len();
-        dir.truncate(len);
-        if dir.ends_with(b"/") {
-            dir.pop();
-        }
-        sources.push((dir, data.to_vec()));
+        sources.push((dir_of(file.dir), data.to_vec()));
+    }
+    // A `.gitattributes` that is a symlink: git does not follow it in a work tree, but
+    // reading attributes from a tree or an index (as `git archive` and the checkout of a
+    // clone do) it takes the link's blob, its target text, as the file's content. The
+    // same bytes as git's, then; nothing is followed (the target is text, never a path
+    // opened).
+    for link in symlinks.iter().filter(|l| l.name == ATTRIBUTES) {
+        sources.push((dir_of(link.dir), link.target.to_vec()));
     }
     let Some(mut rules) = Rules::new(options, sources, info) else {
         return Ok(Vec::new());

@@ -45,6 +45,9 @@ fn is_pseudo_ref(name: &BStr) -> bool {
     !name.is_empty() && name.iter().all(|b| b.is_ascii_uppercase() || *b == b'_')
 }
 
+/// The longest loose reference file read: git writes 41 bytes, or `ref: ` and a name.
+const MAX_REF_FILE: usize = 4096;
+
 /// The object the full reference `name` points to, following symbolic refs.
 fn resolve(store: &Store, name: &BStr, depth: usize) -> Result<Option<ObjectId>, Error> {
     if depth > 5 {
@@ -109,6 +112,17 @@ fn resolve(store: &Store, name: &BStr, depth: usize) -> Result<Option<ObjectId>,
     let Some(content) = content else {
         return store.packed()?.get(name);
     };
+    // A reference is an id or `ref: <name>`, a few dozen bytes; a file of megabytes is not
+    // one, and naming what it points to would make a message of megabytes.
+    if content.len() > MAX_REF_FILE {
+        return Err(Error::BadRef {
+            name: name.to_owned(),
+            message: format!(
+                "it is {} bytes long, not a reference (an object id or `ref: <name>`)",
+                content.len()
+            ),
+        });
+    }
     let content = content.trim();
     if let Some(target) = content.strip_prefix(b"ref:") {
         return follow(store, name, target.trim().as_bstr(), depth);
