@@ -1,4 +1,5 @@
-//! Faults from outside: a signal (SIGTERM, SIGHUP) stops a checkout cleanly; SIGKILL at any
+//! Faults from outside: a signal (SIGTERM, SIGHUP) stops a checkout cleanly, and one the run
+//! cannot honour (blocked in a system call) still ends it; SIGKILL at any
 //! moment leaves the destination absent or complete, and the next run removes what the dead
 //! process left, but never what a live one is writing; an existing empty destination keeps
 //! its mode, owner and ACLs.
@@ -323,5 +324,78 @@ fn an_existing_empty_destination_keeps_its_mode_owner_and_acls(rt: Runtime) {
         get_xattr(&file, "system.posix_acl_access").is_some(),
         "{what}: expected {} to carry the ACL inherited from the destination's default ACL",
         file.display()
+    );
+}
+
+/// One SIGTERM ends a run even when the run cannot poll for it: strace holds one of its
+/// `openat2` calls for 60 s (as a hung network filesystem would), and the signal arrives
+/// meanwhile. 10 s later the process says it ended without cleaning up, and ends with
+/// 143. (Before, one signal never ended such a run; only a second one, or SIGKILL, did.)
+/// The exit itself waits for strace to let the held call go, so the line is what is timed.
+#[test]
+fn one_sigterm_ends_a_run_blocked_in_a_system_call() {
+    require(
+        "strace",
+        "it holds a system call of the checkout (inject=…:delay_enter)",
+    );
+    let tmp = TempDir::new("blocked");
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+        .arg("inject=openat2:delay_enter=60000000:when=20")
+        .arg(unfurl_bin())
+        .args(["checkout", "--git", "none"])
+        .arg(&corpus().store)
+        .arg("main")
+        .arg(tmp.join("dest"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start strace");
+    // unfurl is strace's child.
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let started = std::time::Instant::now();
+    let pid = loop {
+        let listed = fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = listed.split_whitespace().next() {
+            break pid.parse::<u32>().unwrap();
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "unfurl did not start under strace"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Let it reach the held call.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let signalled = std::time::Instant::now();
+    send(pid, "TERM");
+    let stderr = child.stderr.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let mut found = None;
+    while found.is_none() && signalled.elapsed().as_secs() < 40 {
+        match seen.recv_timeout(std::time::Duration::from_secs(1)) {
+            Ok(line) if line.contains("had not stopped 10 s later") => found = Some(line),
+            _ => {}
+        }
+    }
+    let waited = signalled.elapsed();
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    let line = found.unwrap_or_else(|| {
+        panic!("no line saying the run was ended {waited:?} after SIGTERM ({status})")
+    });
+    assert!(line.starts_with("error: interrupted by SIGTERM"), "{line}");
+    assert!(
+        waited.as_secs() < 30,
+        "the line came {waited:?} after the signal, while the call was still held for 60 s"
     );
 }
