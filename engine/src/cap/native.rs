@@ -34,7 +34,7 @@ impl Dir {
         // file ignore the flag.)
         set_nonblocking(&mut options);
         let file = self.0.open_with(path, &options)?.into_std();
-        super::regular_file(file)
+        super::read::regular_file(file)
     }
 
     pub(super) fn entries(&self, path: &Path) -> io::Result<Vec<OsString>> {

@@ -43,9 +43,9 @@ impl Dir {
         // WASI preview 1 cannot open without blocking: what is not a regular file (a FIFO
         // would block the open) is refused before it is opened.
         if !std::fs::metadata(self.at(path))?.is_file() {
-            return Err(super::not_a_regular_file());
+            return Err(super::read::not_a_regular_file());
         }
-        super::regular_file(File::open(self.at(path))?)
+        super::read::regular_file(File::open(self.at(path))?)
     }
 
     pub(super) fn entries(&self, path: &Path) -> io::Result<Vec<OsString>> {

@@ -4,6 +4,7 @@
 //! object layer. It never follows a path out of the git directory: alternates are opened by
 //! the caller, who holds the authority to turn the paths they name into directory handles.
 
+mod format;
 mod packed;
 mod refs;
 mod reftable;
@@ -18,6 +19,7 @@ use gix_hash::ObjectId;
 
 use crate::cap::{Dir, Kind};
 use crate::odb::{self, Odb};
+use format::{RefFormat, check_config};
 
 /// Errors opening a store or reading its references.
 #[derive(Debug, thiserror::Error)]
@@ -105,19 +107,6 @@ pub struct Store {
     ref_format: RefFormat,
     /// A reftable store's references, read when first needed.
     reftable: OnceLock<Result<reftable::Reftable, Error>>,
-}
-
-/// How a store keeps its references (`extensions.refStorage`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum RefFormat {
-    /// Loose files under `refs/` and `packed-refs`.
-    Files,
-    /// Tables under `reftable/`.
-    Reftable,
-    /// A format this version cannot read, with what to say: objects still can be read, so
-    /// a revision given as an object id checks out; anything that needs a reference fails
-    /// with this.
-    Unreadable(String),
 }
 
 impl std::fmt::Debug for Store {
@@ -416,98 +405,3 @@ fn load_replaced_by_rename(git_dir: &Dir, path: &Path) -> io::Result<crate::cap:
 fn load_replaced_by_rename(git_dir: &Dir, path: &Path) -> io::Result<crate::cap::Bytes> {
     git_dir.read(path).map(crate::cap::Bytes::from_vec)
 }
-
-/// Refuse repository formats whose objects this engine would misread, and say how the
-/// store keeps its references.
-fn check_config(git_dir: &Dir) -> Result<RefFormat, Error> {
-    let config = match git_dir.read("config".as_ref()) {
-        Ok(config) => config,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(RefFormat::Files),
-        Err(source) => {
-            return Err(Error::Io {
-                path: "config".into(),
-                source,
-            });
-        }
-    };
-    let mut refs = RefFormat::Files;
-    // git's own check (`verify_repository_format`): a format version above 1 is refused,
-    // and in version 1 so is an extension git does not know, as the store may then hold
-    // data this engine would misread.
-    let mut version = 0u32;
-    let mut unknown: Option<String> = None;
-    let mut section = Vec::new();
-    for line in config.lines() {
-        let line: Vec<u8> = line
-            .iter()
-            .filter(|b| !b.is_ascii_whitespace())
-            .map(u8::to_ascii_lowercase)
-            .collect();
-        if line.starts_with(b"[") {
-            section = line.clone();
-            continue;
-        }
-        let key = line.split(|&b| b == b'=').next().unwrap_or_default();
-        if section == b"[core]" && key == b"repositoryformatversion" {
-            version = line[key.len()..]
-                .strip_prefix(b"=")
-                .and_then(|v| v.to_str().ok()?.parse().ok())
-                .unwrap_or(u32::MAX);
-        }
-        if section == b"[extensions]"
-            && !KNOWN_EXTENSIONS.contains(&key)
-            && unknown.is_none()
-            && !key.is_empty()
-            && !key.starts_with(b"#")
-            && !key.starts_with(b";")
-        {
-            unknown = Some(key.as_bstr().to_string());
-        }
-        if line.starts_with(b"objectformat=") && line != b"objectformat=sha1" {
-            return Err(Error::Unsupported {
-                what: format!(
-                    "the store uses object format {} (only SHA-1 repositories are supported)",
-                    line[13..].as_bstr()
-                ),
-            });
-        }
-        if let Some(format) = line.strip_prefix(b"refstorage=") {
-            refs = match format {
-                b"files" => RefFormat::Files,
-                b"reftable" => RefFormat::Reftable,
-                other => RefFormat::Unreadable(format!(
-                    "the store keeps references in {}, which unfurl cannot read: a revision given by object id checks out with --git none (a .git would need the store's tags); or run `git refs migrate --ref-format=files` in the store",
-                    other.as_bstr()
-                )),
-            };
-        }
-    }
-    if version > 1 {
-        return Err(Error::Unsupported {
-            what: format!(
-                "the store's core.repositoryformatversion is {version}; git and unfurl read versions 0 and 1"
-            ),
-        });
-    }
-    if let (1, Some(extension)) = (version, unknown) {
-        return Err(Error::Unsupported {
-            what: format!(
-                "the store uses the repository extension `{extension}`, which unfurl does not know (git refuses such a store too)"
-            ),
-        });
-    }
-    Ok(refs)
-}
-
-/// The repository extensions git knows (`extensions.*` in a version 1 repository), in
-/// lower case as the config is compared.
-const KNOWN_EXTENSIONS: &[&[u8]] = &[
-    b"noop",
-    b"noop-v1",
-    b"preciousobjects",
-    b"partialclone",
-    b"worktreeconfig",
-    b"objectformat",
-    b"compatobjectformat",
-    b"refstorage",
-];
