@@ -31,6 +31,8 @@ mod deep_trees;
 mod sentinel;
 // Loose, packed, mixed, alternates and non-bare stores all check out like git archive.
 mod store_layouts;
+// Odd references and repository formats: symlinked refs, huge ref files, formats git refuses.
+mod store_refs;
 // Real exFAT (no symlinks, no exec bits, case-insensitive): git's fallbacks, case collisions.
 mod filesystems;
 // Mounts as destinations: an empty mount point refused early, a read-only mount's checkout.
