@@ -561,17 +561,7 @@ fn a_switch_keeps_the_submodules_recorded(rt: Runtime) {
     let f = fixture();
     let tmp = TempDir::new("sub-switch");
     // A second commit of the same tree, in a copy of the store.
-    let store = tmp.join("top.git");
-    g(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            f.store("top").to_str().unwrap(),
-            store.to_str().unwrap(),
-        ],
-    );
+    let store = copy_of_top(f, &tmp);
     let tree = g(&store, &["rev-parse", "main^{tree}"]);
     let next = g(&store, &["commit-tree", &tree, "-p", "main", "-m", "again"]);
     g(&store, &["update-ref", "refs/heads/main", &next]);
@@ -601,17 +591,7 @@ fn a_switch_keeps_the_submodules_recorded(rt: Runtime) {
 fn a_switch_to_a_commit_without_a_submodule_keeps_its_checked_out_directory(rt: Runtime) {
     let f = fixture();
     let tmp = TempDir::new("sub-dropped");
-    let store = tmp.join("top.git");
-    g(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            f.store("top").to_str().unwrap(),
-            store.to_str().unwrap(),
-        ],
-    );
+    let store = copy_of_top(f, &tmp);
     let gitlinks: Vec<String> = g(&store, &["ls-tree", "-r", "main"])
         .lines()
         .filter(|l| l.starts_with("160000"))
@@ -674,4 +654,20 @@ fn a_switch_to_a_commit_without_a_submodule_keeps_its_checked_out_directory(rt: 
             "{link}: the empty directory goes"
         );
     }
+}
+
+/// A copy of the fixture's `top` store in `tmp`, to add commits to.
+fn copy_of_top(f: &fixture::Fixture, tmp: &TempDir) -> std::path::PathBuf {
+    let store = tmp.join("top.git");
+    g(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            f.store("top").to_str().unwrap(),
+            store.to_str().unwrap(),
+        ],
+    );
+    store
 }

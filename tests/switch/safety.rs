@@ -241,12 +241,7 @@ fn eight_checkouts_of_one_commit_into_one_dest_publish_once(rt: Runtime) {
             "round {round}: expected exactly one checkout to publish and seven to find the commit there"
         );
         assert_is(store, "v3", &dest, &format!("round {round}"));
-        let left: Vec<_> = fs::read_dir(tmp.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().contains(".unfurl-"))
-            .collect();
-        assert!(left.is_empty(), "round {round}: staging left: {left:?}");
+        assert_no_staging(tmp.path(), &format!("round {round}"));
     }
 }
 
@@ -285,11 +280,17 @@ fn checkouts_of_different_commits_into_one_new_dest_all_succeed(rt: Runtime) {
             .find(|rev| git(store, &["rev-parse", &format!("{rev}^{{commit}}")]) == head)
             .unwrap_or_else(|| panic!("round {round}: HEAD {head} is none of {revs:?}"));
         assert_is(store, rev, &dest, &format!("round {round}"));
-        let left: Vec<_> = fs::read_dir(tmp.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().contains(".unfurl-"))
-            .collect();
-        assert!(left.is_empty(), "round {round}: staging left: {left:?}");
+        assert_no_staging(tmp.path(), &format!("round {round}"));
     }
+}
+
+/// No staging directory (`.NAME.unfurl-…`) is left in `dir`.
+#[track_caller]
+fn assert_no_staging(dir: &Path, what: &str) {
+    let left: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".unfurl-"))
+        .collect();
+    assert!(left.is_empty(), "{what}: staging left: {left:?}");
 }

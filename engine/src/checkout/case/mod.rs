@@ -281,6 +281,7 @@ pub(crate) fn fold_plan(plan: &Plan, mode: CaseCollisions) -> Result<Folded, (BS
             collisions: Vec::new(),
         });
     }
+    // What the index records: the entries kept, each in its own directory.
     let index = Plan {
         dirs: plan.dirs.clone(),
         files: plan
@@ -308,22 +309,19 @@ pub(crate) fn fold_plan(plan: &Plan, mode: CaseCollisions) -> Result<Folded, (BS
         packs: plan.packs.clone(),
     };
 
-    let files: Vec<File> = plan
+    // What is written: the same entries, in the merged directories.
+    let files: Vec<File> = index
         .files
         .iter()
-        .zip(&kept_files)
-        .filter(|(_, kept)| **kept)
-        .map(|(file, _)| File {
+        .map(|file| File {
             dir: new_index[file.dir].expect("a kept file's directory is kept"),
             ..file.clone()
         })
         .collect();
-    let symlinks: Vec<Symlink> = plan
+    let symlinks: Vec<Symlink> = index
         .symlinks
         .iter()
-        .zip(&kept_links)
-        .filter(|(_, kept)| **kept)
-        .map(|(link, _)| Symlink {
+        .map(|link| Symlink {
             dir: new_index[link.dir].expect("a kept link's directory is kept"),
             ..link.clone()
         })
